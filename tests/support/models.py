@@ -1,0 +1,268 @@
+"""Test models, trained on the spot on scikit-learn's bundled digits data (no downloads).
+
+Every builder writes a model directory and returns its path; `make_tarball` turns one into a
+SageMaker `model.tar.gz`. Training happens once per process per (C, seed).
+
+- `make_sklearn_model`: `model.joblib`, a LogisticRegression (flavor sklearn).
+- `make_inference_model`: the same plus `code/inference.py`, JSON in and out (flavor inference).
+- `make_faulty_model`: an inference model with misbehaviours on demand; a JSON object body
+  `{"raise": "msg"}` raises RuntimeError("msg") in predict_fn (500), `{"hang": seconds}`
+  sleeps, `{"crash": true}` calls os._exit(1), `{"leak_mb": n}` allocates n MB and keeps it,
+  `{"echo_attributes": true}` answers `{"custom_attributes": <request's>}` and sends the same
+  value back as the response's X-Amzn-SageMaker-Custom-Attributes (through the handler's
+  `context`, see turnout.models.inference.Context). Rows predict digits as usual.
+- `make_command_model`: an executable `serve` (stdlib http.server, shebang = this Python) that
+  serves /ping and /invocations on 127.0.0.1:$SAGEMAKER_BIND_TO_PORT, answering
+  `{"echo": <request JSON>}`. Run it as the artifact's `serve` file (flavor auto detects it),
+  or as `Model(command=(sys.executable, "serve"))` with the artifact as working directory.
+- `make_broken_model`: model_fn raises at load (the worker exits 3 with one line).
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import stat
+import sys
+import tarfile
+import textwrap
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import joblib
+import numpy as np
+from sklearn.datasets import load_digits
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
+from threadpoolctl import threadpool_limits
+
+N_FEATURES = 64
+BROKEN_MESSAGE = "this model is broken on purpose"
+
+
+class Digits(NamedTuple):
+    """A fitted estimator and the held-out split it was not trained on."""
+
+    estimator: LogisticRegression
+    X_test: np.ndarray[Any, Any]
+    y_test: np.ndarray[Any, Any]
+
+
+@functools.lru_cache(maxsize=8)
+def train_digits(C: float = 1.0, seed: int = 0) -> Digits:
+    """LogisticRegression on digits (cached: callers must not refit the estimator)."""
+    X, y = load_digits(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=seed)
+    estimator = LogisticRegression(C=C, max_iter=2000, random_state=seed)
+    with threadpool_limits(1):  # BLAS threads on a small problem are 20x slower here
+        estimator.fit(X_train, y_train)
+    return Digits(estimator, X_test, y_test)
+
+
+def digits_rows(n: int = 1, seed: int = 0) -> tuple[list[list[float]], list[int]]:
+    """`n` held-out rows (as JSON-ready lists of floats) and their true labels."""
+    digits = train_digits(seed=seed)
+    rows = [[float(v) for v in row] for row in digits.X_test[:n]]
+    return rows, [int(label) for label in digits.y_test[:n]]
+
+
+def make_sklearn_model(dest_dir: Path, C: float = 1.0, seed: int = 0) -> Path:
+    dest_dir = Path(dest_dir)
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    joblib.dump(train_digits(C, seed).estimator, dest_dir / "model.joblib")
+    return dest_dir
+
+
+def make_tarball(src_dir: Path, dest_path: Path) -> Path:
+    """A SageMaker model.tar.gz of `src_dir`: its files at the archive root, modes kept."""
+    src_dir, dest_path = Path(src_dir), Path(dest_path)
+    dest_path.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(dest_path, "w:gz") as tar:
+        for path in sorted(src_dir.rglob("*")):
+            if "__pycache__" in path.parts:
+                continue
+            tar.add(path, arcname=path.relative_to(src_dir).as_posix(), recursive=False)
+    return dest_path
+
+
+def _write_code(dest_dir: Path, source: str, model: bool = True) -> Path:
+    dest_dir = Path(dest_dir)
+    if model:
+        make_sklearn_model(dest_dir)
+    code = dest_dir / "code"
+    code.mkdir(parents=True, exist_ok=True)
+    (code / "inference.py").write_text(textwrap.dedent(source).lstrip())
+    return dest_dir
+
+
+_JSON_HANDLERS = """
+    import json
+    import os
+
+    import joblib
+    import numpy as np
+
+
+    def model_fn(model_dir):
+        return joblib.load(os.path.join(model_dir, "model.joblib"))
+
+
+    def input_fn(request_body, request_content_type):
+        if not request_content_type.startswith("application/json"):
+            raise ValueError("only application/json is supported")
+        data = np.asarray(json.loads(request_body), dtype=np.float64)
+        return data.reshape(1, -1) if data.ndim == 1 else data
+
+
+    def predict_fn(input_data, model):
+        return model.predict(input_data)
+
+
+    def output_fn(prediction, accept):
+        return json.dumps(np.asarray(prediction).tolist()), "application/json"
+"""
+
+
+def make_inference_model(dest_dir: Path) -> Path:
+    """model.joblib + code/inference.py with the four handlers; JSON rows in, labels out."""
+    return _write_code(dest_dir, _JSON_HANDLERS)
+
+
+_FAULTY_HANDLERS = """
+    import json
+    import os
+    import time
+
+    import joblib
+    import numpy as np
+
+    _kept = []  # what leak_mb allocates, kept alive on purpose
+
+
+    def model_fn(model_dir, context=None):
+        return joblib.load(os.path.join(model_dir, "model.joblib"))
+
+
+    def input_fn(request_body, request_content_type, context=None):
+        data = json.loads(request_body)
+        if isinstance(data, dict):
+            return data
+        rows = np.asarray(data, dtype=np.float64)
+        return rows.reshape(1, -1) if rows.ndim == 1 else rows
+
+
+    def predict_fn(data, model, context=None):
+        if not isinstance(data, dict):
+            return model.predict(data).tolist()
+        if "raise" in data:
+            raise RuntimeError(data["raise"])
+        if "hang" in data:
+            time.sleep(float(data["hang"]))
+            return {"slept": data["hang"]}
+        if data.get("crash"):
+            os._exit(1)
+        if "leak_mb" in data:
+            _kept.append(b"\\x01" * (int(data["leak_mb"]) << 20))  # touched, so resident
+            return {"leaked_mb": sum(len(b) for b in _kept) >> 20}
+        if data.get("echo_attributes"):
+            attributes = context.get_request_header(0, "X-Amzn-SageMaker-Custom-Attributes")
+            if attributes is not None:
+                context.set_response_header(0, "X-Amzn-SageMaker-Custom-Attributes", attributes)
+            return {"custom_attributes": attributes}
+        raise ValueError("unknown instruction: " + ", ".join(sorted(data)))
+
+
+    def output_fn(prediction, accept, context=None):
+        return json.dumps(prediction), "application/json"
+"""
+
+
+def make_faulty_model(dest_dir: Path) -> Path:
+    return _write_code(dest_dir, _FAULTY_HANDLERS)
+
+
+_BROKEN_HANDLERS = f"""
+    def model_fn(model_dir):
+        raise RuntimeError({BROKEN_MESSAGE!r})
+"""
+
+
+def make_broken_model(dest_dir: Path) -> Path:
+    """An inference model whose model_fn raises RuntimeError(BROKEN_MESSAGE)."""
+    return _write_code(dest_dir, _BROKEN_HANDLERS, model=False)
+
+
+_SERVE = '''
+    """A bring-your-own-container model: /ping and /invocations on $SAGEMAKER_BIND_TO_PORT."""
+    import json
+    import os
+    import signal
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, like turnout's router expects
+
+        def _reply(self, status, body, content_type="application/json"):
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self):
+            if self.path == "/ping":
+                self._reply(200, b"{}")
+            else:
+                self._reply(404, b"not found", "text/plain")
+
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if self.path != "/invocations":
+                self._reply(404, b"not found", "text/plain")
+                return
+            try:
+                request = json.loads(body)
+            except ValueError as err:
+                self._reply(400, str(err).encode(), "text/plain")
+                return
+            self._reply(200, json.dumps({"echo": request}).encode())
+
+        def log_message(self, format, *args):
+            pass
+
+
+    def main():
+        port = int(os.environ.get("SAGEMAKER_BIND_TO_PORT", "8080"))
+        server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        server.daemon_threads = True
+
+        def stop(signum, frame):
+            threading.Thread(target=server.shutdown).start()
+
+        signal.signal(signal.SIGTERM, stop)
+        server.serve_forever()
+        server.server_close()
+
+
+    if __name__ == "__main__":
+        main()
+'''
+
+
+def make_command_model(dest_dir: Path) -> Path:
+    """A directory with an executable `serve` (stdlib only; shebang is sys.executable)."""
+    dest_dir = Path(dest_dir)
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    serve = dest_dir / "serve"
+    serve.write_text(f"#!{sys.executable}\n" + textwrap.dedent(_SERVE).lstrip())
+    serve.chmod(serve.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return dest_dir
+
+
+def npy_bytes(array: np.ndarray[Any, Any]) -> bytes:
+    """An array as an application/x-npy body."""
+    out = io.BytesIO()
+    np.save(out, array, allow_pickle=False)
+    return out.getvalue()

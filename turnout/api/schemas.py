@@ -1,0 +1,222 @@
+"""The native REST API's JSON documents (pydantic), and conversions from resources."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from turnout.instances.backend import Instance
+from turnout.resources import Endpoint, EndpointConfig, Flavor, Model, ProductionVariant
+
+_STRICT = ConfigDict(extra="forbid")
+
+
+class ModelIn(BaseModel):
+    model_config = _STRICT
+    name: str = Field(description="1-63 letters, digits and hyphens.", examples=["digits-a"])
+    artifact: str = Field(
+        description="A directory, a .tar.gz (SageMaker model.tar.gz layout) or a file:// URL.",
+        examples=["/models/digits-a"],
+    )
+    flavor: Flavor = Field(Flavor.AUTO, description="How to serve it; auto detects.")
+    command: list[str] | None = Field(
+        None,
+        description="For the command flavor: the program serving /ping and /invocations on "
+        "127.0.0.1:$SAGEMAKER_BIND_TO_PORT, run in the unpacked artifact's directory.",
+    )
+    environment: dict[str, str] = Field(default_factory=dict)
+    image: str | None = None
+    execution_role_arn: str | None = None
+
+
+class ModelOut(BaseModel):
+    name: str
+    artifact: str
+    flavor: Flavor
+    command: list[str] | None
+    environment: dict[str, str]
+    image: str | None
+    execution_role_arn: str | None
+    created_at: float
+    warnings: list[str] = Field(
+        default_factory=list, description="Problems found at registration (e.g. requirements)."
+    )
+
+    @classmethod
+    def of(cls, model: Model, warnings: tuple[str, ...] = ()) -> ModelOut:
+        return cls(
+            name=model.name,
+            artifact=model.artifact,
+            flavor=model.flavor,
+            command=list(model.command) if model.command is not None else None,
+            environment=dict(model.environment),
+            image=model.image,
+            execution_role_arn=model.execution_role_arn,
+            created_at=model.created_at,
+            warnings=list(warnings),
+        )
+
+
+class VariantIn(BaseModel):
+    model_config = _STRICT
+    name: str = Field(examples=["A"])
+    model: str = Field(examples=["digits-a"])
+    instance_count: int = Field(1, description="Instances (processes) serving this variant.")
+    weight: float = Field(1.0, description="Share of traffic: weight / sum of weights.")
+    instance_type: str | None = None
+
+    def resource(self) -> ProductionVariant:
+        return ProductionVariant(
+            name=self.name,
+            model_name=self.model,
+            initial_instance_count=self.instance_count,
+            initial_weight=self.weight,
+            instance_type=self.instance_type,
+        )
+
+
+class EndpointConfigIn(BaseModel):
+    model_config = _STRICT
+    name: str
+    variants: list[VariantIn]
+
+    def resource(self) -> EndpointConfig:
+        return EndpointConfig(self.name, tuple(v.resource() for v in self.variants))
+
+
+class VariantOut(BaseModel):
+    name: str
+    model: str
+    instance_count: int
+    weight: float
+    instance_type: str | None
+
+
+class EndpointConfigOut(BaseModel):
+    name: str
+    variants: list[VariantOut]
+    created_at: float
+
+    @classmethod
+    def of(cls, config: EndpointConfig) -> EndpointConfigOut:
+        return cls(
+            name=config.name,
+            variants=[
+                VariantOut(
+                    name=v.name,
+                    model=v.model_name,
+                    instance_count=v.initial_instance_count,
+                    weight=v.initial_weight,
+                    instance_type=v.instance_type,
+                )
+                for v in config.variants
+            ],
+            created_at=config.created_at,
+        )
+
+
+class EndpointIn(BaseModel):
+    model_config = _STRICT
+    name: str = Field(examples=["digits"])
+    config: str = Field(description="Endpoint config name.", examples=["digits-ab"])
+
+
+class EndpointUpdateIn(BaseModel):
+    model_config = _STRICT
+    config: str = Field(description="Switch to this endpoint config (blue/green, all at once).")
+
+
+class TrafficVariantIn(BaseModel):
+    model_config = _STRICT
+    name: str
+    weight: float | None = None
+    instance_count: int | None = None
+
+
+class TrafficIn(BaseModel):
+    model_config = _STRICT
+    variants: list[TrafficVariantIn] = Field(
+        description="Variants to change; others keep their weight and instance count.",
+        examples=[[{"name": "A", "weight": 0.9}, {"name": "B", "weight": 0.1}]],
+    )
+
+
+class InstanceOut(BaseModel):
+    id: str
+    state: str
+    ready: bool
+    pid: int | None
+    restarts: int
+    last_error: str | None
+    log: str
+
+    @classmethod
+    def of(cls, instance: Instance) -> InstanceOut:
+        return cls(
+            id=instance.spec.id,
+            state=instance.state.value,
+            ready=instance.ready,
+            pid=instance.pid,
+            restarts=instance.restarts,
+            last_error=instance.last_error,
+            log=instance.log,
+        )
+
+
+class VariantStateOut(BaseModel):
+    name: str
+    current_weight: float | None
+    desired_weight: float
+    current_instance_count: int | None
+    desired_instance_count: int
+    instances: list[InstanceOut]
+
+
+class EndpointOut(BaseModel):
+    name: str
+    config: str
+    pending_config: str | None
+    status: str
+    failure_reason: str | None
+    created_at: float
+    last_modified_at: float
+    url: str = Field(description="Where to send invocations (SageMaker runtime path).")
+    variants: list[VariantStateOut]
+
+    @classmethod
+    def of(cls, endpoint: Endpoint, instances: list[Instance]) -> EndpointOut:
+        fleet = endpoint.pending_config_name or endpoint.config_name
+        return cls(
+            name=endpoint.name,
+            config=endpoint.config_name,
+            pending_config=endpoint.pending_config_name,
+            status=endpoint.status.value,
+            failure_reason=endpoint.failure_reason,
+            created_at=endpoint.created_at,
+            last_modified_at=endpoint.last_modified_at,
+            url=f"/endpoints/{endpoint.name}/invocations",
+            variants=[
+                VariantStateOut(
+                    name=v.name,
+                    current_weight=v.current_weight,
+                    desired_weight=v.desired_weight,
+                    current_instance_count=v.current_instance_count,
+                    desired_instance_count=v.desired_instance_count,
+                    instances=[
+                        InstanceOut.of(i)
+                        for i in sorted(instances, key=lambda i: (i.spec.fleet, i.spec.index))
+                        if i.spec.variant == v.name
+                        and i.spec.fleet in (endpoint.config_name, fleet)
+                    ],
+                )
+                for v in endpoint.variants
+            ],
+        )
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(examples=["ValidationError"])
+    message: str
+
+
+class ErrorOut(BaseModel):
+    error: ErrorBody

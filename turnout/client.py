@@ -1,0 +1,433 @@
+"""The Python SDK: turnout's native REST API (`/api/v1`) and its runtime API, over httpx.
+
+    from turnout.client import Client
+
+    with Client("http://127.0.0.1:8080") as turnout:
+        turnout.create_model("digits-a", "/models/digits-a")
+        turnout.create_endpoint_config("digits-ab", [Variant("A", "digits-a")])
+        turnout.create_endpoint("digits", "digits-ab")
+        turnout.wait_for_endpoint("digits")
+        answer = turnout.invoke("digits", [[0.0] * 64])
+        print(answer.variant, answer.json())
+
+Resources come back as the API's JSON documents, typed with TypedDicts (same field names
+as `/api/v1/openapi.json`). Every failure raises a `TurnoutClientError` whose str is one
+line: `TurnoutAPIError` (turnout answered with an error), `ModelError` (the model did),
+`TurnoutUnreachable` (no turnout at that URL), `EndpointFailed` and `WaitTimeout` (waits).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, NoReturn, TypedDict, cast
+from urllib.parse import quote
+
+import httpx
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+# Above the server's default model timeout (60 s), so a slow model's own error reaches us.
+DEFAULT_TIMEOUT = 75.0
+_FAILED = ("Failed", "UpdateRollbackFailed")
+
+
+# -- errors -----------------------------------------------------------------------------
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+class TurnoutClientError(Exception):
+    """Base of every client error; str is a one-line message."""
+
+
+class TurnoutAPIError(TurnoutClientError):
+    """turnout answered with an error: HTTP status, error code (e.g. NotFound) and message."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(_one_line(message))
+        self.status = status
+        self.code = code
+        self.message = _one_line(message)
+
+
+class ModelError(TurnoutAPIError):
+    """The model answered an invocation with an error (or timed out, or died: status 0)."""
+
+    def __init__(self, message: str, original_status: int, original_message: str) -> None:
+        super().__init__(424, "ModelError", message)
+        self.original_status = original_status
+        self.original_message = original_message
+
+
+class TurnoutUnreachable(TurnoutClientError):
+    """Nothing answers at the URL, or the connection broke."""
+
+    def __init__(self, url: str, detail: str | None = None) -> None:
+        super().__init__(
+            f"{detail} (turnout at {url})"
+            if detail
+            else f'cannot reach turnout at {url}: start it with "turnout serve"'
+        )
+        self.url = url
+
+
+class EndpointFailed(TurnoutClientError):
+    """An endpoint being waited for became Failed; `reason` is its FailureReason."""
+
+    def __init__(self, name: str, status: str, reason: str | None) -> None:
+        super().__init__(_one_line(f"endpoint {name} is {status}: {reason or 'no reason given'}"))
+        self.name = name
+        self.status = status
+        self.reason = reason
+
+
+class WaitTimeout(TurnoutClientError):
+    """A wait ran out of time; the operation may still finish later."""
+
+
+# -- values -----------------------------------------------------------------------------
+
+
+class Health(TypedDict):
+    status: str
+    version: str
+
+
+class ModelInfo(TypedDict):
+    name: str
+    artifact: str
+    flavor: str
+    command: list[str] | None
+    environment: dict[str, str]
+    image: str | None
+    execution_role_arn: str | None
+    created_at: float
+    warnings: list[str]  # problems found at registration; empty when listed later
+
+
+class VariantInfo(TypedDict):
+    """A production variant as an endpoint config declares it."""
+
+    name: str
+    model: str
+    instance_count: int
+    weight: float
+    instance_type: str | None
+
+
+class EndpointConfigInfo(TypedDict):
+    name: str
+    variants: list[VariantInfo]
+    created_at: float
+
+
+class InstanceInfo(TypedDict):
+    id: str
+    state: str
+    ready: bool
+    pid: int | None
+    restarts: int
+    last_error: str | None
+    log: str
+
+
+class VariantStateInfo(TypedDict):
+    """A variant of a live endpoint; `current_*` is None until it first serves."""
+
+    name: str
+    current_weight: float | None
+    desired_weight: float
+    current_instance_count: int | None
+    desired_instance_count: int
+    instances: list[InstanceInfo]
+
+
+class EndpointInfo(TypedDict):
+    name: str
+    config: str
+    pending_config: str | None
+    status: str
+    failure_reason: str | None
+    created_at: float
+    last_modified_at: float
+    url: str
+    variants: list[VariantStateInfo]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A production variant to put in an endpoint config."""
+
+    name: str
+    model: str
+    instance_count: int = 1
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One answer from an endpoint."""
+
+    body: bytes
+    content_type: str
+    variant: str  # the production variant that answered
+    custom_attributes: str | None = None
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+# -- the client -------------------------------------------------------------------------
+
+
+class Client:
+    """A synchronous client; safe to share between threads. Close it (or use `with`)."""
+
+    def __init__(self, url: str = DEFAULT_URL, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.url = url.rstrip("/")
+        self._http = httpx.Client(base_url=self.url, timeout=timeout)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # health
+    def health(self) -> Health:
+        return cast(Health, self._call("GET", "/api/v1/health"))
+
+    # models
+    def create_model(
+        self,
+        name: str,
+        artifact: str,
+        flavor: str = "auto",
+        command: Sequence[str] | None = None,
+        environment: Mapping[str, str] | None = None,
+    ) -> ModelInfo:
+        body = {
+            "name": name,
+            "artifact": artifact,
+            "flavor": flavor,
+            "command": list(command) if command is not None else None,
+            "environment": dict(environment or {}),
+        }
+        return cast(ModelInfo, self._call("POST", "/api/v1/models", body))
+
+    def list_models(self) -> list[ModelInfo]:
+        return cast(list[ModelInfo], self._call("GET", "/api/v1/models"))
+
+    def describe_model(self, name: str) -> ModelInfo:
+        return cast(ModelInfo, self._call("GET", f"/api/v1/models/{_part(name)}"))
+
+    def delete_model(self, name: str) -> None:
+        self._call("DELETE", f"/api/v1/models/{_part(name)}")
+
+    # endpoint configs
+    def create_endpoint_config(
+        self, name: str, variants: Sequence[Variant | Mapping[str, Any]]
+    ) -> EndpointConfigInfo:
+        body = {
+            "name": name,
+            "variants": [asdict(v) if isinstance(v, Variant) else dict(v) for v in variants],
+        }
+        return cast(EndpointConfigInfo, self._call("POST", "/api/v1/endpoint-configs", body))
+
+    def list_endpoint_configs(self) -> list[EndpointConfigInfo]:
+        return cast(list[EndpointConfigInfo], self._call("GET", "/api/v1/endpoint-configs"))
+
+    def describe_endpoint_config(self, name: str) -> EndpointConfigInfo:
+        path = f"/api/v1/endpoint-configs/{_part(name)}"
+        return cast(EndpointConfigInfo, self._call("GET", path))
+
+    def delete_endpoint_config(self, name: str) -> None:
+        self._call("DELETE", f"/api/v1/endpoint-configs/{_part(name)}")
+
+    # endpoints
+    def create_endpoint(self, name: str, config: str) -> EndpointInfo:
+        body = {"name": name, "config": config}
+        return cast(EndpointInfo, self._call("POST", "/api/v1/endpoints", body))
+
+    def list_endpoints(self) -> list[EndpointInfo]:
+        return cast(list[EndpointInfo], self._call("GET", "/api/v1/endpoints"))
+
+    def describe_endpoint(self, name: str) -> EndpointInfo:
+        return cast(EndpointInfo, self._call("GET", f"/api/v1/endpoints/{_part(name)}"))
+
+    def update_endpoint(self, name: str, config: str) -> EndpointInfo:
+        """Switch the endpoint to another endpoint config (blue/green)."""
+        path = f"/api/v1/endpoints/{_part(name)}"
+        return cast(EndpointInfo, self._call("PATCH", path, {"config": config}))
+
+    def update_traffic(
+        self,
+        name: str,
+        weights: Mapping[str, float] | None = None,
+        instance_counts: Mapping[str, int] | None = None,
+    ) -> EndpointInfo:
+        """Change live weights and/or instance counts; variants not named keep theirs."""
+        changes: dict[str, dict[str, Any]] = {}
+        for variant, weight in (weights or {}).items():
+            changes.setdefault(variant, {"name": variant})["weight"] = weight
+        for variant, count in (instance_counts or {}).items():
+            changes.setdefault(variant, {"name": variant})["instance_count"] = count
+        path = f"/api/v1/endpoints/{_part(name)}/traffic"
+        return cast(EndpointInfo, self._call("POST", path, {"variants": list(changes.values())}))
+
+    def delete_endpoint(self, name: str) -> None:
+        self._call("DELETE", f"/api/v1/endpoints/{_part(name)}")
+
+    # waits
+    def wait_for_endpoint(
+        self,
+        name: str,
+        status: str = "InService",
+        timeout: float = 600.0,
+        on_poll: Callable[[EndpointInfo], None] | None = None,
+        interval: float = 0.25,
+    ) -> EndpointInfo:
+        """Poll until the endpoint has `status`; EndpointFailed if it fails, else WaitTimeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            endpoint = self.describe_endpoint(name)
+            if on_poll is not None:
+                on_poll(endpoint)
+            if endpoint["status"] == status:
+                return endpoint
+            if endpoint["status"] in _FAILED:
+                raise EndpointFailed(name, endpoint["status"], endpoint["failure_reason"])
+            if time.monotonic() >= deadline:
+                raise WaitTimeout(
+                    f"endpoint {name} is still {endpoint['status']} after {timeout:g} s"
+                )
+            time.sleep(interval)
+
+    def wait_for_deleted(self, name: str, timeout: float = 300.0, interval: float = 0.25) -> None:
+        """Poll until the endpoint is gone; WaitTimeout if it is still there at the end."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                endpoint = self.describe_endpoint(name)
+            except TurnoutAPIError as err:
+                if err.status == 404:
+                    return
+                raise
+            if time.monotonic() >= deadline:
+                raise WaitTimeout(
+                    f"endpoint {name} is still {endpoint['status']} after {timeout:g} s"
+                )
+            time.sleep(interval)
+
+    # invocations
+    def invoke(
+        self,
+        endpoint: str,
+        body: bytes | str | dict[str, Any] | list[Any],
+        content_type: str = "application/json",
+        accept: str | None = None,
+        target_variant: str | None = None,
+        custom_attributes: str | None = None,
+        inference_id: str | None = None,
+    ) -> Invocation:
+        """InvokeEndpoint: a dict or list body is sent as JSON, a str as UTF-8."""
+        if isinstance(body, dict | list):
+            data = json.dumps(body, separators=(",", ":")).encode()
+        elif isinstance(body, str):
+            data = body.encode()
+        else:
+            data = body
+        headers = {"Content-Type": content_type}
+        for header, value in (
+            ("Accept", accept),
+            ("X-Amzn-SageMaker-Target-Variant", target_variant),
+            ("X-Amzn-SageMaker-Custom-Attributes", custom_attributes),
+            ("X-Amzn-SageMaker-Inference-Id", inference_id),
+        ):
+            if value is not None:
+                headers[header] = value
+        response = self._send("POST", f"/endpoints/{_part(endpoint)}/invocations", data, headers)
+        if response.status_code >= 400:
+            _raise_runtime_error(response)
+        return Invocation(
+            body=response.content,
+            content_type=response.headers.get("content-type", "application/octet-stream"),
+            variant=response.headers.get("x-amzn-invoked-production-variant", ""),
+            custom_attributes=response.headers.get("x-amzn-sagemaker-custom-attributes"),
+        )
+
+    # plumbing
+    def _call(self, method: str, path: str, body: object = None) -> Any:
+        content = json.dumps(body).encode() if body is not None else None
+        headers = {"Content-Type": "application/json"} if content is not None else {}
+        response = self._send(method, path, content, headers)
+        if response.status_code >= 400:
+            _raise_api_error(response)
+        return response.json() if response.content else None
+
+    def _send(
+        self, method: str, path: str, content: bytes | None, headers: dict[str, str]
+    ) -> httpx.Response:
+        try:
+            return self._http.request(method, path, content=content, headers=headers)
+        except httpx.ConnectError:
+            raise TurnoutUnreachable(self.url) from None
+        except httpx.TimeoutException:
+            timeout = self._http.timeout.read
+            raise TurnoutUnreachable(self.url, f"no answer within {timeout:g} s") from None
+        except httpx.TransportError as err:
+            raise TurnoutUnreachable(self.url, f"connection failed: {err}") from None
+
+
+def _part(name: str) -> str:
+    """A name as one URL path segment (names are plain, but a stray '/' must not route)."""
+    return quote(name, safe="")
+
+
+def _json_object(response: httpx.Response) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _unexpected(response: httpx.Response) -> str:
+    text = _one_line(response.text)[:200] or response.reason_phrase
+    return f"turnout answered {response.status_code}: {text}"
+
+
+def _raise_api_error(response: httpx.Response) -> NoReturn:
+    error = _json_object(response).get("error")
+    if isinstance(error, dict) and "message" in error:
+        raise TurnoutAPIError(
+            response.status_code, str(error.get("code", "")), str(error["message"])
+        )
+    raise TurnoutAPIError(response.status_code, "InternalFailure", _unexpected(response))
+
+
+def _raise_runtime_error(response: httpx.Response) -> NoReturn:
+    """SageMaker runtime errors: the code in x-amzn-ErrorType, the message in the body."""
+    code = response.headers.get("x-amzn-errortype", "").partition(":")[0]
+    body = _json_object(response)
+    message = body.get("message") or body.get("Message")
+    if not code or not isinstance(message, str):
+        raise TurnoutAPIError(
+            response.status_code, code or "InternalFailure", _unexpected(response)
+        )
+    if code == "ModelError":
+        raise ModelError(
+            message, int(body.get("OriginalStatusCode", 0)), str(body.get("OriginalMessage", ""))
+        )
+    raise TurnoutAPIError(response.status_code, code, message)

@@ -1,0 +1,71 @@
+"""The rules a request must follow, as SageMaker states them. Pure: raise InvalidRequest."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+
+from turnout.errors import InvalidRequest
+from turnout.resources import ProductionVariant
+
+NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
+_NAME = re.compile(NAME_PATTERN)
+MAX_NAME_LENGTH = 63
+MAX_VARIANTS = 10
+# One machine: more instances than this of one variant is almost surely a typo.
+MAX_INSTANCES_PER_VARIANT = 64
+
+
+def check_name(kind: str, name: str) -> None:
+    if not isinstance(name, str) or len(name) > MAX_NAME_LENGTH or not _NAME.match(name):
+        raise InvalidRequest(
+            f"Invalid {kind} name {name!r}: use 1 to {MAX_NAME_LENGTH} letters, digits and "
+            "hyphens, starting and ending with a letter or digit "
+            f"(pattern {NAME_PATTERN})."
+        )
+
+
+def check_weight(variant: str, weight: float) -> None:
+    if not isinstance(weight, int | float) or not math.isfinite(weight) or weight < 0:
+        raise InvalidRequest(f"Invalid weight {weight!r} for variant {variant}: use a number >= 0.")
+
+
+def check_instance_count(variant: str, count: int, minimum: int = 1) -> None:
+    if (
+        not isinstance(count, int)
+        or isinstance(count, bool)
+        or not minimum <= count <= MAX_INSTANCES_PER_VARIANT
+    ):
+        raise InvalidRequest(
+            f"Invalid instance count {count!r} for variant {variant}: use a whole number "
+            f"from {minimum} to {MAX_INSTANCES_PER_VARIANT}."
+        )
+
+
+def check_total_weight(weights: Sequence[float]) -> None:
+    if sum(weights) <= 0:
+        raise InvalidRequest(
+            "At least one variant must have a weight > 0, or no request could be routed."
+        )
+
+
+def check_variants(variants: Sequence[ProductionVariant]) -> None:
+    """An endpoint config's production variants: 1 to 10, unique names, sane numbers."""
+    if not 1 <= len(variants) <= MAX_VARIANTS:
+        raise InvalidRequest(
+            f"An endpoint config needs 1 to {MAX_VARIANTS} production variants; "
+            f"got {len(variants)}."
+        )
+    seen: set[str] = set()
+    for v in variants:
+        check_name("variant", v.name)
+        check_name("model", v.model_name)
+        if v.name in seen:
+            raise InvalidRequest(
+                f"Variant name {v.name} appears more than once; names must be unique."
+            )
+        seen.add(v.name)
+        check_weight(v.name, v.initial_weight)
+        check_instance_count(v.name, v.initial_instance_count)
+    check_total_weight([v.initial_weight for v in variants])

@@ -1,0 +1,106 @@
+"""The local backend: every instance is a supervised child process on this machine.
+
+Built-in flavors run turnout's worker on a Unix socket; a command-flavor model runs its own
+program on a loopback TCP port (SageMaker's SAGEMAKER_BIND_TO_PORT convention).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import sys
+import tempfile
+from pathlib import Path
+
+from turnout.instances.backend import Address, Instance, InstanceSpec
+from turnout.instances.supervisor import HealthPolicy, Launch, SupervisedInstance
+from turnout.models.artifact import prepare
+from turnout.resources import Flavor
+
+
+class LocalBackend:
+    def __init__(
+        self,
+        data_dir: Path,
+        policy: HealthPolicy,
+        max_payload_bytes: int,
+    ) -> None:
+        self._models_dir = data_dir / "models"
+        self._logs_dir = data_dir / "logs"
+        self._policy = policy
+        self._max_payload_bytes = max_payload_bytes
+        # Unix socket paths are limited to ~107 bytes; a data dir can be deeper than that.
+        self._sockets_dir = Path(tempfile.mkdtemp(prefix="turnout-"))
+        self._instances: dict[str, SupervisedInstance] = {}
+        self._serial = 0
+
+    def start(self, spec: InstanceSpec) -> Instance:
+        if spec.id in self._instances:
+            raise ValueError(f"instance {spec.id} is already running")
+        self._serial += 1
+        command = spec.model.flavor is Flavor.COMMAND or spec.model.command is not None
+        address = (
+            Address.tcp("127.0.0.1", _free_port())
+            if command
+            else Address.unix(str(self._sockets_dir / f"i{self._serial}.sock"))
+        )
+        log_path = self._logs_dir / spec.endpoint / spec.fleet / f"{spec.variant}-{spec.index}.log"
+        instance = SupervisedInstance(
+            spec,
+            address,
+            log_path,
+            lambda: self._launch(spec, address),
+            self._policy,
+        )
+        self._instances[spec.id] = instance
+        return instance
+
+    async def stop(self, instance: Instance) -> None:
+        supervised = self._instances.pop(instance.spec.id, None)
+        if supervised is not None:
+            await supervised.stop()
+
+    async def close(self) -> None:
+        instances = list(self._instances.values())
+        self._instances.clear()
+        await asyncio.gather(*(i.stop() for i in instances), return_exceptions=True)
+        shutil.rmtree(self._sockets_dir, ignore_errors=True)
+
+    def _launch(self, spec: InstanceSpec, address: Address) -> Launch:
+        """Prepare the artifact (runs in a thread) and decide the process to run."""
+        prepared = prepare(spec.model, self._models_dir)
+        env = {
+            **os.environ,
+            **spec.model.environment,
+            "SM_MODEL_DIR": str(prepared.path),
+            "TURNOUT_INSTANCE": spec.id,
+        }
+        if prepared.flavor is Flavor.COMMAND:
+            program = list(spec.model.command or [str(prepared.path / "serve")])
+            env["SAGEMAKER_BIND_TO_PORT"] = str(address.port)
+            argv = [sys.executable, "-m", "turnout.instances.launch", "--", *program]
+        else:
+            argv = [
+                sys.executable,
+                "-m",
+                "turnout.instances.worker",
+                "--model-dir",
+                str(prepared.path),
+                "--flavor",
+                prepared.flavor.value,
+                "--bind",
+                str(address),
+                "--max-payload-bytes",
+                str(self._max_payload_bytes),
+            ]
+        return Launch(argv=argv, env=env, cwd=prepared.path)
+
+
+def _free_port() -> int:
+    """A loopback port free right now (the program binds it moments later)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port

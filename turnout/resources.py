@@ -1,0 +1,117 @@
+"""The control plane's resources: models, endpoint configs, endpoints (DESIGN.md vocabulary).
+
+Plain frozen values, shared by the store, the service layer and both facades. Field names
+follow the native API; the SageMaker facade renames them on the wire.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Flavor(StrEnum):
+    """How an instance serves a model."""
+
+    AUTO = "auto"  # detect from the artifact's files
+    SKLEARN = "sklearn"  # a joblib/pickle file with a scikit-learn estimator
+    INFERENCE = "inference"  # SageMaker inference-toolkit handlers in code/inference.py
+    COMMAND = "command"  # any program serving /ping and /invocations on SAGEMAKER_BIND_TO_PORT
+
+
+class EndpointStatus(StrEnum):
+    """SageMaker's endpoint status values."""
+
+    CREATING = "Creating"
+    IN_SERVICE = "InService"
+    UPDATING = "Updating"
+    SYSTEM_UPDATING = "SystemUpdating"
+    ROLLING_BACK = "RollingBack"
+    OUT_OF_SERVICE = "OutOfService"
+    DELETING = "Deleting"
+    FAILED = "Failed"
+    UPDATE_ROLLBACK_FAILED = "UpdateRollbackFailed"
+
+
+@dataclass(frozen=True)
+class Model:
+    """A registered, immutable artifact and how to serve it."""
+
+    name: str
+    artifact: str  # a directory, a .tar.gz, or a file:// URL to either
+    flavor: Flavor = Flavor.AUTO
+    # For the command flavor: argv of the program (run with the unpacked artifact as cwd).
+    command: tuple[str, ...] | None = None
+    environment: Mapping[str, str] = field(default_factory=dict)
+    image: str | None = None  # recorded and shown back (SageMaker PrimaryContainer.Image)
+    execution_role_arn: str | None = None
+    created_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class ProductionVariant:
+    """One model behind an endpoint, as an endpoint config declares it."""
+
+    name: str
+    model_name: str
+    initial_instance_count: int = 1
+    initial_weight: float = 1.0
+    instance_type: str | None = None
+
+
+@dataclass(frozen=True)
+class EndpointConfig:
+    """An immutable list of production variants."""
+
+    name: str
+    variants: tuple[ProductionVariant, ...]
+    created_at: float = 0.0
+
+    def variant(self, name: str) -> ProductionVariant | None:
+        return next((v for v in self.variants if v.name == name), None)
+
+
+@dataclass(frozen=True)
+class VariantState:
+    """The live weights and instance counts of one variant of an endpoint.
+
+    `current_*` is what serves now (None until the variant first serves); `desired_*` is
+    what the last update asked for. They differ while the endpoint is Updating.
+    """
+
+    name: str
+    desired_weight: float
+    desired_instance_count: int
+    current_weight: float | None = None
+    current_instance_count: int | None = None
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A named URL pointing at one endpoint config, with its status and live variant state."""
+
+    name: str
+    config_name: str
+    status: EndpointStatus
+    variants: tuple[VariantState, ...]
+    failure_reason: str | None = None
+    created_at: float = 0.0
+    last_modified_at: float = 0.0
+    # While an UpdateEndpoint runs: the config being deployed (the green fleet).
+    pending_config_name: str | None = None
+
+    def variant(self, name: str) -> VariantState | None:
+        return next((v for v in self.variants if v.name == name), None)
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """An endpoint config resolved to the models its variants serve.
+
+    The models are those registered when the config was created, even if deleted since:
+    a running endpoint keeps serving (SageMaker semantics).
+    """
+
+    config: EndpointConfig
+    models: Mapping[str, Model]  # by variant name

@@ -1,0 +1,103 @@
+"""The router's state: the current routing table and one upstream per routed instance.
+
+The control plane calls `publish` / `withdraw` to change where traffic goes, and `retire`
+to wait until instances it took out of the table have answered their last requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from turnout.instances.backend import Instance
+from turnout.routing.table import (
+    EndpointRoute,
+    RoutingTable,
+    Upstream,
+    VariantRoute,
+    VariantTarget,
+)
+from turnout.routing.upstream import ConnectionPool
+from turnout.settings import MAX_PAYLOAD_BYTES
+
+
+@dataclass(frozen=True)
+class RouterLimits:
+    model_timeout: float = 60.0
+    max_payload_bytes: int = MAX_PAYLOAD_BYTES
+    max_concurrency: int = 1024
+    instance_wait: float = 5.0
+
+
+class Router:
+    def __init__(self, limits: RouterLimits, account_id: str) -> None:
+        self.limits = limits
+        self.account_id = account_id
+        self.table = RoutingTable(0, {})
+        self.in_flight = 0
+        self._upstreams: dict[str, Upstream] = {}
+
+    def publish(self, endpoint: str, targets: Sequence[VariantTarget]) -> None:
+        """Route `endpoint` to these variants from the next request on."""
+        routes = [
+            VariantRoute(t.name, tuple(self._upstream(i) for i in t.instances)) for t in targets
+        ]
+        route = EndpointRoute(endpoint, routes, [t.weight for t in targets])
+        self._swap({**self.table.endpoints, endpoint: route})
+
+    def withdraw(self, endpoint: str) -> None:
+        """Stop routing `endpoint`: its callers get "endpoint not found" from now on."""
+        if endpoint in self.table.endpoints:
+            self._swap({k: v for k, v in self.table.endpoints.items() if k != endpoint})
+
+    def outstanding(self, instance: Instance) -> int:
+        upstream = self._upstreams.get(instance.spec.id)
+        return upstream.outstanding if upstream is not None else 0
+
+    async def retire(self, instances: Iterable[Instance], timeout: float) -> None:
+        """Wait (bounded) until these instances have no request in flight; drop their pools.
+
+        Call it after a publish that no longer routes to them: a request picks its
+        instance synchronously, so once they left the table no new request can reach them.
+        """
+        ids = {i.spec.id for i in instances} - self._routed_ids()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and any(
+            self._upstreams[i].outstanding for i in ids if i in self._upstreams
+        ):
+            await asyncio.sleep(0.02)
+        for instance_id in ids:
+            upstream = self._upstreams.pop(instance_id, None)
+            if upstream is not None:
+                upstream.pool.close()
+
+    def close(self) -> None:
+        for upstream in self._upstreams.values():
+            upstream.pool.close()
+        self._upstreams.clear()
+        self.table = RoutingTable(self.table.version + 1, {})
+
+    def _upstream(self, instance: Instance) -> Upstream:
+        upstream = self._upstreams.get(instance.spec.id)
+        if upstream is None or upstream.instance is not instance:
+            if upstream is not None:  # same id, new incarnation: its old connections are dead
+                upstream.pool.close()
+            pool = ConnectionPool(
+                instance.address, max_response_bytes=self.limits.max_payload_bytes
+            )
+            upstream = Upstream(instance, pool)
+            self._upstreams[instance.spec.id] = upstream
+        return upstream
+
+    def _routed_ids(self) -> set[str]:
+        return {
+            u.instance.spec.id
+            for route in self.table.endpoints.values()
+            for variant in route.variants.values()
+            for u in variant.upstreams
+        }
+
+    def _swap(self, endpoints: dict[str, EndpointRoute]) -> None:
+        self.table = RoutingTable(self.table.version + 1, endpoints)

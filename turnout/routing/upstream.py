@@ -1,0 +1,262 @@
+"""HTTP/1.1 keep-alive connections from the router to one instance (Unix socket or TCP).
+
+A deliberately small client: one request at a time per connection, Content-Length bodies
+only (our worker and the SageMaker container contract need nothing else), responses parsed
+by httptools. General-purpose clients cost several times more per request, and this is the
+router's hot path.
+
+Failure kinds matter to the caller: `UpstreamConnectError` means the request never reached
+the instance (safe to send elsewhere); the others mean it may have been processed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from dataclasses import dataclass
+
+import httptools
+
+from turnout.instances.backend import Address
+
+
+class UpstreamError(Exception):
+    """The instance did not give a complete answer."""
+
+
+class UpstreamConnectError(UpstreamError):
+    """No connection could be made: the request was not sent."""
+
+
+class UpstreamClosed(UpstreamError):
+    """The connection closed after the request was sent, before the whole answer came."""
+
+
+class UpstreamTimeout(UpstreamError):
+    """No complete answer within the timeout."""
+
+
+class UpstreamProtocolError(UpstreamError):
+    """The answer was not valid HTTP/1.1, or larger than allowed."""
+
+
+@dataclass(slots=True)
+class UpstreamResponse:
+    status: int
+    headers: list[tuple[bytes, bytes]]  # names as sent; compare lower-cased
+    body: bytes
+
+    def header(self, lower_name: bytes) -> bytes | None:
+        for name, value in self.headers:
+            if name.lower() == lower_name:
+                return value
+        return None
+
+
+class _Connection(asyncio.Protocol):
+    """One keep-alive connection; carries at most one exchange at a time."""
+
+    __slots__ = (
+        "_body",
+        "_headers",
+        "_parser",
+        "_pool",
+        "_size",
+        "_timer",
+        "_transport",
+        "_waiter",
+        "closed",
+    )
+
+    def __init__(self, pool: ConnectionPool) -> None:
+        self._pool = pool
+        self._transport: asyncio.Transport | None = None
+        self._parser = httptools.HttpResponseParser(self)
+        self._waiter: asyncio.Future[UpstreamResponse] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._body: list[bytes] = []
+        self._size = 0
+        self.closed = False
+
+    # asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self._pool._forget(self)
+        self._fail(UpstreamClosed("the instance closed the connection before answering"))
+
+    def data_received(self, data: bytes) -> None:
+        if self._waiter is None:  # bytes nobody asked for: the stream is out of step
+            self.abort()
+            return
+        self._size += len(data)
+        if self._size > self._pool.max_response_bytes:
+            self._fail(
+                UpstreamProtocolError(
+                    f"the answer exceeds {self._pool.max_response_bytes} bytes",
+                )
+            )
+            self.abort()
+            return
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._fail(UpstreamProtocolError(f"the answer is not valid HTTP/1.1: {exc}"))
+            self.abort()
+
+    # httptools callbacks
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers.append((name, value))
+
+    def on_body(self, body: bytes) -> None:
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        waiter = self._waiter
+        if waiter is None:
+            return
+        response = UpstreamResponse(
+            self._parser.get_status_code(), self._headers, b"".join(self._body)
+        )
+        keep_alive = self._parser.should_keep_alive()
+        self._finish()
+        if keep_alive:
+            self._pool._release(self)
+        else:
+            self.abort()
+        if not waiter.done():
+            waiter.set_result(response)
+
+    # used by the pool
+    def exchange(
+        self, loop: asyncio.AbstractEventLoop, head: bytes, body: bytes, timeout: float
+    ) -> asyncio.Future[UpstreamResponse]:
+        assert self._transport is not None and self._waiter is None
+        waiter: asyncio.Future[UpstreamResponse] = loop.create_future()
+        self._waiter = waiter
+        self._timer = loop.call_later(timeout, self._on_timeout)
+        if body:
+            self._transport.writelines((head, body))
+        else:
+            self._transport.write(head)
+        return waiter
+
+    def abort(self) -> None:
+        self.closed = True
+        if self._transport is not None:
+            self._transport.abort()
+
+    def _on_timeout(self) -> None:
+        self._timer = None
+        self._fail(UpstreamTimeout("no answer within the timeout"))
+        self.abort()
+
+    def _fail(self, exc: UpstreamError) -> None:
+        waiter = self._waiter
+        self._finish()
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(exc)
+
+    def _finish(self) -> None:
+        self._waiter = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._headers = []
+        self._body = []
+        self._size = 0
+
+
+class ConnectionPool:
+    """Keep-alive connections to one instance, reused most-recent-first."""
+
+    def __init__(
+        self,
+        address: Address,
+        *,
+        max_idle: int = 256,
+        max_response_bytes: int = 6 * 1024 * 1024,
+        connect_timeout: float = 5.0,
+    ) -> None:
+        self.address = address
+        self.max_idle = max_idle
+        self.max_response_bytes = max_response_bytes
+        self.connect_timeout = connect_timeout
+        self._idle: list[_Connection] = []
+        self._all: set[_Connection] = set()
+        self._closed = False
+
+    @property
+    def idle_count(self) -> int:
+        return len(self._idle)
+
+    async def request(self, head: bytes, body: bytes, timeout: float) -> UpstreamResponse:
+        """Send one request (head already serialized) and wait for the whole answer."""
+        loop = asyncio.get_running_loop()
+        conn = self._take_idle()
+        if conn is None:
+            conn = await self._connect(loop)
+        return await conn.exchange(loop, head, body, timeout)
+
+    def close(self) -> None:
+        """Close every connection; requests in flight fail with UpstreamClosed."""
+        self._closed = True
+        for conn in list(self._all):
+            conn.abort()
+        self._idle.clear()
+
+    def _take_idle(self) -> _Connection | None:
+        idle = self._idle
+        while idle:
+            conn = idle.pop()
+            if not conn.closed:
+                return conn
+        return None
+
+    async def _connect(self, loop: asyncio.AbstractEventLoop) -> _Connection:
+        if self._closed:
+            raise UpstreamConnectError("the instance is being stopped")
+        addr = self.address
+        try:
+            if addr.path is not None:
+                coro = loop.create_unix_connection(lambda: _Connection(self), addr.path)
+            else:
+                assert addr.host is not None and addr.port is not None
+                coro = loop.create_connection(lambda: _Connection(self), addr.host, addr.port)
+            _, conn = await asyncio.wait_for(coro, self.connect_timeout)
+        except (OSError, TimeoutError) as exc:
+            raise UpstreamConnectError(f"cannot connect to {addr}: {exc}") from exc
+        self._all.add(conn)
+        return conn
+
+    def _release(self, conn: _Connection) -> None:
+        if self._closed or conn.closed or len(self._idle) >= self.max_idle:
+            conn.abort()
+        else:
+            self._idle.append(conn)
+
+    def _forget(self, conn: _Connection) -> None:
+        self._all.discard(conn)
+
+
+def request_head(
+    content_length: int, headers: list[tuple[bytes, bytes]], path: bytes = b"/invocations"
+) -> bytes:
+    """Serialize a POST request head. Header values come from an already-parsed request."""
+    parts = [
+        b"POST ",
+        path,
+        b" HTTP/1.1\r\nHost: turnout\r\nContent-Length: ",
+        b"%d" % content_length,
+    ]
+    for name, value in headers:
+        parts += (b"\r\n", name, b": ", value)
+    parts.append(b"\r\n\r\n")
+    return b"".join(parts)

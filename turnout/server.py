@@ -1,0 +1,107 @@
+"""`turnout serve`: the store, instances, router, deployer and APIs of one process, wired."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import socket
+
+import uvicorn
+
+from turnout.api.app import App
+from turnout.deploy.reconciler import Reconciler
+from turnout.instances.local import LocalBackend
+from turnout.instances.supervisor import HealthPolicy
+from turnout.routing.router import Router, RouterLimits
+from turnout.service import ControlPlane
+from turnout.settings import Settings
+from turnout.store import Store
+
+log = logging.getLogger("turnout.server")
+
+
+class ServeError(Exception):
+    """turnout serve cannot start; str is a one-line reason with what to do."""
+
+
+class Runtime:
+    """Everything one `turnout serve` runs, in start-up order."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = Store.open(settings.database_url)
+        self.router = Router(
+            RouterLimits(
+                model_timeout=settings.model_timeout,
+                max_payload_bytes=settings.max_payload_bytes,
+                max_concurrency=settings.max_concurrency,
+                instance_wait=settings.instance_wait,
+            ),
+            settings.account_id,
+        )
+        self.backend = LocalBackend(
+            settings.data_dir,
+            HealthPolicy(
+                startup_timeout=settings.startup_timeout,
+                unresponsive_after=settings.model_timeout,
+                memory_limit_mb=settings.instance_memory_limit_mb,
+            ),
+            settings.max_payload_bytes,
+        )
+        self.reconciler = Reconciler(
+            self.store, self.backend, self.router, drain_timeout=settings.model_timeout
+        )
+        self.control = ControlPlane(self.store, self.reconciler)
+        self._loop_task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._loop_task = asyncio.create_task(self.reconciler.run(), name="reconciler")
+
+    async def stop(self) -> None:
+        """Stop deploying, then stop instances; the desired state stays in the store."""
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+        await self.reconciler.close()
+        await self.backend.close()
+        self.router.close()
+        self.store.close()
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, or a ServeError that says what to do."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ServeError(
+                f"port {port} on {host} is in use; stop what uses it or pass --port"
+            ) from None
+        raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(2048)
+    return sock
+
+
+def serve(settings: Settings, sock: socket.socket) -> None:
+    """Run until SIGINT/SIGTERM; then finish requests in flight and stop instances."""
+    runtime = Runtime(settings)
+    config = uvicorn.Config(
+        App(runtime),
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        log_config=None,
+        log_level="warning",
+        timeout_keep_alive=30,
+        timeout_graceful_shutdown=int(settings.model_timeout),
+    )
+    uvicorn.Server(config).run(sockets=[sock])

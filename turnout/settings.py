@@ -1,0 +1,38 @@
+"""Settings of one `turnout serve` process: where it keeps data and the bounds it enforces."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # SageMaker's InvokeEndpoint body limit (6 MB)
+
+
+def default_data_dir() -> Path:
+    return Path.home() / ".turnout"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = field(default_factory=default_data_dir)
+    # Any SQLAlchemy URL; None means the SQLite file <data_dir>/turnout.db.
+    db_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # How long the router waits for a model's answer (SageMaker: 60 s).
+    model_timeout: float = 60.0
+    # How long an instance may take to load its model and answer /ping.
+    startup_timeout: float = 300.0
+    max_payload_bytes: int = MAX_PAYLOAD_BYTES
+    # Invocations in flight in the router at once; beyond it callers get ServiceUnavailable.
+    max_concurrency: int = 1024
+    # How long a request waits for a ready instance (e.g. one restarting) before 503.
+    instance_wait: float = 5.0
+    # An instance whose resident memory exceeds this is restarted (None: no limit).
+    instance_memory_limit_mb: int | None = 4096
+    account_id: str = "123456789012"
+    region: str = "us-east-1"
+
+    @property
+    def database_url(self) -> str:
+        return self.db_url or f"sqlite:///{self.data_dir / 'turnout.db'}"

@@ -1,0 +1,126 @@
+"""Endpoint config rows and their production variants, each bound to one exact model row."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Row
+
+from turnout.errors import AlreadyExists, InvalidRequest, NotFound
+from turnout.resources import EndpointConfig, Fleet, Model, ProductionVariant
+from turnout.store import models as model_rows
+from turnout.store.schema import endpoint_configs, models, production_variants
+from turnout.store.unique import insert_unless_name_taken
+
+_live = endpoint_configs.c.deleted_at.is_(None)
+
+
+def add(conn: Connection, config: EndpointConfig) -> None:
+    names = [variant.name for variant in config.variants]
+    if len(set(names)) != len(names):
+        raise InvalidRequest(f'The variant names of endpoint config "{config.name}" repeat.')
+    values = {"name": config.name, "created_at": config.created_at}
+    config_id = insert_unless_name_taken(conn, endpoint_configs, values, live_only=True)
+    if config_id is None:
+        raise AlreadyExists("endpoint config", config.name)
+    # The live model of each name now: the config keeps that row even once it is deleted.
+    model_ids = model_rows.live_ids(conn, (variant.model_name for variant in config.variants))
+    for variant in config.variants:
+        if variant.model_name not in model_ids:
+            raise NotFound("model", variant.model_name)
+    if config.variants:
+        conn.execute(
+            sa.insert(production_variants),
+            [
+                {
+                    "config_id": config_id,
+                    "position": position,
+                    "name": variant.name,
+                    "model_id": model_ids[variant.model_name],
+                    "initial_instance_count": variant.initial_instance_count,
+                    "initial_weight": variant.initial_weight,
+                    "instance_type": variant.instance_type,
+                }
+                for position, variant in enumerate(config.variants)
+            ],
+        )
+
+
+def get(conn: Connection, name: str) -> EndpointConfig:
+    found = _load(conn, sa.and_(endpoint_configs.c.name == name, _live))
+    if not found:
+        raise NotFound("endpoint config", name)
+    return next(iter(found.values())).config
+
+
+def list_live(conn: Connection) -> list[EndpointConfig]:
+    return [fleet.config for fleet in _load(conn, _live).values()]
+
+
+def delete(conn: Connection, name: str, *, deleted_at: float) -> None:
+    result = conn.execute(
+        sa.update(endpoint_configs)
+        .where(endpoint_configs.c.name == name, _live)
+        .values(deleted_at=deleted_at)
+    )
+    if result.rowcount == 0:
+        raise NotFound("endpoint config", name)
+
+
+def live_id(conn: Connection, name: str) -> int:
+    config_id: int | None = conn.execute(
+        sa.select(endpoint_configs.c.id).where(endpoint_configs.c.name == name, _live)
+    ).scalar_one_or_none()
+    if config_id is None:
+        raise NotFound("endpoint config", name)
+    return config_id
+
+
+def fleets_by_id(conn: Connection, ids: Iterable[int]) -> dict[int, Fleet]:
+    """The configs with these ids, deleted or not, resolved to their exact models."""
+    return _load(conn, endpoint_configs.c.id.in_(set(ids)))
+
+
+def _load(conn: Connection, where: sa.ColumnElement[bool]) -> dict[int, Fleet]:
+    """Configs matching `where` by id (ordered by created_at, then name), with their models."""
+    config_rows = conn.execute(
+        sa.select(endpoint_configs)
+        .where(where)
+        .order_by(endpoint_configs.c.created_at, endpoint_configs.c.name, endpoint_configs.c.id)
+    ).all()
+    # One query for the variants of all those configs (the same filter, joined).
+    variant_rows = conn.execute(
+        sa.select(production_variants, models)
+        .join(models, production_variants.c.model_id == models.c.id)
+        .join(endpoint_configs, production_variants.c.config_id == endpoint_configs.c.id)
+        .where(where)
+        .order_by(production_variants.c.config_id, production_variants.c.position)
+    )
+    variants: dict[int, list[tuple[ProductionVariant, Model]]] = defaultdict(list)
+    for row in variant_rows:
+        variants[row.config_id].append((_variant(row), model_rows.from_row(row)))
+    return {
+        row.id: Fleet(
+            config=EndpointConfig(
+                name=row.name,
+                variants=tuple(variant for variant, _ in variants[row.id]),
+                created_at=row.created_at,
+            ),
+            models={variant.name: model for variant, model in variants[row.id]},
+        )
+        for row in config_rows
+    }
+
+
+def _variant(row: Row[Any]) -> ProductionVariant:
+    m = row._mapping
+    return ProductionVariant(
+        name=m[production_variants.c.name],
+        model_name=m[models.c.name],
+        initial_instance_count=m[production_variants.c.initial_instance_count],
+        initial_weight=m[production_variants.c.initial_weight],
+        instance_type=m[production_variants.c.instance_type],
+    )

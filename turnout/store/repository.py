@@ -1,0 +1,151 @@
+"""Store: the control plane's persisted state, one transaction per method.
+
+Thread-safe: every call checks a connection out of the engine's pool for the length of
+its own transaction, so worker threads may call any method at the same time.
+"""
+
+from __future__ import annotations
+
+import time
+
+from turnout.resources import Endpoint, EndpointConfig, EndpointStatus, Fleet, Model, VariantState
+from turnout.store import endpoint_configs, endpoints, models
+from turnout.store.engine import Database
+from turnout.store.migrate import upgrade_to_head
+
+
+class Store:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        """Connect to `url` (any SQLAlchemy URL) and migrate the schema to the latest revision."""
+        db = Database(url)
+        try:
+            upgrade_to_head(db)
+        except BaseException:
+            db.dispose()
+            raise
+        return cls(db)
+
+    def close(self) -> None:
+        self._db.dispose()
+
+    # models
+    def add_model(self, model: Model) -> None:
+        """AlreadyExists("model", name) if a live model has that name."""
+        with self._db.write() as conn:
+            models.add(conn, model)
+
+    def get_model(self, name: str) -> Model:
+        with self._db.read() as conn:
+            return models.get(conn, name)
+
+    def list_models(self) -> list[Model]:
+        with self._db.read() as conn:
+            return models.list_live(conn)
+
+    def delete_model(self, name: str) -> None:
+        with self._db.write() as conn:
+            models.delete(conn, name, deleted_at=time.time())
+
+    # endpoint configs
+    def add_endpoint_config(self, config: EndpointConfig) -> None:
+        with self._db.write() as conn:
+            endpoint_configs.add(conn, config)
+
+    def get_endpoint_config(self, name: str) -> EndpointConfig:
+        with self._db.read() as conn:
+            return endpoint_configs.get(conn, name)
+
+    def list_endpoint_configs(self) -> list[EndpointConfig]:
+        with self._db.read() as conn:
+            return endpoint_configs.list_live(conn)
+
+    def delete_endpoint_config(self, name: str) -> None:
+        with self._db.write() as conn:
+            endpoint_configs.delete(conn, name, deleted_at=time.time())
+
+    # endpoints
+    def add_endpoint(self, endpoint: Endpoint) -> None:
+        with self._db.write() as conn:
+            endpoints.add(conn, endpoint)
+
+    def get_endpoint(self, name: str) -> Endpoint:
+        with self._db.read() as conn:
+            return endpoints.get(conn, name)
+
+    def list_endpoints(self) -> list[Endpoint]:
+        with self._db.read() as conn:
+            return endpoints.list_all(conn)
+
+    def save_endpoint_state(
+        self,
+        name: str,
+        *,
+        status: EndpointStatus,
+        variants: tuple[VariantState, ...],
+        failure_reason: str | None,
+        last_modified_at: float,
+        expect_status: EndpointStatus | None = None,
+        promote_pending: bool = False,
+        clear_pending: bool = False,
+    ) -> bool:
+        """Replace status, variant states, failure reason and last-modified time.
+
+        Compare-and-set: with `expect_status`, writes nothing and returns False if the
+        endpoint's status is not that (an API call changed it meanwhile). In the same
+        transaction `promote_pending` makes the pending config current (Conflict if there
+        is none) and `clear_pending` drops it.
+        """
+        with self._db.write() as conn:
+            return endpoints.save_state(
+                conn,
+                name,
+                status=status,
+                variants=variants,
+                failure_reason=failure_reason,
+                last_modified_at=last_modified_at,
+                expect_status=expect_status,
+                promote_pending=promote_pending,
+                clear_pending=clear_pending,
+            )
+
+    def begin_config_update(
+        self,
+        name: str,
+        config_name: str,
+        *,
+        last_modified_at: float,
+        expect_status: EndpointStatus | None = None,
+    ) -> bool:
+        """UpdateEndpoint in one step: status Updating and `config_name` pending.
+
+        Variant states and failure reason stay as they are. NotFound for an unknown
+        endpoint or config; False (nothing written) if the status is not `expect_status`.
+        """
+        with self._db.write() as conn:
+            return endpoints.begin_config_update(
+                conn,
+                name,
+                config_name,
+                last_modified_at=last_modified_at,
+                expect_status=expect_status,
+            )
+
+    def set_pending_config(self, name: str, config_name: str | None) -> None:
+        with self._db.write() as conn:
+            endpoints.set_pending_config(conn, name, config_name)
+
+    def promote_pending_config(self, name: str) -> None:
+        with self._db.write() as conn:
+            endpoints.promote_pending_config(conn, name)
+
+    def endpoint_fleets(self, name: str) -> tuple[Fleet, Fleet | None]:
+        with self._db.read() as conn:
+            return endpoints.fleets(conn, name)
+
+    def delete_endpoint(self, name: str) -> None:
+        with self._db.write() as conn:
+            endpoints.delete(conn, name)

@@ -1,0 +1,112 @@
+"""The tables of the store (SQLAlchemy Core); alembic's migrations must produce exactly this.
+
+Models and endpoint configs are soft-deleted (`deleted_at` set) because the configs and
+endpoints created from them keep referencing the exact rows by surrogate id: SageMaker lets
+you delete a model an endpoint still serves. A name is unique only among live rows
+(partial unique index), so a deleted name can be registered again. Endpoints are
+hard-deleted: nothing references them.
+
+Enum values (flavor, status) are plain strings, so adding a value needs no migration.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+# Named constraints keep future migrations deterministic (and SQLite batch mode workable).
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _id() -> sa.Column[int]:
+    return sa.Column("id", sa.Integer, primary_key=True)
+
+
+def _live_name_index(table: str) -> sa.Index:
+    """Unique name among rows not soft-deleted."""
+    live = sa.text("deleted_at IS NULL")
+    return sa.Index(
+        f"uq_{table}_live_name",
+        "name",
+        unique=True,
+        sqlite_where=live,
+        postgresql_where=live,
+    )
+
+
+models = sa.Table(
+    "models",
+    metadata,
+    _id(),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("artifact", sa.Text, nullable=False),
+    sa.Column("flavor", sa.Text, nullable=False),
+    sa.Column("command", sa.JSON(none_as_null=True), nullable=True),  # argv list, or NULL
+    sa.Column("environment", sa.JSON, nullable=False),
+    sa.Column("image", sa.Text, nullable=True),
+    sa.Column("execution_role_arn", sa.Text, nullable=True),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("deleted_at", sa.Double, nullable=True),
+    _live_name_index("models"),
+    # AUTOINCREMENT: SQLite never reuses an id, like a PostgreSQL sequence.
+    sqlite_autoincrement=True,
+)
+
+endpoint_configs = sa.Table(
+    "endpoint_configs",
+    metadata,
+    _id(),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("deleted_at", sa.Double, nullable=True),
+    _live_name_index("endpoint_configs"),
+    sqlite_autoincrement=True,
+)
+
+production_variants = sa.Table(
+    "production_variants",
+    metadata,
+    sa.Column("config_id", sa.ForeignKey("endpoint_configs.id"), primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True),  # order within the config
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("model_id", sa.ForeignKey("models.id"), nullable=False, index=True),
+    sa.Column("initial_instance_count", sa.Integer, nullable=False),
+    sa.Column("initial_weight", sa.Double, nullable=False),
+    sa.Column("instance_type", sa.Text, nullable=True),
+    sa.UniqueConstraint("config_id", "name"),
+)
+
+endpoints = sa.Table(
+    "endpoints",
+    metadata,
+    _id(),
+    sa.Column("name", sa.Text, nullable=False, unique=True),
+    sa.Column("config_id", sa.ForeignKey("endpoint_configs.id"), nullable=False, index=True),
+    # The config an UpdateEndpoint is deploying (the green fleet), if any.
+    sa.Column("pending_config_id", sa.ForeignKey("endpoint_configs.id"), nullable=True, index=True),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("failure_reason", sa.Text, nullable=True),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("last_modified_at", sa.Double, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+variant_states = sa.Table(
+    "variant_states",
+    metadata,
+    sa.Column("endpoint_id", sa.ForeignKey("endpoints.id"), primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("desired_weight", sa.Double, nullable=False),
+    sa.Column("desired_instance_count", sa.Integer, nullable=False),
+    sa.Column("current_weight", sa.Double, nullable=True),
+    sa.Column("current_instance_count", sa.Integer, nullable=True),
+    sa.UniqueConstraint("endpoint_id", "name"),
+)
