@@ -166,6 +166,7 @@ class Variant:
     model: str
     instance_count: int = 1
     weight: float = 1.0
+    instance_type: str | None = None
 
 
 @dataclass(frozen=True)

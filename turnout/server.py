@@ -8,6 +8,7 @@ import errno
 import logging
 import socket
 
+import sqlalchemy as sa
 import uvicorn
 
 from turnout.api.app import App
@@ -17,7 +18,7 @@ from turnout.instances.supervisor import HealthPolicy
 from turnout.routing.router import Router, RouterLimits
 from turnout.service import ControlPlane
 from turnout.settings import Settings
-from turnout.store import Store
+from turnout.store import SchemaTooNew, Store
 
 log = logging.getLogger("turnout.server")
 
@@ -32,7 +33,7 @@ class Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.store = Store.open(settings.database_url)
+        self.store = open_store(settings.database_url)
         self.router = Router(
             RouterLimits(
                 model_timeout=settings.model_timeout,
@@ -70,6 +71,19 @@ class Runtime:
         await self.backend.close()
         self.router.close()
         self.store.close()
+
+
+def open_store(url: str) -> Store:
+    """The store at `url`, migrated; or a ServeError that names the problem."""
+    try:
+        return Store.open(url)
+    except SchemaTooNew as exc:
+        raise ServeError(f"{exc}; upgrade turnout or use another --db") from None
+    except (ValueError, sa.exc.ArgumentError) as exc:
+        raise ServeError(f"bad --db URL {url!r}: {exc}") from None
+    except sa.exc.OperationalError as exc:
+        reason = " ".join(str(exc.orig).split())
+        raise ServeError(f"cannot open the store at {url}: {reason}; check --db") from None
 
 
 def bind(host: str, port: int) -> socket.socket:

@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from turnout.instances.backend import Address, Instance, InstanceSpec
+from turnout.instances.lifeline import PARENT_VARIABLE
 from turnout.instances.supervisor import HealthPolicy, Launch, SupervisedInstance
 from turnout.models.artifact import prepare
 from turnout.resources import Flavor
@@ -76,6 +77,7 @@ class LocalBackend:
             **spec.model.environment,
             "SM_MODEL_DIR": str(prepared.path),
             "TURNOUT_INSTANCE": spec.id,
+            PARENT_VARIABLE: str(os.getpid()),
         }
         if prepared.flavor is Flavor.COMMAND:
             program = list(spec.model.command or [str(prepared.path / "serve")])

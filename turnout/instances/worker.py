@@ -14,8 +14,8 @@ less than a hand-off to a thread. A hanging model therefore also stops /ping fro
 answering, which is how the supervisor notices it. SIGTERM drains in-flight requests and
 exits 0.
 
-If TURNOUT_PARENT_PID is set, the worker exits at start when its parent is not that
-process (the parent died between fork and exec); the supervisor should set it.
+The worker dies with its parent (see `turnout.instances.lifeline`): a `kill -9` of turnout
+serve leaves no orphaned instances.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from __future__ import annotations
 # Only light imports at module level (numpy, sklearn and uvicorn load later), so that the
 # parent-death check runs early.
 import argparse
-import ctypes
 import os
 import signal
 import stat
@@ -35,13 +34,13 @@ from types import FrameType
 from typing import Any
 
 from turnout.instances.backend import Address
+from turnout.instances.lifeline import die_with_parent
 from turnout.models.predictor import InvocationError, ModelLoadError, Predictor, load_predictor
 from turnout.resources import Flavor
 from turnout.settings import MAX_PAYLOAD_BYTES
 
 LOAD_FAILED = 3
 PREFIX = "turnout worker: "
-_PR_SET_PDEATHSIG = 1
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -159,22 +158,6 @@ async def _reply(
     await send({"type": "http.response.body", "body": body})
 
 
-def _die_with_parent(parent: int) -> None:
-    """Best effort on Linux: SIGTERM this process when the parent (turnout serve) dies."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    except (OSError, AttributeError):
-        return
-    expected = os.environ.get("TURNOUT_PARENT_PID", "")
-    wanted = int(expected) if expected.isdigit() else parent
-    if os.getppid() != wanted:  # the parent died before prctl took effect
-        print(f"{PREFIX}parent process is gone; exiting", file=sys.stderr)
-        sys.exit(1)
-
-
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m turnout.instances.worker",
@@ -247,9 +230,8 @@ def serve(predictor: Predictor, address: Address, max_payload_bytes: int) -> Non
 
 
 def main(argv: list[str] | None = None) -> int:
-    parent = os.getppid()
     args = _parse(argv)
-    _die_with_parent(parent)
+    die_with_parent()
     predictor = _load(args.model_dir, args.flavor)
     try:
         serve(predictor, args.bind, args.max_payload_bytes)

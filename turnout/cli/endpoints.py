@@ -1,0 +1,302 @@
+"""`turnout endpoint-config ...`, `turnout endpoint ...` and `turnout traffic`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from turnout.cli.common import DEFAULT_URL, Json, Url, connect, console, fail, print_json
+from turnout.cli.models import format_time
+from turnout.cli.pairs import number, parse_numbers, parse_pairs
+from turnout.cli.waiting import wait_with_status
+from turnout.client import EndpointConfigInfo, EndpointInfo, Variant
+
+config_app = typer.Typer(
+    help="Endpoint configs: immutable lists of production variants.", no_args_is_help=True
+)
+app = typer.Typer(help="Endpoints: named URLs serving an endpoint config.", no_args_is_help=True)
+
+Wait = Annotated[
+    bool, typer.Option("--wait/--no-wait", help="Wait until the endpoint is InService.")
+]
+Timeout = Annotated[float, typer.Option(help="Seconds to wait at most.", min=1)]
+VARIANT_SHAPE = "NAME=MODEL[,instances=N][,weight=W][,type=ml.m5.large]"
+
+
+# -- endpoint configs -------------------------------------------------------------------
+
+
+@config_app.command("create")
+def create_config(
+    name: Annotated[str, typer.Argument(help="Endpoint config name.")],
+    variant: Annotated[
+        list[str],
+        typer.Option(
+            "--variant",
+            "-v",
+            help=f"A production variant as {VARIANT_SHAPE}; repeat for each (1-10). "
+            "Defaults: 1 instance, weight 1.",
+        ),
+    ],
+    url: Url = DEFAULT_URL,
+    as_json: Json = False,
+) -> None:
+    """Create an endpoint config, e.g. `-v A=digits-a,weight=0.5 -v B=digits-b,weight=0.5`."""
+    variants = [parse_variant(spec) for spec in variant]
+    with connect(url) as client:
+        config = client.create_endpoint_config(name, variants)
+    if as_json:
+        print_json(config)
+        return
+    console.print(f"endpoint config [bold]{name}[/] created")
+    console.print(configs_table([config]))
+
+
+def parse_variant(spec: str) -> Variant:
+    head, *options = spec.split(",")
+    name, sep, model = head.partition("=")
+    if not sep or not name.strip() or not model.strip():
+        raise typer.BadParameter(f"{spec!r} is not {VARIANT_SHAPE}", param_hint="--variant")
+    known = parse_pairs(options, "--variant", VARIANT_SHAPE)
+    unknown = set(known) - {"instances", "weight", "type"}
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown option {sorted(unknown)[0]!r} in {spec!r}: use {VARIANT_SHAPE}",
+            param_hint="--variant",
+        )
+    return Variant(
+        name=name.strip(),
+        model=model.strip(),
+        instance_count=number("instances", known["instances"], int, "--variant")
+        if "instances" in known
+        else 1,
+        weight=number("weight", known["weight"], float, "--variant") if "weight" in known else 1.0,
+        instance_type=known.get("type"),
+    )
+
+
+@config_app.command("list")
+def list_configs(url: Url = DEFAULT_URL, as_json: Json = False) -> None:
+    """List endpoint configs."""
+    with connect(url) as client:
+        configs = client.list_endpoint_configs()
+    if as_json:
+        print_json(configs)
+        return
+    console.print(configs_table(configs))
+
+
+@config_app.command("describe")
+def describe_config(
+    name: Annotated[str, typer.Argument(help="Endpoint config name.")],
+    url: Url = DEFAULT_URL,
+    as_json: Json = False,
+) -> None:
+    """Show one endpoint config and its variants."""
+    with connect(url) as client:
+        config = client.describe_endpoint_config(name)
+    if as_json:
+        print_json(config)
+        return
+    console.print(configs_table([config]))
+
+
+@config_app.command("delete")
+def delete_config(
+    name: Annotated[str, typer.Argument(help="Endpoint config name.")], url: Url = DEFAULT_URL
+) -> None:
+    """Delete an endpoint config (endpoints using it keep running)."""
+    with connect(url) as client:
+        client.delete_endpoint_config(name)
+    console.print(f"endpoint config [bold]{name}[/] deleted")
+
+
+def configs_table(configs: list[EndpointConfigInfo]) -> Table:
+    table = Table("config", "variant", "model", "instances", "weight", "created", box=None)
+    for config in configs:
+        for i, v in enumerate(config["variants"]):
+            table.add_row(
+                config["name"] if i == 0 else "",
+                v["name"],
+                v["model"],
+                str(v["instance_count"]),
+                f"{v['weight']:g}",
+                format_time(config["created_at"]) if i == 0 else "",
+            )
+    return table
+
+
+# -- endpoints --------------------------------------------------------------------------
+
+
+@app.command("create")
+def create_endpoint(
+    name: Annotated[str, typer.Argument(help="Endpoint name; invocations go to /endpoints/NAME.")],
+    config: Annotated[str, typer.Argument(help="The endpoint config to serve.")],
+    wait: Wait = True,
+    timeout: Timeout = 600,
+    url: Url = DEFAULT_URL,
+    as_json: Json = False,
+) -> None:
+    """Create an endpoint: start the config's instances and route traffic to them."""
+    with connect(url) as client:
+        endpoint = client.create_endpoint(name, config)
+        if wait:
+            endpoint = wait_with_status(client, name, timeout)
+    finish(endpoint, as_json, url)
+
+
+@app.command("list")
+def list_endpoints(url: Url = DEFAULT_URL, as_json: Json = False) -> None:
+    """List endpoints with their status and variants."""
+    with connect(url) as client:
+        listed = client.list_endpoints()
+    if as_json:
+        print_json(listed)
+        return
+    table = Table("endpoint", "status", "config", "variants", "modified", box=None)
+    for e in listed:
+        variants = ", ".join(f"{v['name']} {share(v['current_weight'], e)}" for v in e["variants"])
+        table.add_row(
+            e["name"], status_text(e["status"]), e["config"], variants,
+            format_time(e["last_modified_at"]),
+        )  # fmt: skip
+    console.print(table)
+
+
+@app.command("describe")
+def describe_endpoint(
+    name: Annotated[str, typer.Argument(help="Endpoint name.")],
+    url: Url = DEFAULT_URL,
+    as_json: Json = False,
+) -> None:
+    """Show an endpoint: status, variants with current/desired weights, instances."""
+    with connect(url) as client:
+        endpoint = client.describe_endpoint(name)
+    finish(endpoint, as_json, url)
+
+
+@app.command("update")
+def update_endpoint(
+    name: Annotated[str, typer.Argument(help="Endpoint name.")],
+    config: Annotated[str, typer.Argument(help="The endpoint config to switch to.")],
+    wait: Wait = True,
+    timeout: Timeout = 600,
+    url: Url = DEFAULT_URL,
+    as_json: Json = False,
+) -> None:
+    """Switch an endpoint to another config: start the new fleet, then move all traffic."""
+    with connect(url) as client:
+        endpoint = client.update_endpoint(name, config)
+        if wait:
+            endpoint = wait_with_status(client, name, timeout)
+    finish(endpoint, as_json, url)
+
+
+@app.command("delete")
+def delete_endpoint(
+    name: Annotated[str, typer.Argument(help="Endpoint name.")],
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait until it is gone.")] = True,
+    url: Url = DEFAULT_URL,
+) -> None:
+    """Delete an endpoint and stop its instances."""
+    with connect(url) as client:
+        client.delete_endpoint(name)
+        if wait:
+            with console.status(f"deleting {name} ..."):
+                client.wait_for_deleted(name)
+    console.print(f"endpoint [bold]{name}[/] deleted")
+
+
+@app.command("wait")
+def wait_endpoint(
+    name: Annotated[str, typer.Argument(help="Endpoint name.")],
+    timeout: Timeout = 600,
+    url: Url = DEFAULT_URL,
+) -> None:
+    """Wait until an endpoint is InService (exit status 1 if it fails)."""
+    with connect(url) as client:
+        endpoint = wait_with_status(client, name, timeout)
+    finish(endpoint, False, url)
+
+
+def traffic_command(
+    endpoint: Annotated[str, typer.Argument(help="Endpoint name.")],
+    weights: Annotated[
+        list[str] | None,
+        typer.Argument(help="New weights as VARIANT=WEIGHT, e.g. A=0.9 B=0.1.", show_default=False),
+    ] = None,
+    instances: Annotated[
+        list[str] | None,
+        typer.Option("--instances", "-i", help="New instance count as VARIANT=N; repeatable."),
+    ] = None,
+    wait: Wait = True,
+    timeout: Timeout = 600,
+    url: Url = DEFAULT_URL,
+    as_json: Json = False,
+) -> None:
+    """Change live weights and instance counts, e.g. `turnout traffic digits A=0.9 B=0.1`."""
+    new_weights = parse_numbers(weights or [], "WEIGHTS", "VARIANT=WEIGHT", float)
+    new_counts = parse_numbers(instances or [], "--instances", "VARIANT=N", int)
+    if not new_weights and not new_counts:
+        fail("nothing to change: give weights like A=0.9 B=0.1 and/or --instances A=2")
+    with connect(url) as client:
+        result = client.update_traffic(endpoint, new_weights, new_counts)
+        if wait:
+            result = wait_with_status(client, endpoint, timeout)
+    finish(result, as_json, url)
+
+
+# -- output -----------------------------------------------------------------------------
+
+
+def finish(endpoint: EndpointInfo, as_json: bool, url: str) -> None:
+    if as_json:
+        print_json(endpoint)
+        return
+    console.print(endpoint_panel(endpoint, url))
+
+
+def status_text(status: str) -> str:
+    colour = {"InService": "green", "Failed": "red", "Deleting": "red"}.get(status, "yellow")
+    return f"[{colour}]{status}[/]"
+
+
+def share(weight: float | None, endpoint: EndpointInfo) -> str:
+    total = sum(v["current_weight"] or 0.0 for v in endpoint["variants"])
+    if weight is None or total <= 0:
+        return "-"
+    return f"{weight / total:.0%}"
+
+
+def endpoint_panel(endpoint: EndpointInfo, url: str) -> Table:
+    head = Table.grid(padding=(0, 1))
+    head.add_row(
+        "[bold]" + endpoint["name"] + "[/]",
+        status_text(endpoint["status"]),
+        f"config {endpoint['config']}"
+        + (f" → {endpoint['pending_config']}" if endpoint["pending_config"] else ""),
+    )
+    if endpoint["failure_reason"]:
+        head.add_row("", "[red]reason[/]", endpoint["failure_reason"])
+    head.add_row("", "invoke", f"POST {url.rstrip('/')}{endpoint['url']}")
+    variants = Table(
+        "variant", "weight (current → desired)", "share", "instances", "ready", box=None
+    )
+    for v in endpoint["variants"]:
+        current = "-" if v["current_weight"] is None else f"{v['current_weight']:g}"
+        count = "-" if v["current_instance_count"] is None else str(v["current_instance_count"])
+        ready = sum(1 for i in v["instances"] if i["ready"])
+        variants.add_row(
+            v["name"],
+            f"{current} → {v['desired_weight']:g}",
+            share(v["current_weight"], endpoint),
+            f"{count} → {v['desired_instance_count']}",
+            f"{ready}/{len(v['instances'])}",
+        )
+    outer = Table.grid()
+    outer.add_row(head)
+    outer.add_row(variants)
+    return outer

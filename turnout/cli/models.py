@@ -1,0 +1,120 @@
+"""`turnout model ...`: register, list, describe and delete models."""
+
+from __future__ import annotations
+
+import shlex
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from turnout.cli.common import DEFAULT_URL, Json, Url, connect, console, fail, print_json
+from turnout.cli.pairs import parse_pairs
+from turnout.client import ModelInfo
+
+app = typer.Typer(help="Register and inspect models.", no_args_is_help=True)
+
+FLAVORS = ("auto", "sklearn", "inference", "command")
+
+
+@app.command("create")
+def create(
+    name: Annotated[str, typer.Argument(help="Model name (letters, digits and hyphens).")],
+    artifact: Annotated[
+        str,
+        typer.Argument(help="A model directory or model.tar.gz (SageMaker's layout is valid)."),
+    ],
+    flavor: Annotated[
+        str, typer.Option(help=f"One of {', '.join(FLAVORS)}; auto looks at the artifact.")
+    ] = "auto",
+    command: Annotated[
+        str | None,
+        typer.Option(
+            help="For the command flavor: the program that serves /ping and /invocations on "
+            "$SAGEMAKER_BIND_TO_PORT, run in the artifact directory.",
+        ),
+    ] = None,
+    env: Annotated[
+        list[str] | None,
+        typer.Option("--env", "-e", help="KEY=VALUE passed to the instance; repeatable."),
+    ] = None,
+    url: Url = DEFAULT_URL,
+    as_json: Json = False,
+) -> None:
+    """Register a model from a directory or a .tar.gz on this machine."""
+    if flavor not in FLAVORS:
+        fail(f"unknown --flavor {flavor!r}: use one of {', '.join(FLAVORS)}")
+    location = Path(artifact).expanduser()
+    if "://" not in artifact:
+        if not location.exists():
+            fail(f"{artifact} does not exist: give a model directory or a model.tar.gz")
+        artifact = str(location.resolve())
+    environment = parse_pairs(env or [], "--env", "KEY=VALUE")
+    with connect(url) as client:
+        model = client.create_model(
+            name,
+            artifact,
+            flavor=flavor,
+            command=shlex.split(command) if command else None,
+            environment=environment,
+        )
+    if as_json:
+        print_json(model)
+        return
+    console.print(f"model [bold]{model['name']}[/] registered ({model['flavor']} flavor)")
+    for warning in model["warnings"]:
+        console.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
+
+
+@app.command("list")
+def list_(url: Url = DEFAULT_URL, as_json: Json = False) -> None:
+    """List the registered models."""
+    with connect(url) as client:
+        listed = client.list_models()
+    if as_json:
+        print_json(listed)
+        return
+    console.print(models_table(listed))
+
+
+@app.command("describe")
+def describe(
+    name: Annotated[str, typer.Argument(help="Model name.")],
+    url: Url = DEFAULT_URL,
+    as_json: Json = False,
+) -> None:
+    """Show one model."""
+    with connect(url) as client:
+        model = client.describe_model(name)
+    if as_json:
+        print_json(model)
+        return
+    console.print(models_table([model]))
+    for key, value in model["environment"].items():
+        console.print(f"  env {key}={value}")
+
+
+@app.command("delete")
+def delete(
+    name: Annotated[str, typer.Argument(help="Model name.")],
+    url: Url = DEFAULT_URL,
+) -> None:
+    """Delete a model (endpoints already running it keep their instances)."""
+    with connect(url) as client:
+        client.delete_model(name)
+    console.print(f"model [bold]{name}[/] deleted")
+
+
+def models_table(models: list[ModelInfo]) -> Table:
+    table = Table("name", "flavor", "artifact", "created", box=None, pad_edge=False)
+    for model in models:
+        table.add_row(
+            model["name"], model["flavor"], model["artifact"], format_time(model["created_at"])
+        )
+    return table
+
+
+def format_time(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch).strftime("%Y-%m-%d %H:%M:%S")
