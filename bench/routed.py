@@ -140,6 +140,22 @@ def deploy(base: str, work: Path, instances: int) -> str:
     return f"{base}/endpoints/bench/invocations"
 
 
+def ensure_wrk() -> None:
+    """wrk comes from Debian's package; as root, install it when it is missing."""
+    if shutil.which("wrk"):
+        return
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        print("bench: installing wrk (apt-get install wrk) ...", flush=True)
+        for step in (["apt-get", "install", "-y", "-q", "wrk"], ["apt-get", "update", "-q"]):
+            if subprocess.run(step, capture_output=True, check=False).returncode == 0 and (
+                shutil.which("wrk")
+            ):
+                return
+        subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], capture_output=True, check=False)
+    if shutil.which("wrk") is None:
+        raise SystemExit("bench: wrk is not installed; install it with: sudo apt-get install wrk")
+
+
 def run_wrk(url: str, concurrency: int, duration: float, body: Path) -> dict[str, int]:
     out = subprocess.run(
         [
@@ -244,8 +260,7 @@ def main() -> None:
                         default=[1, 8, 64])  # fmt: skip
     parser.add_argument("--systems", type=lambda s: s.split(","), default=list(ALL_SYSTEMS))
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        raise SystemExit("bench: wrk is not installed; install it with: sudo apt-get install wrk")
+    ensure_wrk()
     unknown = set(args.systems) - set(ALL_SYSTEMS)
     if unknown:
         raise SystemExit(f"bench: unknown systems {sorted(unknown)}; choose from {ALL_SYSTEMS}")

@@ -343,6 +343,10 @@ class Reconciler:
         if not saved:
             log.info("endpoint %s changed during a step; re-reading", endpoint.name)
             self.wake()
+        elif failure_reason and status is EndpointStatus.FAILED:
+            log.warning("endpoint %s is Failed: %s", endpoint.name, failure_reason)
+        elif status is not endpoint.status:
+            log.info("endpoint %s: %s → %s", endpoint.name, endpoint.status.value, status.value)
         return saved
 
 
