@@ -1,0 +1,1 @@
+"""Per-variant counters and latency histograms, their rollups, and the Prometheus export."""

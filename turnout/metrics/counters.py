@@ -1,0 +1,100 @@
+"""What the router counts per production variant, SageMaker's invocation metrics.
+
+The router calls `VariantMetrics.observe` once per invocation, on its event loop: a few
+integer increments and two histogram records, no locks (one thread writes). A flusher takes
+the current window every period (`take_window`) for the rollups; the cumulative totals that
+Prometheus exports are the flushed windows plus the one in progress.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from turnout.metrics.histogram import LatencyHistogram
+
+
+@dataclass(frozen=True)
+class VariantKey:
+    """SageMaker's dimensions: EndpointName, VariantName, plus the endpoint config."""
+
+    endpoint: str
+    config: str
+    variant: str
+
+
+class Window:
+    """Counts of one period (or, merged, of all periods so far)."""
+
+    __slots__ = (
+        "errors_4xx",
+        "errors_5xx",
+        "invocations",
+        "model_errors",
+        "model_latency",
+        "overhead_latency",
+    )
+
+    def __init__(self) -> None:
+        self.invocations = 0
+        # As SageMaker counts them: 4XX/5XX by the status the *model* answered (the caller sees
+        # 424 ModelError for both); no answer at all (timeout, dead instance) counts as 5XX.
+        self.errors_4xx = 0  # Invocation4XXErrors
+        self.errors_5xx = 0  # Invocation5XXErrors
+        self.model_errors = 0  # InvocationModelErrors: not 2XX, including no answer
+        self.model_latency = LatencyHistogram()  # µs the instance took
+        self.overhead_latency = LatencyHistogram()  # µs turnout added around it
+
+    def merge(self, other: Window) -> None:
+        self.invocations += other.invocations
+        self.errors_4xx += other.errors_4xx
+        self.errors_5xx += other.errors_5xx
+        self.model_errors += other.model_errors
+        self.model_latency.merge(other.model_latency)
+        self.overhead_latency.merge(other.overhead_latency)
+
+    @property
+    def empty(self) -> bool:
+        return self.invocations == 0
+
+
+class VariantMetrics:
+    __slots__ = ("_flushed", "key", "window")
+
+    def __init__(self, key: VariantKey) -> None:
+        self.key = key
+        self.window = Window()
+        self._flushed = Window()
+
+    def observe(
+        self, status: int, model_error: bool, model_us: float | None, overhead_us: float
+    ) -> None:
+        """One invocation routed to this variant.
+
+        `status` is the model's HTTP status, or the one turnout answered when the model gave
+        none (a 5xx for a timeout or a dead instance, a 4xx for a request refused before it
+        reached the model); `model_us` is None when the model never answered.
+        """
+        window = self.window
+        window.invocations += 1
+        if status >= 500:
+            window.errors_5xx += 1
+        elif status >= 400:
+            window.errors_4xx += 1
+        if model_error:
+            window.model_errors += 1
+        if model_us is not None:
+            window.model_latency.record(model_us)
+        window.overhead_latency.record(overhead_us)
+
+    def take_window(self) -> Window:
+        """The window so far, replaced by a fresh one; it also joins the cumulative totals."""
+        taken, self.window = self.window, Window()
+        self._flushed.merge(taken)
+        return taken
+
+    def totals(self) -> Window:
+        """Everything since start: the flushed windows plus the one in progress (a copy)."""
+        total = Window()
+        total.merge(self._flushed)
+        total.merge(self.window)
+        return total

@@ -1,0 +1,104 @@
+"""Rollups: one variant's counts over one aligned period, as kept in the store.
+
+Alarms and the dashboard read statistics over a span of rollups. The statistics follow
+CloudWatch's: Sum, SampleCount, Average, Minimum, Maximum, and percentiles p50/p90/p99 for the
+latencies; Average of an error count is the error rate (errors per invocation).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from turnout.metrics.counters import VariantKey, Window
+from turnout.metrics.histogram import LatencyHistogram
+
+PERIOD = 10.0  # seconds per rollup
+
+
+class Metric(StrEnum):
+    INVOCATIONS = "Invocations"
+    INVOCATION_4XX_ERRORS = "Invocation4XXErrors"
+    INVOCATION_5XX_ERRORS = "Invocation5XXErrors"
+    INVOCATION_MODEL_ERRORS = "InvocationModelErrors"
+    INVOCATIONS_PER_INSTANCE = "InvocationsPerInstance"
+    MODEL_LATENCY = "ModelLatency"
+    OVERHEAD_LATENCY = "OverheadLatency"
+
+
+LATENCIES = (Metric.MODEL_LATENCY, Metric.OVERHEAD_LATENCY)
+STATISTICS = ("Sum", "SampleCount", "Average", "Minimum", "Maximum", "p50", "p90", "p99")
+
+
+def align(epoch: float, period: float = PERIOD) -> float:
+    """The start of the period holding `epoch`."""
+    return math.floor(epoch / period) * period
+
+
+@dataclass(frozen=True)
+class Rollup:
+    key: VariantKey
+    start: float  # epoch seconds, a multiple of `period`
+    period: float
+    instances: int  # instances serving the variant when the period was flushed
+    window: Window
+
+
+def merged(rollups: Iterable[Rollup]) -> tuple[Window, float]:
+    """The rollups' windows added up, and the invocations per instance over them."""
+    total = Window()
+    per_instance = 0.0
+    for rollup in rollups:
+        total.merge(rollup.window)
+        per_instance += rollup.window.invocations / max(rollup.instances, 1)
+    return total, per_instance
+
+
+def statistic(metric: Metric, name: str, rollups: Iterable[Rollup]) -> float | None:
+    """`name` of `metric` over `rollups`; None when there is no data (INSUFFICIENT_DATA).
+
+    Latencies are in microseconds, as SageMaker reports them.
+    """
+    if name not in STATISTICS:
+        raise ValueError(f"unknown statistic {name!r}; use one of {', '.join(STATISTICS)}")
+    window, per_instance = merged(rollups)
+    if window.invocations == 0:
+        return None
+    if metric in LATENCIES:
+        histogram = (
+            window.model_latency if metric is Metric.MODEL_LATENCY else window.overhead_latency
+        )
+        return _latency(histogram, name)
+    if metric is Metric.INVOCATIONS_PER_INSTANCE:
+        return per_instance if name == "Sum" else None
+    count = {
+        Metric.INVOCATIONS: window.invocations,
+        Metric.INVOCATION_4XX_ERRORS: window.errors_4xx,
+        Metric.INVOCATION_5XX_ERRORS: window.errors_5xx,
+        Metric.INVOCATION_MODEL_ERRORS: window.model_errors,
+    }[metric]
+    if name == "Sum":
+        return float(count)
+    if name == "SampleCount":
+        return float(window.invocations)
+    if name == "Average":  # per invocation: an error rate for the error counts
+        return count / window.invocations
+    return None  # Minimum/Maximum/percentiles of a count: not kept per request
+
+
+def _latency(histogram: LatencyHistogram, name: str) -> float | None:
+    if histogram.count == 0:
+        return None
+    if name == "Average":
+        return histogram.mean
+    if name == "SampleCount":
+        return float(histogram.count)
+    if name == "Sum":
+        return histogram.total
+    if name == "Maximum":
+        return histogram.maximum
+    if name == "Minimum":
+        return histogram.quantile(1 / histogram.count)
+    return histogram.quantile(int(name[1:]) / 100)
