@@ -1,0 +1,103 @@
+"""Alarms: named thresholds on an endpoint's metrics, evaluated as CloudWatch does (pure).
+
+An alarm looks at the last `evaluation_periods` periods of one metric statistic and is in
+ALARM when at least `datapoints_to_alarm` of them breach the threshold. Periods with no
+invocations have no datapoint; `treat_missing_data` says what they count as. A deployment
+rolls back when one of its AutoRollbackConfiguration alarms is in ALARM while baking.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from turnout.errors import InvalidRequest
+from turnout.metrics.rollup import PERIOD, STATISTICS, Metric
+
+
+class AlarmState(StrEnum):
+    OK = "OK"
+    ALARM = "ALARM"
+    INSUFFICIENT_DATA = "INSUFFICIENT_DATA"
+
+
+class Comparison(StrEnum):
+    GREATER = "GreaterThanThreshold"
+    GREATER_OR_EQUAL = "GreaterThanOrEqualToThreshold"
+    LESS = "LessThanThreshold"
+    LESS_OR_EQUAL = "LessThanOrEqualToThreshold"
+
+
+class MissingData(StrEnum):
+    MISSING = "missing"  # all missing: INSUFFICIENT_DATA; else judge the periods that exist
+    NOT_BREACHING = "notBreaching"
+    BREACHING = "breaching"
+    IGNORE = "ignore"  # all missing: keep the current state
+
+
+_COMPARE: dict[Comparison, Callable[[float, float], bool]] = {
+    Comparison.GREATER: operator.gt,
+    Comparison.GREATER_OR_EQUAL: operator.ge,
+    Comparison.LESS: operator.lt,
+    Comparison.LESS_OR_EQUAL: operator.le,
+}
+MAX_EVALUATION_PERIODS = 100
+MAX_NAME_LENGTH = 255  # CloudWatch's
+
+
+@dataclass(frozen=True)
+class Alarm:
+    name: str
+    metric: Metric
+    statistic: str
+    endpoint: str
+    threshold: float
+    comparison: Comparison
+    variant: str | None = None  # None: every variant of the endpoint together
+    period_s: int = 10
+    evaluation_periods: int = 1
+    datapoints_to_alarm: int | None = None  # None: all evaluation periods
+    treat_missing_data: MissingData = MissingData.MISSING
+
+    @property
+    def needed(self) -> int:
+        return self.datapoints_to_alarm or self.evaluation_periods
+
+    def validate(self) -> None:
+        if not 1 <= len(self.name) <= MAX_NAME_LENGTH or not self.name.isprintable():
+            raise InvalidRequest(f"AlarmName must be 1 to {MAX_NAME_LENGTH} printable characters.")
+        if self.statistic not in STATISTICS:
+            raise InvalidRequest(
+                f"Statistic {self.statistic!r} is not one of {', '.join(STATISTICS)}."
+            )
+        if self.period_s < PERIOD or self.period_s % PERIOD:
+            raise InvalidRequest(f"Period must be a multiple of {PERIOD:g} seconds.")
+        if not 1 <= self.evaluation_periods <= MAX_EVALUATION_PERIODS:
+            raise InvalidRequest(
+                f"EvaluationPeriods must be between 1 and {MAX_EVALUATION_PERIODS}."
+            )
+        if not 1 <= self.needed <= self.evaluation_periods:
+            raise InvalidRequest("DatapointsToAlarm must be between 1 and EvaluationPeriods.")
+
+
+def evaluate(alarm: Alarm, datapoints: Sequence[float | None], current: AlarmState) -> AlarmState:
+    """The alarm's state given its datapoints, oldest first, one per period (None: no data).
+
+    Only the last `evaluation_periods` datapoints count.
+    """
+    recent: list[float | None] = list(datapoints)[-alarm.evaluation_periods :]
+    recent[:0] = [None] * (alarm.evaluation_periods - len(recent))  # too young: no data yet
+    compare = _COMPARE[alarm.comparison]
+    present = [value for value in recent if value is not None]
+    missing = len(recent) - len(present)
+    breaching = sum(1 for value in present if compare(value, alarm.threshold))
+    if not present:
+        if alarm.treat_missing_data is MissingData.IGNORE:
+            return current
+        if alarm.treat_missing_data is MissingData.MISSING:
+            return AlarmState.INSUFFICIENT_DATA
+    if alarm.treat_missing_data is MissingData.BREACHING:
+        breaching += missing
+    return AlarmState.ALARM if breaching >= alarm.needed else AlarmState.OK
