@@ -50,6 +50,18 @@ class Model:
 
 
 @dataclass(frozen=True)
+class ServerlessConfig:
+    """SageMaker's ProductionVariantServerlessConfig: recorded and shown back.
+
+    turnout serves a serverless variant with one always-warm instance.
+    """
+
+    memory_size_mb: int
+    max_concurrency: int
+    provisioned_concurrency: int | None = None
+
+
+@dataclass(frozen=True)
 class ProductionVariant:
     """One model behind an endpoint, as an endpoint config declares it."""
 
@@ -58,6 +70,7 @@ class ProductionVariant:
     initial_instance_count: int = 1
     initial_weight: float = 1.0
     instance_type: str | None = None
+    serverless: ServerlessConfig | None = None
 
 
 @dataclass(frozen=True)

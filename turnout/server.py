@@ -15,6 +15,7 @@ from turnout.api.app import App
 from turnout.deploy.reconciler import Reconciler
 from turnout.instances.local import LocalBackend
 from turnout.instances.supervisor import HealthPolicy
+from turnout.models.s3 import S3Source
 from turnout.routing.router import Router, RouterLimits
 from turnout.service import ControlPlane
 from turnout.settings import Settings
@@ -51,6 +52,7 @@ class Runtime:
                 memory_limit_mb=settings.instance_memory_limit_mb,
             ),
             settings.max_payload_bytes,
+            S3Source.from_env(settings.s3_endpoint_url, settings.region),
         )
         self.reconciler = Reconciler(
             self.store, self.backend, self.router, drain_timeout=settings.model_timeout

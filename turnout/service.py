@@ -16,7 +16,14 @@ from turnout.deploy.validation import check_name, check_variants
 from turnout.errors import Conflict, InvalidRequest
 from turnout.instances.backend import Instance
 from turnout.models.artifact import ArtifactError, inspect_artifact
-from turnout.resources import Endpoint, EndpointConfig, EndpointStatus, Model, VariantState
+from turnout.resources import (
+    Endpoint,
+    EndpointConfig,
+    EndpointStatus,
+    Fleet,
+    Model,
+    VariantState,
+)
 from turnout.store import Store
 
 S = EndpointStatus
@@ -118,6 +125,10 @@ class ControlPlane:
         self._store.get_endpoint(name)  # NotFound for an unknown endpoint
         return self._deployer.instances(name)
 
+    def endpoint_fleets(self, name: str) -> tuple[Fleet, Fleet | None]:
+        """The current and (during an UpdateEndpoint) pending configs, with their models."""
+        return self._store.endpoint_fleets(name)
+
     def update_endpoint_weights_and_capacities(
         self, name: str, changes: Sequence[DesiredVariant]
     ) -> Endpoint:
@@ -155,6 +166,18 @@ class ControlPlane:
                 self._deployer.wake()
                 return
         raise Conflict(f"Endpoint {name} keeps changing; try deleting it again.")
+
+    # --- tags (kind: "model", "endpoint config" or "endpoint") -------------------------
+    def add_tags(
+        self, kind: str, name: str, pairs: Sequence[tuple[str, str]], *, limit: int = 50
+    ) -> None:
+        self._store.add_tags(kind, name, pairs, limit=limit)
+
+    def list_tags(self, kind: str, name: str) -> list[tuple[str, str]]:
+        return self._store.list_tags(kind, name)
+
+    def delete_tags(self, kind: str, name: str, keys: Sequence[str]) -> None:
+        self._store.delete_tags(kind, name, keys)
 
     def _require_in_service(self, name: str) -> Endpoint:
         endpoint = self._store.get_endpoint(name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +33,10 @@ class Settings:
     instance_memory_limit_mb: int | None = 4096
     account_id: str = "123456789012"
     region: str = "us-east-1"
+    # SigV4 access key id -> secret; empty: requests are not authenticated (loopback only).
+    credentials: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # Where s3:// model artifacts come from (None: AWS itself, per boto3's configuration).
+    s3_endpoint_url: str | None = None
 
     @property
     def database_url(self) -> str:

@@ -1,20 +1,26 @@
 """The one ASGI app `turnout serve` runs: the data path beside the control plane.
 
-Invocations go straight to the raw runtime handler; everything else goes to the REST API's
-framework. Checking one path prefix keeps the framework off the data path entirely.
+Invocations go straight to the raw runtime handler; AWS JSON 1.1 calls (`POST /` with
+X-Amz-Target) to the SageMaker facade; everything else to the REST API's framework.
+Checking one path prefix first keeps the frameworks off the data path entirely.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
+from turnout.api.auth import SigV4Guard
 from turnout.api.rest import build_rest_app
+from turnout.api.sagemaker import SageMakerApi, is_sagemaker_request
 from turnout.routing.invocations import PREFIX, Invocations, Receive, Scope, Send
 from turnout.routing.router import Router
 from turnout.service import ControlPlane
+from turnout.settings import Settings
 
 
 class Lifecycle(Protocol):
+    settings: Settings
     router: Router
     control: ControlPlane
 
@@ -28,16 +34,29 @@ class App:
         self._runtime = runtime
         self._invocations = Invocations(runtime.router)
         self._rest = build_rest_app(runtime.control)
+        settings = runtime.settings
+        self._sagemaker = SageMakerApi(runtime.control, settings.account_id, settings.region)
+        # With credentials, every request but the health check must be SigV4-signed.
+        self._http: Callable[[Scope, Receive, Send], Awaitable[None]] = (
+            SigV4Guard(self._route, settings.credentials, settings.max_payload_bytes)
+            if settings.credentials
+            else self._route
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            if scope["path"].startswith(PREFIX):
-                await self._invocations(scope, receive, send)
-            else:
-                await self._rest(scope, receive, send)
+            await self._http(scope, receive, send)
         elif kind == "lifespan":
             await self._lifespan(receive, send)
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["path"].startswith(PREFIX):
+            await self._invocations(scope, receive, send)
+        elif is_sagemaker_request(scope):
+            await self._sagemaker(scope, receive, send)
+        else:
+            await self._rest(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 import turnout
 from turnout.api.schemas import (
@@ -36,6 +37,8 @@ _CODE = {
     AlreadyExists: "AlreadyExists",
     Conflict: "Conflict",
 }
+# Routing errors (no such path, wrong method) in the same shape as the service's errors.
+_HTTP_CODE = {404: "NotFound", 405: "MethodNotAllowed", 413: "PayloadTooLarge"}
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut, "description": "The request breaks a rule."},
     404: {"model": ErrorOut, "description": "No such resource."},
@@ -45,6 +48,13 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 def error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def _problem(e: dict[str, Any]) -> str:
+    """One pydantic error as `field.path: message`."""
+    if e.get("type") == "json_invalid":  # its loc is a character offset, not a field
+        return f"body: not valid JSON ({e.get('ctx', {}).get('error', 'decode error')})"
+    return f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body') or 'body'}: {e.get('msg')}"
 
 
 def build_rest_app(control: ControlPlane) -> FastAPI:
@@ -63,12 +73,18 @@ def build_rest_app(control: ControlPlane) -> FastAPI:
         kind = next((k for k in _STATUS if isinstance(exc, k)), InvalidRequest)
         return error(_STATUS[kind], _CODE[kind], str(exc))
 
+    @api.exception_handler(HTTPException)
+    async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        fallback = "ValidationError" if exc.status_code < 500 else "InternalFailure"
+        code = _HTTP_CODE.get(exc.status_code, fallback)
+        message = f"{exc.detail}: {request.method} {request.url.path}; see /api/v1/docs"
+        response = error(exc.status_code, code, message)
+        response.headers.update(exc.headers or {})  # e.g. Allow on 405
+        return response
+
     @api.exception_handler(RequestValidationError)
     async def _bad_request(_: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body') or 'body'}: {e.get('msg')}"
-            for e in exc.errors()
-        )
+        problems = "; ".join(_problem(e) for e in exc.errors())
         return error(400, "ValidationError", f"Invalid request: {problems}")
 
     @api.get("/api/v1/health", tags=["health"])

@@ -10,6 +10,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from turnout.client import DEFAULT_URL, Client
 
@@ -27,12 +28,26 @@ Url = Annotated[
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print the API's JSON instead of a table.")]
 
-__all__ = ["DEFAULT_URL", "Json", "Url", "connect", "console", "fail", "print_json"]
+__all__ = [
+    "DEFAULT_URL",
+    "Json",
+    "Url",
+    "connect",
+    "console",
+    "fail",
+    "print_error",
+    "print_json",
+]
+
+
+def print_error(message: str) -> None:
+    """`error: message` as one line on stderr (escaped: messages quote `[a-z]` patterns)."""
+    err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print one line that says what went wrong and what to do, then exit."""
-    err_console.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    print_error(message)
     raise typer.Exit(code)
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 
 import typer
 
 import turnout
 from turnout.cli import demo, endpoints, invoke, models
-from turnout.cli.common import err_console
+from turnout.cli.common import print_error
 from turnout.cli.serve import serve_command
 from turnout.client import TurnoutClientError
 
@@ -45,15 +46,43 @@ def _root(
     """turnout: weighted production variants, live traffic changes and safe deployments."""
 
 
-def main() -> None:
-    """Entry point: client errors become one line on stderr and exit status 1."""
+# Typer vendors click (typer._click) in recent versions and uses click itself in older ones;
+# the public BadParameter leads to the right ClickException either way.
+_ClickException: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"
+)
+
+
+def run(args: Sequence[str] | None = None) -> int:
+    """Run `turnout ARGS` (default: sys.argv[1:]) and return its exit status.
+
+    Errors a person can cause print one line on stderr, never a traceback: bad arguments
+    (status 2, with the help command to look at) and client errors (status 1).
+    """
     try:
-        app()
+        status = app(args=args, prog_name="turnout", standalone_mode=False)
     except TurnoutClientError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
-        sys.exit(1)
+        print_error(str(exc))
+        return 1
+    except _ClickException as exc:
+        message = exc.format_message()  # type: ignore[attr-defined]
+        if type(exc).__name__ == "NoArgsIsHelpError":  # the help is printed already
+            return 2
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see '{ctx.command_path} -h')" if ctx is not None else ""
+        print_error(f"{message}{hint}")
+        return int(exc.exit_code)  # type: ignore[attr-defined]
+    except typer.Abort:
+        print_error("aborted")
+        return 1
     except KeyboardInterrupt:
-        sys.exit(130)
+        return 130
+    return status if isinstance(status, int) else 0
+
+
+def main() -> None:
+    """Entry point of the `turnout` executable."""
+    sys.exit(run())
 
 
 if __name__ == "__main__":

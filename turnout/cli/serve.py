@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -10,9 +11,17 @@ import typer
 from rich.logging import RichHandler
 
 import turnout
+from turnout.api.auth import (
+    ACCESS_KEY_VAR,
+    SECRET_KEY_VAR,
+    CredentialsError,
+    exposure_problem,
+    load_credentials,
+)
 from turnout.cli.common import console, fail
-from turnout.server import ServeError, bind, serve
 from turnout.settings import Settings, default_data_dir
+
+DEFAULTS = Settings()
 
 
 def serve_command(
@@ -56,8 +65,45 @@ def serve_command(
     log_level: Annotated[
         str, typer.Option(help="debug, info, warning or error.", case_sensitive=False)
     ] = "info",
+    credentials: Annotated[
+        Path | None,
+        typer.Option(
+            "--credentials",
+            envvar="TURNOUT_CREDENTIALS",
+            help="File of access keys (~/.aws/credentials format) whose SigV4 signatures are "
+            f"accepted; {ACCESS_KEY_VAR}/{SECRET_KEY_VAR} add one more. Without any, requests "
+            "are not authenticated.",
+            dir_okay=False,
+        ),
+    ] = None,
+    insecure: Annotated[
+        bool,
+        typer.Option(
+            "--insecure",
+            help="Allow a non-loopback --host without credentials (anyone may deploy).",
+        ),
+    ] = False,
+    account_id: Annotated[
+        str,
+        typer.Option(envvar="TURNOUT_ACCOUNT_ID", help="AWS account id shown in ARNs (12 digits)."),
+    ] = DEFAULTS.account_id,
+    region: Annotated[
+        str, typer.Option(envvar="TURNOUT_REGION", help="AWS region shown in ARNs.")
+    ] = DEFAULTS.region,
+    s3_endpoint_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="TURNOUT_S3_ENDPOINT_URL",
+            help="S3-compatible store for s3:// model artifacts (default: AWS). Credentials: "
+            "TURNOUT_S3_ACCESS_KEY_ID/TURNOUT_S3_SECRET_ACCESS_KEY, else boto3's usual chain.",
+        ),
+    ] = None,
 ) -> None:
     """Run turnout: the router, the control plane and the model instances, until Ctrl-C."""
+    # Imported here: the server stack takes half a second to import, which every other
+    # command (model list, invoke, ...) would pay for nothing.
+    from turnout.server import ServeError, bind, serve
+
     level = getattr(logging, log_level.upper(), None)
     if not isinstance(level, int):
         fail(f"unknown --log-level {log_level!r}: use debug, info, warning or error")
@@ -66,6 +112,17 @@ def serve_command(
         format="%(message)s",
         handlers=[RichHandler(console=console, show_path=False, markup=False)],
     )
+    if not re.fullmatch(r"[0-9]{12}", account_id):
+        fail(f"--account-id must be 12 digits, like an AWS account id; got {account_id!r}")
+    if not re.fullmatch(r"[a-z0-9-]{1,32}", region):
+        fail(f"--region must look like an AWS region (e.g. us-east-1); got {region!r}")
+    try:
+        secrets = load_credentials(credentials)
+    except CredentialsError as exc:
+        fail(str(exc))
+    problem = exposure_problem(host, bool(secrets), insecure)
+    if problem is not None:
+        fail(problem)
     settings = Settings(
         data_dir=data_dir.expanduser(),
         db_url=db,
@@ -74,6 +131,10 @@ def serve_command(
         model_timeout=model_timeout,
         startup_timeout=startup_timeout,
         instance_memory_limit_mb=instance_memory_limit or None,
+        account_id=account_id,
+        region=region,
+        credentials=secrets,
+        s3_endpoint_url=s3_endpoint_url,
     )
     try:
         sock = bind(host, port)

@@ -18,7 +18,8 @@ MAX_INSTANCES_PER_VARIANT = 64
 
 
 def check_name(kind: str, name: str) -> None:
-    if not isinstance(name, str) or len(name) > MAX_NAME_LENGTH or not _NAME.match(name):
+    # fullmatch: with match(), "$" also matches before a trailing newline.
+    if not isinstance(name, str) or len(name) > MAX_NAME_LENGTH or not _NAME.fullmatch(name):
         raise InvalidRequest(
             f"Invalid {kind} name {name!r}: use 1 to {MAX_NAME_LENGTH} letters, digits and "
             "hyphens, starting and ending with a letter or digit "

@@ -18,6 +18,7 @@ from turnout.instances.backend import Address, Instance, InstanceSpec
 from turnout.instances.lifeline import PARENT_VARIABLE
 from turnout.instances.supervisor import HealthPolicy, Launch, SupervisedInstance
 from turnout.models.artifact import prepare
+from turnout.models.s3 import S3Source, localize
 from turnout.resources import Flavor
 
 
@@ -27,8 +28,11 @@ class LocalBackend:
         data_dir: Path,
         policy: HealthPolicy,
         max_payload_bytes: int,
+        s3: S3Source | None = None,
     ) -> None:
         self._models_dir = data_dir / "models"
+        self._downloads_dir = data_dir / "downloads"  # s3:// artifacts, as fetched
+        self._s3 = s3 or S3Source()
         self._logs_dir = data_dir / "logs"
         self._policy = policy
         self._max_payload_bytes = max_payload_bytes
@@ -71,7 +75,8 @@ class LocalBackend:
 
     def _launch(self, spec: InstanceSpec, address: Address) -> Launch:
         """Prepare the artifact (runs in a thread) and decide the process to run."""
-        prepared = prepare(spec.model, self._models_dir)
+        model = localize(spec.model, self._downloads_dir, self._s3)
+        prepared = prepare(model, self._models_dir)
         env = {
             **os.environ,
             **spec.model.environment,

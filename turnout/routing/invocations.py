@@ -118,7 +118,7 @@ class Invocations:
 
         route = router.table.endpoints.get(name)
         if route is None:
-            if not _NAME.match(name):
+            if not _NAME.fullmatch(name):  # match() would accept a trailing newline
                 raise _Reject(errors.validation_error(f"Invalid endpoint name {name!r}."))
             raise _Reject(errors.endpoint_not_found(name, router.account_id))
         if target is not None:

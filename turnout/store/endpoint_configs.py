@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
@@ -10,8 +11,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
 from turnout.errors import AlreadyExists, InvalidRequest, NotFound
-from turnout.resources import EndpointConfig, Fleet, Model, ProductionVariant
+from turnout.resources import EndpointConfig, Fleet, Model, ProductionVariant, ServerlessConfig
 from turnout.store import models as model_rows
+from turnout.store import tags
 from turnout.store.schema import endpoint_configs, models, production_variants
 from turnout.store.unique import insert_unless_name_taken
 
@@ -43,6 +45,7 @@ def add(conn: Connection, config: EndpointConfig) -> None:
                     "initial_instance_count": variant.initial_instance_count,
                     "initial_weight": variant.initial_weight,
                     "instance_type": variant.instance_type,
+                    "serverless_config": _serverless_row(variant.serverless),
                 }
                 for position, variant in enumerate(config.variants)
             ],
@@ -68,6 +71,7 @@ def delete(conn: Connection, name: str, *, deleted_at: float) -> None:
     )
     if result.rowcount == 0:
         raise NotFound("endpoint config", name)
+    tags.delete(conn, "endpoint config", name)
 
 
 def live_id(conn: Connection, name: str) -> int:
@@ -123,4 +127,13 @@ def _variant(row: Row[Any]) -> ProductionVariant:
         initial_instance_count=m[production_variants.c.initial_instance_count],
         initial_weight=m[production_variants.c.initial_weight],
         instance_type=m[production_variants.c.instance_type],
+        serverless=_serverless(m[production_variants.c.serverless_config]),
     )
+
+
+def _serverless_row(config: ServerlessConfig | None) -> dict[str, Any] | None:
+    return None if config is None else dataclasses.asdict(config)
+
+
+def _serverless(row: dict[str, Any] | None) -> ServerlessConfig | None:
+    return None if row is None else ServerlessConfig(**row)

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 from turnout.errors import AlreadyExists, Conflict, InvalidRequest, NotFound
 from turnout.resources import Endpoint, EndpointStatus, Fleet, VariantState
 from turnout.store import endpoint_configs as config_rows
+from turnout.store import tags
 from turnout.store.schema import endpoint_configs, endpoints, variant_states
 from turnout.store.unique import insert_unless_name_taken
 
@@ -188,6 +189,7 @@ def delete(conn: Connection, name: str) -> None:
     endpoint_id = _id(conn, name)
     conn.execute(sa.delete(variant_states).where(variant_states.c.endpoint_id == endpoint_id))
     conn.execute(sa.delete(endpoints).where(endpoints.c.id == endpoint_id))
+    tags.delete(conn, "endpoint", name)
 
 
 def _id(conn: Connection, name: str) -> int:

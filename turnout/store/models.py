@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection, Row
 
 from turnout.errors import AlreadyExists, NotFound
 from turnout.resources import Flavor, Model
+from turnout.store import tags
 from turnout.store.schema import models
 from turnout.store.unique import insert_unless_name_taken
 
@@ -49,6 +50,7 @@ def delete(conn: Connection, name: str, *, deleted_at: float) -> None:
     )
     if result.rowcount == 0:
         raise NotFound("model", name)
+    tags.delete(conn, "model", name)
 
 
 def live_ids(conn: Connection, names: Iterable[str]) -> dict[str, int]:

@@ -7,9 +7,12 @@ its own transaction, so worker threads may call any method at the same time.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+
+from sqlalchemy.engine import Connection
 
 from turnout.resources import Endpoint, EndpointConfig, EndpointStatus, Fleet, Model, VariantState
-from turnout.store import endpoint_configs, endpoints, models
+from turnout.store import endpoint_configs, endpoints, models, tags
 from turnout.store.engine import Database
 from turnout.store.migrate import upgrade_to_head
 
@@ -149,3 +152,34 @@ class Store:
     def delete_endpoint(self, name: str) -> None:
         with self._db.write() as conn:
             endpoints.delete(conn, name)
+
+    # tags (kind: "model", "endpoint config" or "endpoint", the words of NotFound)
+    def add_tags(
+        self, kind: str, name: str, pairs: Sequence[tuple[str, str]], *, limit: int = 50
+    ) -> None:
+        """NotFound if the resource does not exist; InvalidRequest past `limit` tags."""
+        with self._db.write() as conn:
+            _require(conn, kind, name)
+            tags.add(conn, kind, name, pairs, limit=limit)
+
+    def list_tags(self, kind: str, name: str) -> list[tuple[str, str]]:
+        with self._db.read() as conn:
+            _require(conn, kind, name)
+            return tags.list_(conn, kind, name)
+
+    def delete_tags(self, kind: str, name: str, keys: Sequence[str]) -> None:
+        with self._db.write() as conn:
+            _require(conn, kind, name)
+            tags.delete(conn, kind, name, keys)
+
+
+def _require(conn: Connection, kind: str, name: str) -> None:
+    """NotFound unless a live resource of that kind has that name."""
+    if kind == "model":
+        models.get(conn, name)
+    elif kind == "endpoint config":
+        endpoint_configs.live_id(conn, name)
+    elif kind == "endpoint":
+        endpoints.get(conn, name)
+    else:
+        raise ValueError(f"no resource kind {kind!r}")

@@ -80,6 +80,8 @@ production_variants = sa.Table(
     sa.Column("initial_instance_count", sa.Integer, nullable=False),
     sa.Column("initial_weight", sa.Double, nullable=False),
     sa.Column("instance_type", sa.Text, nullable=True),
+    # SageMaker's ServerlessConfig of the variant ({"memory_size_mb": ..., ...}), or NULL.
+    sa.Column("serverless_config", sa.JSON(none_as_null=True), nullable=True),
     sa.UniqueConstraint("config_id", "name"),
 )
 
@@ -109,4 +111,16 @@ variant_states = sa.Table(
     sa.Column("current_weight", sa.Double, nullable=True),
     sa.Column("current_instance_count", sa.Integer, nullable=True),
     sa.UniqueConstraint("endpoint_id", "name"),
+)
+
+# Tags of live resources, by kind ("model", "endpoint config", "endpoint") and name.
+# Deleting a resource deletes its tags in the same transaction.
+tags = sa.Table(
+    "tags",
+    metadata,
+    sa.Column("kind", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),  # keeps the order tags were added in
 )

@@ -1,0 +1,150 @@
+"""Who may call turnout: access keys from a credentials file or the environment, and the
+ASGI guard that refuses requests not SigV4-signed with one of them.
+
+The file has the format of `~/.aws/credentials`: every section holding
+`aws_access_key_id` and `aws_secret_access_key` adds one accepted key pair.
+"""
+
+from __future__ import annotations
+
+import configparser
+import datetime
+import ipaddress
+import json
+import os
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from turnout.api.body import read_body
+from turnout.api.sigv4 import AuthError, Request, verify
+from turnout.routing.invocations import Receive, Scope, Send
+
+ACCESS_KEY_VAR = "TURNOUT_ACCESS_KEY_ID"
+SECRET_KEY_VAR = "TURNOUT_SECRET_ACCESS_KEY"
+# Left open with credentials on: health checks (load balancers, `BackgroundServer`).
+OPEN_PATHS = frozenset({"/api/v1/health"})
+
+App = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class CredentialsError(Exception):
+    """The credentials cannot be read; str says what to fix."""
+
+
+def load_credentials(path: Path | None, environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """Access key id -> secret, from `path` and the TURNOUT_* variables; {} if neither."""
+    secrets: dict[str, str] = {}
+    if path is not None:
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            with path.open(encoding="utf-8") as handle:
+                parser.read_file(handle)
+        except (OSError, UnicodeDecodeError, configparser.Error) as exc:
+            raise CredentialsError(f"cannot read credentials file {path}: {exc}") from None
+        for name in parser.sections():
+            section = parser[name]
+            key, secret = section.get("aws_access_key_id"), section.get("aws_secret_access_key")
+            if not key or not secret:
+                raise CredentialsError(
+                    f"credentials file {path}: section [{name}] needs aws_access_key_id and "
+                    "aws_secret_access_key"
+                )
+            secrets[key.strip()] = secret.strip()
+        if not secrets:
+            raise CredentialsError(
+                f"credentials file {path} holds no key pair: add a section with "
+                "aws_access_key_id and aws_secret_access_key"
+            )
+    key, secret = environ.get(ACCESS_KEY_VAR), environ.get(SECRET_KEY_VAR)
+    if bool(key) != bool(secret):
+        raise CredentialsError(f"set both {ACCESS_KEY_VAR} and {SECRET_KEY_VAR}, or neither")
+    if key and secret:
+        secrets[key] = secret
+    return secrets
+
+
+class SigV4Guard:
+    """Passes on only requests signed with a known key pair; answers the rest with 403."""
+
+    def __init__(
+        self,
+        app: App,
+        secrets: Mapping[str, str],
+        max_body_bytes: int,
+        clock: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC),
+    ) -> None:
+        self._app = app
+        self._secrets = dict(secrets)
+        self._max_body = max_body_bytes
+        self._clock = clock
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["path"] in OPEN_PATHS:
+            await self._app(scope, receive, send)
+            return
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        body = await read_body(receive, self._max_body)
+        if body is None:
+            await _refuse(send, 413, "ValidationError",
+                          f"The request body is larger than {self._max_body} bytes.")  # fmt: skip
+            return
+        raw_path = scope.get("raw_path") or scope["path"].encode()
+        request = Request(
+            scope["method"],
+            raw_path.decode("latin-1"),
+            scope.get("query_string", b"").decode("latin-1"),
+            headers,
+            body,
+        )
+        try:
+            verify(request, self._secrets, self._clock())
+        except AuthError as err:
+            await _refuse(send, err.status, err.code, err.message)
+            return
+        await self._app(scope, _replay(body), send)
+
+
+def _replay(body: bytes) -> Receive:
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
+
+
+async def _refuse(send: Send, status: int, code: str, message: str) -> None:
+    """Both protocols' shapes: `__type` for AWS JSON, `x-amzn-ErrorType` for REST JSON."""
+    body = json.dumps({"__type": code, "message": message}).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", b"%d" % len(body)),
+        (b"x-amzn-errortype", code.encode()),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def exposure_problem(host: str, has_credentials: bool, insecure: bool) -> str | None:
+    """Why listening on `host` is refused, or None: beyond loopback, callers must sign."""
+    if has_credentials or insecure or _is_loopback(host):
+        return None
+    return (
+        f"refusing to listen on {host} without credentials: anyone who can reach it could "
+        "deploy and run code. Pass --credentials FILE (or set "
+        f"{ACCESS_KEY_VAR} and {SECRET_KEY_VAR}), or --insecure if that is really meant"
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything

@@ -1,0 +1,180 @@
+"""CreateEndpoint, DescribeEndpoint, ListEndpoints, UpdateEndpoint,
+UpdateEndpointWeightsAndCapacities, DeleteEndpoint."""
+
+from __future__ import annotations
+
+from turnout.api.sagemaker import pagination
+from turnout.api.sagemaker.arns import ENDPOINT
+from turnout.api.sagemaker.context import (
+    Answer,
+    Context,
+    Params,
+    refuse_unsupported,
+    without_none,
+)
+from turnout.api.sagemaker.endpoint_configs import serverless_answer
+from turnout.api.sagemaker.errors import validation_error
+from turnout.api.sagemaker.listing import query_of
+from turnout.api.sagemaker.tags import tag_new
+from turnout.deploy.plans import DesiredVariant, initial_states
+from turnout.resources import Endpoint, EndpointStatus, Fleet, Model, VariantState
+
+S = EndpointStatus
+# What each variant is doing while the endpoint is in these states (SageMaker's VariantStatus).
+_VARIANT_STATUS = {S.CREATING: "Creating", S.UPDATING: "Updating", S.DELETING: "Deleting"}
+
+
+def create_endpoint(ctx: Context, params: Params) -> Answer:
+    refuse_unsupported(params, ("DeploymentConfig",), "")
+    name = params["EndpointName"]
+    ctx.control.create_endpoint(name, params["EndpointConfigName"])
+    tag_new(ctx, "endpoint", name, params.get("Tags"))
+    return {"EndpointArn": ctx.arn(ENDPOINT, name)}
+
+
+def describe_endpoint(ctx: Context, params: Params) -> Answer:
+    endpoint = ctx.control.describe_endpoint(params["EndpointName"])
+    current, pending = ctx.control.endpoint_fleets(endpoint.name)
+    in_progress = _VARIANT_STATUS.get(endpoint.status) if pending is None else None
+    variants = [
+        _variant_summary(state, current, endpoint, in_progress) for state in endpoint.variants
+    ]
+    answer: Answer = {
+        "EndpointName": endpoint.name,
+        "EndpointArn": ctx.arn(ENDPOINT, endpoint.name),
+        "EndpointConfigName": endpoint.config_name,
+        "ProductionVariants": variants,
+        "EndpointStatus": endpoint.status.value,
+        "FailureReason": _bounded(endpoint.failure_reason),
+        "CreationTime": endpoint.created_at,
+        "LastModifiedTime": endpoint.last_modified_at,
+    }
+    if pending is not None:
+        answer["PendingDeploymentSummary"] = {
+            "EndpointConfigName": pending.config.name,
+            "ProductionVariants": [
+                without_none(
+                    {
+                        **_variant_summary(state, pending, endpoint, "Creating"),
+                        "InstanceType": variant.instance_type,
+                    }
+                )
+                for state, variant in zip(
+                    initial_states(pending.config), pending.config.variants, strict=True
+                )
+            ],
+            "StartTime": endpoint.last_modified_at,
+        }
+    return without_none(answer)
+
+
+def _bounded(reason: str | None, limit: int = 1024) -> str | None:
+    """SageMaker's FailureReason holds at most 1024 characters."""
+    if reason is None or len(reason) <= limit:
+        return reason
+    return reason[: limit - 3] + "..."
+
+
+def _variant_summary(
+    state: VariantState, fleet: Fleet, endpoint: Endpoint, in_progress: str | None
+) -> Answer:
+    variant = fleet.config.variant(state.name)
+    serverless = serverless_answer(variant.serverless if variant else None)
+    return without_none(
+        {
+            "VariantName": state.name,
+            "DeployedImages": _deployed_images(fleet.models.get(state.name)),
+            "CurrentWeight": state.current_weight,
+            "DesiredWeight": state.desired_weight,
+            "CurrentInstanceCount": state.current_instance_count,
+            "DesiredInstanceCount": state.desired_instance_count,
+            "VariantStatus": []
+            if in_progress is None
+            else [{"Status": in_progress, "StartTime": endpoint.last_modified_at}],
+            "CurrentServerlessConfig": serverless if state.current_weight is not None else None,
+            "DesiredServerlessConfig": serverless,
+        }
+    )
+
+
+def _deployed_images(model: Model | None) -> list[Answer]:
+    if model is None or not model.image:
+        return []
+    return [
+        {
+            "SpecifiedImage": model.image,
+            "ResolvedImage": model.image,
+            "ResolutionTime": model.created_at,
+        }
+    ]
+
+
+def list_endpoints(ctx: Context, params: Params) -> Answer:
+    items = [
+        pagination.Item(e.name, e.created_at, e, e.last_modified_at, e.status.value)
+        for e in ctx.control.list_endpoints()
+    ]
+    endpoints, token = pagination.page(items, query_of(params))
+    summaries = [
+        {
+            "EndpointName": e.name,
+            "EndpointArn": ctx.arn(ENDPOINT, e.name),
+            "CreationTime": e.created_at,
+            "LastModifiedTime": e.last_modified_at,
+            "EndpointStatus": e.status.value,
+        }
+        for e in endpoints
+    ]
+    return without_none({"Endpoints": summaries, "NextToken": token})
+
+
+def update_endpoint(ctx: Context, params: Params) -> Answer:
+    refuse_unsupported(params, ("DeploymentConfig", "ExcludeRetainedVariantProperties"), "")
+    if params.get("RetainAllVariantProperties"):
+        raise validation_error(
+            "turnout does not support RetainAllVariantProperties yet: the new config's "
+            "initial weights and instance counts apply (see docs/sagemaker.md)."
+        )
+    name = params["EndpointName"]
+    _require_updatable(ctx, name)
+    # An unknown config is reported before the endpoint is touched.
+    ctx.control.describe_endpoint_config(params["EndpointConfigName"])
+    ctx.control.update_endpoint(name, params["EndpointConfigName"])
+    return {"EndpointArn": ctx.arn(ENDPOINT, name)}
+
+
+def update_endpoint_weights_and_capacities(ctx: Context, params: Params) -> Answer:
+    name = params["EndpointName"]
+    changes = []
+    for index, spec in enumerate(params["DesiredWeightsAndCapacities"], start=1):
+        refuse_unsupported(
+            spec, ("ServerlessUpdateConfig",), f"DesiredWeightsAndCapacities.{index}."
+        )
+        weight = spec.get("DesiredWeight")
+        changes.append(
+            DesiredVariant(
+                spec["VariantName"],
+                None if weight is None else float(weight),
+                spec.get("DesiredInstanceCount"),
+            )
+        )
+    _require_updatable(ctx, name)
+    ctx.control.update_endpoint_weights_and_capacities(name, changes)
+    return {"EndpointArn": ctx.arn(ENDPOINT, name)}
+
+
+def _require_updatable(ctx: Context, name: str) -> None:
+    """SageMaker's answer for an endpoint that is not InService (the service re-checks)."""
+    endpoint = ctx.control.describe_endpoint(name)
+    if endpoint.status is not S.IN_SERVICE:
+        raise validation_error(
+            f'Cannot update in-progress endpoint "{ctx.arn(ENDPOINT, name)}".'
+            if endpoint.status is not S.FAILED
+            else f'Cannot update failed endpoint "{ctx.arn(ENDPOINT, name)}"; delete it and '
+            "create it again."
+        )
+
+
+def delete_endpoint(ctx: Context, params: Params) -> Answer:
+    ctx.control.delete_endpoint(params["EndpointName"])
+    return {}

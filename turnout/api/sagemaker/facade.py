@@ -1,0 +1,99 @@
+"""The SageMaker control plane as an ASGI app: read, validate, call the service layer, answer.
+
+The request is checked against botocore's service model before any handler runs, so a
+handler may index required members directly. Handlers run in worker threads, as the
+service layer and store are synchronous.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+
+from turnout.api.body import read_body
+from turnout.api.sagemaker import protocol, shapes
+from turnout.api.sagemaker.context import Context
+from turnout.api.sagemaker.errors import (
+    AwsError,
+    already_exists,
+    internal_failure,
+    serialization_error,
+    unknown_operation,
+    validation_error,
+)
+from turnout.api.sagemaker.operations import HANDLERS
+from turnout.api.sagemaker.protocol import Reply
+from turnout.api.sagemaker.servicemodel import sagemaker
+from turnout.errors import AlreadyExists, NotFound, TurnoutError
+from turnout.routing.invocations import Receive, Scope, Send
+from turnout.service import ControlPlane
+
+log = logging.getLogger("turnout.api.sagemaker")
+
+TARGET_HEADER = b"x-amz-target"
+
+
+def is_sagemaker_request(scope: Scope) -> bool:
+    """AWS JSON 1.1: `POST /`, or anything that carries an X-Amz-Target header."""
+    if scope["path"] == "/" and scope["method"] == "POST":
+        return True
+    return any(key == TARGET_HEADER for key, _ in scope["headers"])
+
+
+def handle(ctx: Context, target: str, body: bytes) -> Reply:
+    """One request, start to end (synchronous: runs in a worker thread)."""
+    try:
+        model = sagemaker()
+        operation = protocol.operation_of(target, model.target_prefix)
+        handler = HANDLERS.get(operation or "")
+        if operation is None or handler is None:
+            raise unknown_operation(target)
+        params = protocol.decode(body)
+        shape = model.input_shape(operation)
+        if shape is not None:
+            shapes.check(model, shape, params)
+        return protocol.answer(handler(ctx, params))
+    except AwsError as err:
+        return protocol.error(err)
+    except TurnoutError as err:
+        return protocol.error(_aws_error(ctx, err))
+    except Exception:
+        log.exception("SageMaker %s failed", target)
+        return protocol.error(internal_failure())
+
+
+def _aws_error(ctx: Context, err: TurnoutError) -> AwsError:
+    if isinstance(err, NotFound):
+        return ctx.not_found(err.kind, err.name)
+    if isinstance(err, AlreadyExists):
+        return already_exists(err.kind, err.name, ctx.account, ctx.region)
+    # InvalidRequest, Conflict: SageMaker answers both as ValidationException.
+    return validation_error(str(err))
+
+
+class SageMakerApi:
+    def __init__(self, control: ControlPlane, account: str, region: str) -> None:
+        self._ctx = Context(control, account, region)
+        # Load the service model now, off the event loop, so the first call is not slow.
+        threading.Thread(target=sagemaker, name="sagemaker-model", daemon=True).start()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        target = ""
+        for key, value in scope["headers"]:
+            if key == TARGET_HEADER:
+                target = value.decode("latin-1")
+        body = await read_body(receive, protocol.MAX_REQUEST_BYTES)
+        if body is None:
+            reply = protocol.error(
+                serialization_error(
+                    f"The request body is larger than {protocol.MAX_REQUEST_BYTES} bytes."
+                )
+            )
+        elif scope["method"] != "POST":
+            reply = protocol.error(AwsError("UnknownOperationException", "Use POST.", 405))
+        else:
+            reply = await asyncio.to_thread(handle, self._ctx, target, body)
+        await send({"type": "http.response.start", "status": reply.status,
+                    "headers": reply.headers()})  # fmt: skip
+        await send({"type": "http.response.body", "body": reply.body})

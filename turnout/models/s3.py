@@ -1,0 +1,104 @@
+"""Fetching `s3://bucket/key` model artifacts through boto3, from AWS or any S3-compatible store.
+
+A download lands in a private temporary file renamed into place, so a file in the
+downloads directory is always complete, and an instance restart reuses it. Failures are
+ArtifactErrors worded like SageMaker's FailureReason, so the endpoint says why it failed.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import tempfile
+import urllib.parse
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from turnout.models.artifact import ArtifactError, cache_key
+from turnout.resources import Model
+
+ACCESS_KEY_VAR = "TURNOUT_S3_ACCESS_KEY_ID"
+SECRET_KEY_VAR = "TURNOUT_S3_SECRET_ACCESS_KEY"
+
+
+@dataclass(frozen=True)
+class S3Source:
+    """Where s3:// URLs point: an endpoint URL (None: AWS) and optional explicit keys."""
+
+    endpoint_url: str | None = None
+    region: str = "us-east-1"
+    access_key_id: str | None = None
+    secret_access_key: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_env(cls, endpoint_url: str | None, region: str) -> S3Source:
+        """Keys from TURNOUT_S3_*; without them boto3's own chain (AWS_*, profiles) applies."""
+        return cls(
+            endpoint_url,
+            region,
+            os.environ.get(ACCESS_KEY_VAR) or None,
+            os.environ.get(SECRET_KEY_VAR) or None,
+        )
+
+
+def is_s3(artifact: str) -> bool:
+    return artifact[:5].lower() == "s3://"
+
+
+def split(url: str) -> tuple[str, str]:
+    """`s3://bucket/path/model.tar.gz` -> ("bucket", "path/model.tar.gz")."""
+    parsed = urllib.parse.urlparse(url)
+    key = parsed.path.lstrip("/")
+    if not parsed.netloc or not key or key.endswith("/"):
+        raise ArtifactError(
+            f'Failed to download model data from URL: "{url}": give the URL of one object, '
+            "s3://bucket/path/model.tar.gz"
+        )
+    return parsed.netloc, key
+
+
+def localize(model: Model, downloads: Path, source: S3Source) -> Model:
+    """The model with an s3:// artifact replaced by its downloaded copy; others as they are."""
+    if not is_s3(model.artifact):
+        return model
+    bucket, key = split(model.artifact)
+    target = downloads / cache_key(model) / (posixpath.basename(key) or "model.tar.gz")
+    if not target.is_file():
+        _download(model.artifact, bucket, key, target, source)
+    return replace(model, artifact=str(target))
+
+
+def _download(url: str, bucket: str, key: str, target: Path, source: S3Source) -> None:
+    import boto3  # only when an s3:// artifact is used
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    client = boto3.session.Session().client(
+        "s3",
+        endpoint_url=source.endpoint_url,
+        region_name=source.region,
+        aws_access_key_id=source.access_key_id,
+        aws_secret_access_key=source.secret_access_key,
+        config=Config(connect_timeout=10, read_timeout=60, retries={"max_attempts": 3}),
+    )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, scratch = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    os.close(handle)
+    try:
+        client.download_file(bucket, key, scratch)
+        os.replace(scratch, target)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        raise ArtifactError(_failure(url, f"{code or 'error'}: {exc}")) from None
+    except (BotoCoreError, OSError) as exc:
+        raise ArtifactError(_failure(url, str(exc))) from None
+    finally:
+        if os.path.exists(scratch):
+            os.unlink(scratch)
+
+
+def _failure(url: str, why: str) -> str:
+    return (
+        f'Failed to download model data from URL: "{url}". Please ensure that there is an '
+        f"object located at the URL and that turnout's S3 credentials can read it ({why})."
+    )
