@@ -12,6 +12,7 @@ import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from turnout.errors import InvalidRequest
 from turnout.metrics.rollup import PERIOD, STATISTICS, Metric
@@ -101,3 +102,56 @@ def evaluate(alarm: Alarm, datapoints: Sequence[float | None], current: AlarmSta
     if alarm.treat_missing_data is MissingData.BREACHING:
         breaching += missing
     return AlarmState.ALARM if breaching >= alarm.needed else AlarmState.OK
+
+
+@dataclass(frozen=True)
+class AlarmStatus:
+    """An alarm as stored: its definition and where its evaluation stands."""
+
+    alarm: Alarm
+    state: AlarmState
+    reason: str
+    state_updated_at: float
+    created_at: float
+
+
+@dataclass(frozen=True)
+class AlarmTransition:
+    alarm: str
+    at: float
+    old_state: AlarmState
+    new_state: AlarmState
+    reason: str
+
+
+def to_document(alarm: Alarm) -> dict[str, object]:
+    """The definition as JSON-ready data (how the store keeps it)."""
+    return {
+        "name": alarm.name,
+        "metric": alarm.metric.value,
+        "statistic": alarm.statistic,
+        "endpoint": alarm.endpoint,
+        "variant": alarm.variant,
+        "threshold": alarm.threshold,
+        "comparison": alarm.comparison.value,
+        "period_s": alarm.period_s,
+        "evaluation_periods": alarm.evaluation_periods,
+        "datapoints_to_alarm": alarm.datapoints_to_alarm,
+        "treat_missing_data": alarm.treat_missing_data.value,
+    }
+
+
+def from_document(document: dict[str, Any]) -> Alarm:
+    return Alarm(
+        name=document["name"],
+        metric=Metric(document["metric"]),
+        statistic=document["statistic"],
+        endpoint=document["endpoint"],
+        variant=document.get("variant"),
+        threshold=float(document["threshold"]),
+        comparison=Comparison(document["comparison"]),
+        period_s=int(document["period_s"]),
+        evaluation_periods=int(document["evaluation_periods"]),
+        datapoints_to_alarm=document.get("datapoints_to_alarm"),
+        treat_missing_data=MissingData(document["treat_missing_data"]),
+    )

@@ -11,8 +11,10 @@ from collections.abc import Sequence
 
 from sqlalchemy.engine import Connection
 
+from turnout.deploy.alarms import Alarm, AlarmState, AlarmStatus, AlarmTransition
+from turnout.metrics.rollup import Rollup
 from turnout.resources import Endpoint, EndpointConfig, EndpointStatus, Fleet, Model, VariantState
-from turnout.store import endpoint_configs, endpoints, models, tags
+from turnout.store import alarms, endpoint_configs, endpoints, models, rollups, tags
 from turnout.store.engine import Database
 from turnout.store.migrate import upgrade_to_head
 
@@ -171,6 +173,49 @@ class Store:
         with self._db.write() as conn:
             _require(conn, kind, name)
             tags.delete(conn, kind, name, keys)
+
+    # metric rollups
+    def add_rollups(self, batch: Sequence[Rollup], source: str) -> None:
+        """One router's rollups of one flush (`source` names the router)."""
+        with self._db.write() as conn:
+            rollups.add(conn, batch, source)
+
+    def list_rollups(
+        self, endpoint: str, since: float, until: float | None = None, variant: str | None = None
+    ) -> list[Rollup]:
+        with self._db.read() as conn:
+            return rollups.list_(conn, endpoint, since, until, variant)
+
+    def delete_rollups_before(self, cutoff: float) -> int:
+        with self._db.write() as conn:
+            return rollups.delete_before(conn, cutoff)
+
+    # alarms
+    def add_alarm(self, alarm: Alarm, created_at: float) -> None:
+        """AlreadyExists if an alarm has that name; it starts INSUFFICIENT_DATA."""
+        with self._db.write() as conn:
+            alarms.add(conn, alarm, created_at)
+
+    def get_alarm(self, name: str) -> AlarmStatus:
+        with self._db.read() as conn:
+            return alarms.get(conn, name)
+
+    def list_alarms(self, endpoint: str | None = None) -> list[AlarmStatus]:
+        with self._db.read() as conn:
+            return alarms.list_(conn, endpoint)
+
+    def delete_alarm(self, name: str) -> None:
+        with self._db.write() as conn:
+            alarms.delete(conn, name)
+
+    def set_alarm_state(self, name: str, state: AlarmState, reason: str, at: float) -> bool:
+        """True if the state changed (and the change went to the history)."""
+        with self._db.write() as conn:
+            return alarms.set_state(conn, name, state, reason, at)
+
+    def alarm_history(self, name: str, limit: int = 100) -> list[AlarmTransition]:
+        with self._db.read() as conn:
+            return alarms.history(conn, name, limit)
 
 
 def _require(conn: Connection, kind: str, name: str) -> None:

@@ -124,3 +124,52 @@ tags = sa.Table(
     sa.Column("value", sa.Text, nullable=False),
     sa.Column("position", sa.Integer, nullable=False),  # keeps the order tags were added in
 )
+
+# Per-variant invocation metrics, one row per (period, router). Several routers (scale-out)
+# each write their own row (`source`); readers add them up. Latencies are sparse histograms
+# {"buckets": {index: count}, "total": µs, "max": µs} (turnout.metrics.histogram).
+rollups = sa.Table(
+    "rollups",
+    metadata,
+    sa.Column("endpoint", sa.Text, primary_key=True),
+    sa.Column("config", sa.Text, primary_key=True),
+    sa.Column("variant", sa.Text, primary_key=True),
+    sa.Column("start", sa.Double, primary_key=True),
+    sa.Column("source", sa.Text, primary_key=True),
+    sa.Column("period", sa.Double, nullable=False),
+    sa.Column("instances", sa.Integer, nullable=False),
+    sa.Column("invocations", sa.Integer, nullable=False),
+    sa.Column("errors_4xx", sa.Integer, nullable=False),
+    sa.Column("errors_5xx", sa.Integer, nullable=False),
+    sa.Column("model_errors", sa.Integer, nullable=False),
+    sa.Column("model_latency", sa.JSON, nullable=False),
+    sa.Column("overhead_latency", sa.JSON, nullable=False),
+    sa.Index("ix_rollups_endpoint_start", "endpoint", "start"),
+)
+
+# Alarm definitions (turnout.deploy.alarms.Alarm as JSON) with their current state.
+alarms = sa.Table(
+    "alarms",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("definition", sa.JSON, nullable=False),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("state_reason", sa.Text, nullable=False),
+    sa.Column("state_updated_at", sa.Double, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+)
+
+# Every state change of every alarm, kept when the alarm is deleted (deployment history
+# names the alarms that rolled it back).
+alarm_history = sa.Table(
+    "alarm_history",
+    metadata,
+    _id(),
+    sa.Column("alarm", sa.Text, nullable=False),
+    sa.Column("at", sa.Double, nullable=False),
+    sa.Column("old_state", sa.Text, nullable=False),
+    sa.Column("new_state", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Index("ix_alarm_history_alarm_at", "alarm", "at"),
+    sqlite_autoincrement=True,
+)

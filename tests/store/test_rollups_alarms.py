@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import pytest
+
+from turnout.deploy.alarms import Alarm, AlarmState, Comparison, MissingData
+from turnout.errors import AlreadyExists, NotFound
+from turnout.metrics.counters import VariantKey, VariantMetrics
+from turnout.metrics.rollup import PERIOD, Metric, Rollup, statistic
+from turnout.store import Store
+
+A = VariantKey("digits", "digits-ab", "A")
+B = VariantKey("digits", "digits-ab", "B")
+
+
+def rollup(key: VariantKey, start: float, statuses: list[int]) -> Rollup:
+    metrics = VariantMetrics(key)
+    for i, status in enumerate(statuses):
+        metrics.observe(status, status >= 400, 100.0 + i, 20.0)
+    return Rollup(key, start, PERIOD, 2, metrics.take_window())
+
+
+def test_rollups_round_trip_and_filter(store: Store) -> None:
+    store.add_rollups([rollup(A, 0.0, [200, 500]), rollup(B, 0.0, [200])], source="r1")
+    store.add_rollups([rollup(A, 10.0, [200] * 3)], source="r1")
+    store.add_rollups([rollup(A, 10.0, [404])], source="r2")  # a second router, same period
+    everything = store.list_rollups("digits", since=0.0)
+    assert [(r.key.variant, r.start) for r in everything] == [
+        ("A", 0.0),
+        ("B", 0.0),
+        ("A", 10.0),
+        ("A", 10.0),
+    ]
+    only_a_late = store.list_rollups("digits", since=5.0, until=20.0, variant="A")
+    assert statistic(Metric.INVOCATIONS, "Sum", only_a_late) == 4
+    assert statistic(Metric.INVOCATION_4XX_ERRORS, "Sum", only_a_late) == 1
+    first = store.list_rollups("digits", since=0.0, until=10.0, variant="A")
+    assert (
+        first[0].window.model_latency.counts == rollup(A, 0, [200, 500]).window.model_latency.counts
+    )
+    assert first[0].window.model_latency.maximum == 101.0
+    assert store.list_rollups("other", since=0.0) == []
+
+
+def test_writing_a_period_again_replaces_it_and_old_rollups_expire(store: Store) -> None:
+    store.add_rollups([rollup(A, 0.0, [200])], source="r1")
+    store.add_rollups([rollup(A, 0.0, [200, 200])], source="r1")
+    assert statistic(Metric.INVOCATIONS, "Sum", store.list_rollups("digits", 0.0)) == 2
+    store.add_rollups([rollup(A, 10.0, [200])], source="r1")
+    assert store.delete_rollups_before(10.0) == 1
+    assert [r.start for r in store.list_rollups("digits", 0.0)] == [10.0]
+
+
+def alarm(name: str = "errors", endpoint: str = "digits") -> Alarm:
+    return Alarm(
+        name=name,
+        metric=Metric.INVOCATION_5XX_ERRORS,
+        statistic="Average",
+        endpoint=endpoint,
+        variant="B",
+        threshold=0.05,
+        comparison=Comparison.GREATER_OR_EQUAL,
+        evaluation_periods=2,
+        datapoints_to_alarm=1,
+        treat_missing_data=MissingData.NOT_BREACHING,
+    )
+
+
+def test_alarms_are_stored_whole_and_start_with_insufficient_data(store: Store) -> None:
+    store.add_alarm(alarm(), created_at=5.0)
+    store.add_alarm(alarm("other", endpoint="elsewhere"), created_at=6.0)
+    status = store.get_alarm("errors")
+    assert status.alarm == alarm()
+    assert status.state is AlarmState.INSUFFICIENT_DATA
+    assert (status.created_at, status.state_updated_at) == (5.0, 5.0)
+    assert [s.alarm.name for s in store.list_alarms()] == ["errors", "other"]
+    assert [s.alarm.name for s in store.list_alarms(endpoint="digits")] == ["errors"]
+    with pytest.raises(AlreadyExists):
+        store.add_alarm(alarm(), created_at=7.0)
+
+
+def test_state_changes_are_recorded_once_in_the_history(store: Store) -> None:
+    store.add_alarm(alarm(), created_at=0.0)
+    assert store.set_alarm_state("errors", AlarmState.OK, "fine", at=10.0)
+    assert not store.set_alarm_state("errors", AlarmState.OK, "still fine", at=20.0)
+    assert store.set_alarm_state("errors", AlarmState.ALARM, "0.3 >= 0.05", at=30.0)
+    status = store.get_alarm("errors")
+    assert (status.state, status.reason, status.state_updated_at) == (
+        AlarmState.ALARM,
+        "0.3 >= 0.05",
+        30.0,
+    )
+    history = store.alarm_history("errors")
+    assert [(t.old_state, t.new_state, t.at) for t in history] == [
+        (AlarmState.OK, AlarmState.ALARM, 30.0),
+        (AlarmState.INSUFFICIENT_DATA, AlarmState.OK, 10.0),
+    ]
+    store.delete_alarm("errors")
+    with pytest.raises(NotFound):
+        store.get_alarm("errors")
+    with pytest.raises(NotFound):
+        store.set_alarm_state("errors", AlarmState.OK, "gone", at=40.0)
+    assert len(store.alarm_history("errors")) == 2  # history outlives the alarm

@@ -1,0 +1,89 @@
+"""Metric rollups: written by each router every period, read by alarms and dashboards."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from turnout.metrics.counters import VariantKey, Window
+from turnout.metrics.histogram import LatencyHistogram
+from turnout.metrics.rollup import Rollup
+from turnout.store.schema import rollups
+
+
+def add(conn: Connection, batch: Sequence[Rollup], source: str) -> None:
+    """Write a router's rollups; writing the same (key, start, source) again replaces it."""
+    for rollup in batch:
+        key = _primary_key(rollup, source)
+        conn.execute(sa.delete(rollups).where(*(rollups.c[k] == v for k, v in key.items())))
+        conn.execute(sa.insert(rollups).values(**key, **_values(rollup)))
+
+
+def list_(
+    conn: Connection,
+    endpoint: str,
+    since: float,
+    until: float | None = None,
+    variant: str | None = None,
+) -> list[Rollup]:
+    """Rollups of `endpoint` with since ≤ start < until, oldest first (one per router)."""
+    query = sa.select(rollups).where(rollups.c.endpoint == endpoint, rollups.c.start >= since)
+    if until is not None:
+        query = query.where(rollups.c.start < until)
+    if variant is not None:
+        query = query.where(rollups.c.variant == variant)
+    rows = conn.execute(query.order_by(rollups.c.start, rollups.c.variant, rollups.c.source))
+    return [_rollup(row) for row in rows]
+
+
+def delete_before(conn: Connection, cutoff: float) -> int:
+    return conn.execute(sa.delete(rollups).where(rollups.c.start < cutoff)).rowcount
+
+
+def _primary_key(rollup: Rollup, source: str) -> dict[str, Any]:
+    return {
+        "endpoint": rollup.key.endpoint,
+        "config": rollup.key.config,
+        "variant": rollup.key.variant,
+        "start": rollup.start,
+        "source": source,
+    }
+
+
+def _values(rollup: Rollup) -> dict[str, Any]:
+    window = rollup.window
+    return {
+        "period": rollup.period,
+        "instances": rollup.instances,
+        "invocations": window.invocations,
+        "errors_4xx": window.errors_4xx,
+        "errors_5xx": window.errors_5xx,
+        "model_errors": window.model_errors,
+        "model_latency": _histogram_document(window.model_latency),
+        "overhead_latency": _histogram_document(window.overhead_latency),
+    }
+
+
+def _histogram_document(histogram: LatencyHistogram) -> dict[str, Any]:
+    return {"buckets": histogram.sparse(), "total": histogram.total, "max": histogram.maximum}
+
+
+def _histogram(document: dict[str, Any]) -> LatencyHistogram:
+    return LatencyHistogram.from_parts(
+        document.get("buckets", {}), float(document.get("total", 0)), float(document.get("max", 0))
+    )
+
+
+def _rollup(row: Any) -> Rollup:
+    window = Window()
+    window.invocations = row.invocations
+    window.errors_4xx = row.errors_4xx
+    window.errors_5xx = row.errors_5xx
+    window.model_errors = row.model_errors
+    window.model_latency = _histogram(row.model_latency)
+    window.overhead_latency = _histogram(row.overhead_latency)
+    key = VariantKey(row.endpoint, row.config, row.variant)
+    return Rollup(key, row.start, row.period, row.instances, window)
