@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import errno
 import logging
+import math
 import socket
 
 import sqlalchemy as sa
@@ -118,6 +119,6 @@ def serve(settings: Settings, sock: socket.socket) -> None:
         log_config=None,
         log_level="warning",
         timeout_keep_alive=30,
-        timeout_graceful_shutdown=int(settings.model_timeout),
+        timeout_graceful_shutdown=math.ceil(settings.model_timeout),
     )
     uvicorn.Server(config).run(sockets=[sock])
