@@ -7,7 +7,9 @@ import contextlib
 import errno
 import logging
 import math
+import signal
 import socket
+from types import FrameType
 
 import sqlalchemy as sa
 import uvicorn
@@ -121,4 +123,12 @@ def serve(settings: Settings, sock: socket.socket) -> None:
         timeout_keep_alive=30,
         timeout_graceful_shutdown=math.ceil(settings.model_timeout),
     )
+    # uvicorn drains on SIGTERM/SIGINT, then re-raises the signal under the handler it found:
+    # make that a clean exit 0, so a graceful stop does not look like death by signal.
+    signal.signal(signal.SIGTERM, _exit_quietly)
+    signal.signal(signal.SIGINT, _exit_quietly)
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def _exit_quietly(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)

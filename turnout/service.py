@@ -181,6 +181,11 @@ class ControlPlane:
 
     def _require_in_service(self, name: str) -> Endpoint:
         endpoint = self._store.get_endpoint(name)
+        if endpoint.status is S.FAILED:  # it will not become InService by waiting
+            raise Conflict(
+                f"Cannot update endpoint {name}: it is Failed ({endpoint.failure_reason}); "
+                "delete it and create it again."
+            )
         if endpoint.status is not S.IN_SERVICE:
             raise Conflict(
                 f"Cannot update in-progress endpoint {name}: it is {endpoint.status.value}; "

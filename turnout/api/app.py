@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from turnout.api.auth import SigV4Guard
+from turnout.api.limits import BoundedBody
 from turnout.api.rest import build_rest_app
 from turnout.api.sagemaker import SageMakerApi, is_sagemaker_request
 from turnout.routing.invocations import PREFIX, Invocations, Receive, Scope, Send
@@ -33,7 +34,7 @@ class App:
     def __init__(self, runtime: Lifecycle) -> None:
         self._runtime = runtime
         self._invocations = Invocations(runtime.router)
-        self._rest = build_rest_app(runtime.control)
+        self._rest = BoundedBody(build_rest_app(runtime.control))
         settings = runtime.settings
         self._sagemaker = SageMakerApi(runtime.control, settings.account_id, settings.region)
         # With credentials, every request but the health check must be SigV4-signed.
