@@ -14,14 +14,22 @@ Resources come back as the API's JSON documents, typed with TypedDicts (same fie
 as `/api/v1/openapi.json`). Every failure raises a `TurnoutClientError` whose str is one
 line: `TurnoutAPIError` (turnout answered with an error), `ModelError` (the model did),
 `TurnoutUnreachable` (no turnout at that URL), `EndpointFailed` and `WaitTimeout` (waits).
+
+A server started with credentials (`turnout serve --credentials FILE`) takes only requests
+signed with AWS Signature Version 4. The client signs every request when it has credentials:
+`Client(url, credentials=Credentials("AKIA...", "secret"))` or
+`Credentials.from_file(path)`; by default it takes them from the environment, as the
+server does (`Credentials.from_environment`). A refused signature raises `TurnoutAuthError`.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Generator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, NoReturn, TypedDict, cast
 from urllib.parse import quote
 
@@ -31,6 +39,24 @@ DEFAULT_URL = "http://127.0.0.1:8080"
 # Above the server's default model timeout (60 s), so a slow model's own error reaches us.
 DEFAULT_TIMEOUT = 75.0
 _FAILED = ("Failed", "UpdateRollbackFailed")
+# The same variables `turnout serve` reads its accepted key pair and credentials file from.
+ACCESS_KEY_VAR = "TURNOUT_ACCESS_KEY_ID"
+SECRET_KEY_VAR = "TURNOUT_SECRET_ACCESS_KEY"
+CREDENTIALS_VAR = "TURNOUT_CREDENTIALS"
+REGION_VAR = "TURNOUT_REGION"
+DEFAULT_REGION = "us-east-1"
+# The credential scope's service, as boto3 signs for sagemaker and sagemaker-runtime.
+SIGNING_SERVICE = "sagemaker"
+# The server's refusals of a request's signature (HTTP 403, code in x-amzn-ErrorType).
+MISSING_SIGNATURE = "MissingAuthenticationTokenException"
+_AUTH_CODES = frozenset(
+    {
+        MISSING_SIGNATURE,
+        "IncompleteSignatureException",
+        "UnrecognizedClientException",
+        "InvalidSignatureException",
+    }
+)
 
 
 # -- errors -----------------------------------------------------------------------------
@@ -61,6 +87,15 @@ class ModelError(TurnoutAPIError):
         super().__init__(424, "ModelError", message)
         self.original_status = original_status
         self.original_message = original_message
+
+
+class TurnoutAuthError(TurnoutAPIError):
+    """turnout refused the request's signature (HTTP 403): none, an unknown key, a wrong
+    secret or a clock too far off. `code` is AWS's (e.g. InvalidSignatureException)."""
+
+
+class TurnoutCredentialsError(TurnoutClientError):
+    """The credentials to sign with cannot be read (file, environment)."""
 
 
 class TurnoutUnreachable(TurnoutClientError):
@@ -186,15 +221,99 @@ class Invocation:
         return json.loads(self.body)
 
 
+@dataclass(frozen=True)
+class Credentials:
+    """An access key pair to sign requests with (AWS Signature Version 4)."""
+
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
+    source: str = "given to Client"  # where it came from, named in errors
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> Credentials:
+        """The first key pair of a credentials file (`~/.aws/credentials` format), read as
+        `turnout serve --credentials` reads it; TurnoutCredentialsError if it cannot be."""
+        # Imported here: only signing clients need the server's loader.
+        from turnout.api.auth import CredentialsError, load_credentials
+
+        location = Path(path).expanduser()
+        try:
+            pairs = load_credentials(location, environ={})
+        except CredentialsError as exc:
+            raise TurnoutCredentialsError(str(exc)) from None
+        key, secret = next(iter(pairs.items()))  # the loader refuses a file without one
+        return cls(key, secret, f"from {location}")
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> Credentials | None:
+        """The file TURNOUT_CREDENTIALS names, else TURNOUT_ACCESS_KEY_ID and
+        TURNOUT_SECRET_ACCESS_KEY; None if none of them is set."""
+        path = environ.get(CREDENTIALS_VAR)
+        if path:
+            return cls.from_file(path)
+        key, secret = environ.get(ACCESS_KEY_VAR), environ.get(SECRET_KEY_VAR)
+        if bool(key) != bool(secret):
+            raise TurnoutCredentialsError(
+                f"set both {ACCESS_KEY_VAR} and {SECRET_KEY_VAR}, or neither"
+            )
+        if key and secret:
+            return cls(key, secret, f"from {ACCESS_KEY_VAR}")
+        return None
+
+
+class _SigV4(httpx.Auth):
+    """Signs each request with botocore's own SigV4 signer, as boto3 signs SageMaker's."""
+
+    requires_request_body = True
+
+    def __init__(self, credentials: Credentials, region: str) -> None:
+        from botocore.auth import SigV4Auth
+        from botocore.credentials import Credentials as BotocoreCredentials
+
+        keys = BotocoreCredentials(credentials.access_key_id, credentials.secret_access_key)
+        self._signer = SigV4Auth(keys, SIGNING_SERVICE, region)
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        from botocore.awsrequest import AWSRequest
+
+        # Sign what no proxy rewrites: the host, the content type and the x-amz* headers
+        # (httpx's connection and encoding headers stay out of the signature).
+        signed = {
+            name: value
+            for name, value in request.headers.items()
+            if name.lower() in ("host", "content-type") or name.lower().startswith("x-amz")
+        }
+        aws = AWSRequest(
+            method=request.method, url=str(request.url), data=request.content, headers=signed
+        )
+        self._signer.add_auth(aws)
+        request.headers["Authorization"] = aws.headers["Authorization"]
+        request.headers["X-Amz-Date"] = aws.headers["X-Amz-Date"]
+        yield request
+
+
 # -- the client -------------------------------------------------------------------------
 
 
 class Client:
-    """A synchronous client; safe to share between threads. Close it (or use `with`)."""
+    """A synchronous client; safe to share between threads. Close it (or use `with`).
 
-    def __init__(self, url: str = DEFAULT_URL, timeout: float = DEFAULT_TIMEOUT) -> None:
+    With `credentials` (default: `Credentials.from_environment()`), every request is signed
+    with SigV4 for `region` (default: TURNOUT_REGION, else us-east-1); without, none is.
+    """
+
+    def __init__(
+        self,
+        url: str = DEFAULT_URL,
+        timeout: float = DEFAULT_TIMEOUT,
+        credentials: Credentials | None = None,
+        region: str | None = None,
+    ) -> None:
         self.url = url.rstrip("/")
-        self._http = httpx.Client(base_url=self.url, timeout=timeout)
+        self.credentials = credentials or Credentials.from_environment()
+        self.region = region or os.environ.get(REGION_VAR) or DEFAULT_REGION
+        auth = _SigV4(self.credentials, self.region) if self.credentials else None
+        self._http = httpx.Client(base_url=self.url, timeout=timeout, auth=auth)
 
     def close(self) -> None:
         self._http.close()
@@ -381,7 +500,7 @@ class Client:
         self, method: str, path: str, content: bytes | None, headers: dict[str, str]
     ) -> httpx.Response:
         try:
-            return self._http.request(method, path, content=content, headers=headers)
+            response = self._http.request(method, path, content=content, headers=headers)
         except httpx.ConnectError:
             raise TurnoutUnreachable(self.url) from None
         except httpx.TimeoutException:
@@ -389,6 +508,41 @@ class Client:
             raise TurnoutUnreachable(self.url, f"no answer within {timeout:g} s") from None
         except httpx.TransportError as err:
             raise TurnoutUnreachable(self.url, f"connection failed: {err}") from None
+        if response.status_code == 403:
+            code = response.headers.get("x-amzn-errortype", "").partition(":")[0]
+            if code in _AUTH_CODES:
+                self._raise_auth_error(code, str(_json_object(response).get("message", "")))
+        return response
+
+    def _raise_auth_error(self, code: str, message: str) -> NoReturn:
+        """One line that says why turnout refused the signature and what to change."""
+        where, keys = f"turnout at {self.url}", self.credentials
+        if keys is None:
+            hint = (
+                f"{where} requires signed requests: pass Client(credentials=...) or set "
+                f"{ACCESS_KEY_VAR}/{SECRET_KEY_VAR}"
+            )
+        elif code == "UnrecognizedClientException":
+            hint = (
+                f"{where} does not know access key {keys.access_key_id} ({keys.source}): "
+                "use a key pair from the server's credentials"
+            )
+        elif message.startswith("The request signature we calculated does not match"):
+            hint = (
+                f"{where} refused the signature of access key {keys.access_key_id} "
+                f"({keys.source}): the secret access key is not the one turnout has for it"
+            )
+        elif message.startswith("Signature "):  # expired / not yet current
+            hint = (
+                f"{where} refused the request signed with access key {keys.access_key_id}: "
+                f"{message} (this machine's clock and the server's differ by over 5 minutes)"
+            )
+        else:
+            hint = (
+                f"{where} refused the request signed with access key {keys.access_key_id} "
+                f"({keys.source}): {message or code}"
+            )
+        raise TurnoutAuthError(403, code, hint)
 
 
 def _part(name: str) -> str:

@@ -7,7 +7,16 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from turnout.cli.common import DEFAULT_URL, Json, Url, connect, console, fail, print_json
+from turnout.cli.common import (
+    DEFAULT_URL,
+    CredentialsFile,
+    Json,
+    Url,
+    connect,
+    console,
+    fail,
+    print_json,
+)
 from turnout.cli.models import format_time
 from turnout.cli.pairs import number, parse_numbers, parse_pairs
 from turnout.cli.waiting import wait_with_status
@@ -41,11 +50,12 @@ def create_config(
         ),
     ],
     url: Url = DEFAULT_URL,
+    credentials: CredentialsFile = None,
     as_json: Json = False,
 ) -> None:
     """Create an endpoint config, e.g. `-v A=digits-a,weight=0.5 -v B=digits-b,weight=0.5`."""
     variants = [parse_variant(spec) for spec in variant]
-    with connect(url) as client:
+    with connect(url, credentials) as client:
         config = client.create_endpoint_config(name, variants)
     if as_json:
         print_json(config)
@@ -78,9 +88,11 @@ def parse_variant(spec: str) -> Variant:
 
 
 @config_app.command("list")
-def list_configs(url: Url = DEFAULT_URL, as_json: Json = False) -> None:
+def list_configs(
+    url: Url = DEFAULT_URL, credentials: CredentialsFile = None, as_json: Json = False
+) -> None:
     """List endpoint configs."""
-    with connect(url) as client:
+    with connect(url, credentials) as client:
         configs = client.list_endpoint_configs()
     if as_json:
         print_json(configs)
@@ -92,10 +104,11 @@ def list_configs(url: Url = DEFAULT_URL, as_json: Json = False) -> None:
 def describe_config(
     name: Annotated[str, typer.Argument(help="Endpoint config name.")],
     url: Url = DEFAULT_URL,
+    credentials: CredentialsFile = None,
     as_json: Json = False,
 ) -> None:
     """Show one endpoint config and its variants."""
-    with connect(url) as client:
+    with connect(url, credentials) as client:
         config = client.describe_endpoint_config(name)
     if as_json:
         print_json(config)
@@ -105,10 +118,12 @@ def describe_config(
 
 @config_app.command("delete")
 def delete_config(
-    name: Annotated[str, typer.Argument(help="Endpoint config name.")], url: Url = DEFAULT_URL
+    name: Annotated[str, typer.Argument(help="Endpoint config name.")],
+    url: Url = DEFAULT_URL,
+    credentials: CredentialsFile = None,
 ) -> None:
     """Delete an endpoint config (endpoints using it keep running)."""
-    with connect(url) as client:
+    with connect(url, credentials) as client:
         client.delete_endpoint_config(name)
     console.print(f"endpoint config [bold]{name}[/] deleted")
 
@@ -138,10 +153,11 @@ def create_endpoint(
     wait: Wait = True,
     timeout: Timeout = 600,
     url: Url = DEFAULT_URL,
+    credentials: CredentialsFile = None,
     as_json: Json = False,
 ) -> None:
     """Create an endpoint: start the config's instances and route traffic to them."""
-    with connect(url) as client:
+    with connect(url, credentials) as client:
         endpoint = client.create_endpoint(name, config)
         if wait:
             endpoint = wait_with_status(client, name, timeout)
@@ -149,9 +165,11 @@ def create_endpoint(
 
 
 @app.command("list")
-def list_endpoints(url: Url = DEFAULT_URL, as_json: Json = False) -> None:
+def list_endpoints(
+    url: Url = DEFAULT_URL, credentials: CredentialsFile = None, as_json: Json = False
+) -> None:
     """List endpoints with their status and variants."""
-    with connect(url) as client:
+    with connect(url, credentials) as client:
         listed = client.list_endpoints()
     if as_json:
         print_json(listed)
@@ -170,10 +188,11 @@ def list_endpoints(url: Url = DEFAULT_URL, as_json: Json = False) -> None:
 def describe_endpoint(
     name: Annotated[str, typer.Argument(help="Endpoint name.")],
     url: Url = DEFAULT_URL,
+    credentials: CredentialsFile = None,
     as_json: Json = False,
 ) -> None:
     """Show an endpoint: status, variants with current/desired weights, instances."""
-    with connect(url) as client:
+    with connect(url, credentials) as client:
         endpoint = client.describe_endpoint(name)
     finish(endpoint, as_json, url)
 
@@ -185,10 +204,11 @@ def update_endpoint(
     wait: Wait = True,
     timeout: Timeout = 600,
     url: Url = DEFAULT_URL,
+    credentials: CredentialsFile = None,
     as_json: Json = False,
 ) -> None:
     """Switch an endpoint to another config: start the new fleet, then move all traffic."""
-    with connect(url) as client:
+    with connect(url, credentials) as client:
         endpoint = client.update_endpoint(name, config)
         if wait:
             endpoint = wait_with_status(client, name, timeout)
@@ -200,9 +220,10 @@ def delete_endpoint(
     name: Annotated[str, typer.Argument(help="Endpoint name.")],
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait until it is gone.")] = True,
     url: Url = DEFAULT_URL,
+    credentials: CredentialsFile = None,
 ) -> None:
     """Delete an endpoint and stop its instances."""
-    with connect(url) as client:
+    with connect(url, credentials) as client:
         client.delete_endpoint(name)
         if wait:
             with console.status(f"deleting {name} ..."):
@@ -215,9 +236,10 @@ def wait_endpoint(
     name: Annotated[str, typer.Argument(help="Endpoint name.")],
     timeout: Timeout = 600,
     url: Url = DEFAULT_URL,
+    credentials: CredentialsFile = None,
 ) -> None:
     """Wait until an endpoint is InService (exit status 1 if it fails)."""
-    with connect(url) as client:
+    with connect(url, credentials) as client:
         endpoint = wait_with_status(client, name, timeout)
     finish(endpoint, False, url)
 
@@ -235,6 +257,7 @@ def traffic_command(
     wait: Wait = True,
     timeout: Timeout = 600,
     url: Url = DEFAULT_URL,
+    credentials: CredentialsFile = None,
     as_json: Json = False,
 ) -> None:
     """Change live weights and instance counts, e.g. `turnout traffic digits A=0.9 B=0.1`."""
@@ -242,7 +265,7 @@ def traffic_command(
     new_counts = parse_numbers(instances or [], "--instances", "VARIANT=N", int)
     if not new_weights and not new_counts:
         fail("nothing to change: give weights like A=0.9 B=0.1 and/or --instances A=2")
-    with connect(url) as client:
+    with connect(url, credentials) as client:
         result = client.update_traffic(endpoint, new_weights, new_counts)
         if wait:
             result = wait_with_status(client, endpoint, timeout)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from turnout.cli.common import DEFAULT_URL, Url, connect, err_console, fail
+from turnout.cli.common import DEFAULT_URL, CredentialsFile, Url, connect, err_console, fail
 
 
 def invoke_command(
@@ -37,10 +37,11 @@ def invoke_command(
         str | None, typer.Option(help="X-Amzn-SageMaker-Inference-Id to record.")
     ] = None,
     url: Url = DEFAULT_URL,
+    credentials: CredentialsFile = None,
 ) -> None:
     """Send one request to an endpoint and print the answer (the variant goes to stderr)."""
     data = _read_body(body, file)
-    with connect(url) as client:
+    with connect(url, credentials) as client:
         answer = client.invoke(
             endpoint,
             data,

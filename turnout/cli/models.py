@@ -10,7 +10,16 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from turnout.cli.common import DEFAULT_URL, Json, Url, connect, console, fail, print_json
+from turnout.cli.common import (
+    DEFAULT_URL,
+    CredentialsFile,
+    Json,
+    Url,
+    connect,
+    console,
+    fail,
+    print_json,
+)
 from turnout.cli.pairs import parse_pairs
 from turnout.client import ModelInfo
 
@@ -41,6 +50,7 @@ def create(
         typer.Option("--env", "-e", help="KEY=VALUE passed to the instance; repeatable."),
     ] = None,
     url: Url = DEFAULT_URL,
+    credentials: CredentialsFile = None,
     as_json: Json = False,
 ) -> None:
     """Register a model from a directory or a .tar.gz on this machine."""
@@ -52,7 +62,7 @@ def create(
             fail(f"{artifact} does not exist: give a model directory or a model.tar.gz")
         artifact = str(location.resolve())
     environment = parse_pairs(env or [], "--env", "KEY=VALUE")
-    with connect(url) as client:
+    with connect(url, credentials) as client:
         model = client.create_model(
             name,
             artifact,
@@ -69,9 +79,11 @@ def create(
 
 
 @app.command("list")
-def list_(url: Url = DEFAULT_URL, as_json: Json = False) -> None:
+def list_(
+    url: Url = DEFAULT_URL, credentials: CredentialsFile = None, as_json: Json = False
+) -> None:
     """List the registered models."""
-    with connect(url) as client:
+    with connect(url, credentials) as client:
         listed = client.list_models()
     if as_json:
         print_json(listed)
@@ -83,10 +95,11 @@ def list_(url: Url = DEFAULT_URL, as_json: Json = False) -> None:
 def describe(
     name: Annotated[str, typer.Argument(help="Model name.")],
     url: Url = DEFAULT_URL,
+    credentials: CredentialsFile = None,
     as_json: Json = False,
 ) -> None:
     """Show one model."""
-    with connect(url) as client:
+    with connect(url, credentials) as client:
         model = client.describe_model(name)
     if as_json:
         print_json(model)
@@ -100,9 +113,10 @@ def describe(
 def delete(
     name: Annotated[str, typer.Argument(help="Model name.")],
     url: Url = DEFAULT_URL,
+    credentials: CredentialsFile = None,
 ) -> None:
     """Delete a model (endpoints already running it keep their instances)."""
-    with connect(url) as client:
+    with connect(url, credentials) as client:
         client.delete_model(name)
     console.print(f"model [bold]{name}[/] deleted")
 
