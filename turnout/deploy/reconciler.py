@@ -283,6 +283,7 @@ class Reconciler:
         variants = self._fleets.get(endpoint, {}).get(fleet, {})
         targets = [
             VariantTarget(
+                fleet,
                 name,
                 weight,
                 [i for _, i in sorted(variants.get(name, {}).items()) if i.spec.id not in skip],

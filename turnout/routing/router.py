@@ -2,6 +2,8 @@
 
 The control plane calls `publish` / `withdraw` to change where traffic goes, and `retire`
 to wait until instances it took out of the table have answered their last requests.
+`metrics` holds the counters of every variant route published so far; the metrics flusher
+takes their windows and drops the ones no longer routed (`routed_keys`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from turnout.instances.backend import Instance
+from turnout.metrics.counters import VariantKey, VariantMetrics
 from turnout.routing.table import (
     EndpointRoute,
     RoutingTable,
@@ -38,11 +41,18 @@ class Router:
         self.table = RoutingTable(0, {})
         self.in_flight = 0
         self._upstreams: dict[str, Upstream] = {}
+        self.metrics: dict[VariantKey, VariantMetrics] = {}
 
     def publish(self, endpoint: str, targets: Sequence[VariantTarget]) -> None:
-        """Route `endpoint` to these variants from the next request on."""
+        """Route `endpoint` to these variants (of one fleet, or two) from the next request on."""
         routes = [
-            VariantRoute(t.name, tuple(self._upstream(i) for i in t.instances)) for t in targets
+            VariantRoute(
+                t.config,
+                t.name,
+                tuple(self._upstream(i) for i in t.instances),
+                self._metrics(VariantKey(endpoint, t.config, t.name)),
+            )
+            for t in targets
         ]
         route = EndpointRoute(endpoint, routes, [t.weight for t in targets])
         self._swap({**self.table.endpoints, endpoint: route})
@@ -79,6 +89,19 @@ class Router:
         self._upstreams.clear()
         self.table = RoutingTable(self.table.version + 1, {})
 
+    def routed_keys(self) -> set[VariantKey]:
+        return {
+            VariantKey(name, r.config, r.name)
+            for name, route in self.table.endpoints.items()
+            for r in route.routes
+        }
+
+    def _metrics(self, key: VariantKey) -> VariantMetrics:
+        metrics = self.metrics.get(key)
+        if metrics is None:
+            metrics = self.metrics[key] = VariantMetrics(key)
+        return metrics
+
     def _upstream(self, instance: Instance) -> Upstream:
         upstream = self._upstreams.get(instance.spec.id)
         if upstream is None or upstream.instance is not instance:
@@ -95,7 +118,7 @@ class Router:
         return {
             u.instance.spec.id
             for route in self.table.endpoints.values()
-            for variant in route.variants.values()
+            for variant in route.routes
             for u in variant.upstreams
         }
 

@@ -3,6 +3,10 @@
 The control plane builds a new snapshot whenever weights or fleets change and swaps it in
 whole; a request reads one snapshot from start to end, so a change never shows half-done.
 Nothing here touches the store.
+
+During a blue/green deployment an endpoint routes to two fleets (endpoint configs) at once,
+whose variants may share names: a route is therefore keyed by (config, variant), and the
+weights the control plane publishes already hold each fleet's share of the traffic.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from turnout.instances.backend import Instance
+from turnout.metrics.counters import VariantMetrics
 from turnout.routing.choice import WeightedChoice
 from turnout.routing.upstream import ConnectionPool
 
@@ -31,43 +36,75 @@ class Upstream:
 
 
 class VariantRoute:
-    __slots__ = ("name", "name_header", "upstreams")
+    """One variant of one fleet: its instances and the counters its invocations feed."""
 
-    def __init__(self, name: str, upstreams: tuple[Upstream, ...]) -> None:
+    __slots__ = ("config", "metrics", "name", "name_header", "upstreams")
+
+    def __init__(
+        self, config: str, name: str, upstreams: tuple[Upstream, ...], metrics: VariantMetrics
+    ) -> None:
+        self.config = config
         self.name = name
         self.name_header = name.encode()  # x-Amzn-Invoked-Production-Variant, encoded once
         self.upstreams = upstreams
+        self.metrics = metrics
 
 
 @dataclass(frozen=True, slots=True)
 class VariantTarget:
-    """What the control plane publishes for one variant: its weight and instances."""
+    """What the control plane publishes for one variant of one fleet (endpoint config)."""
 
+    config: str
     name: str
     weight: float
     instances: Sequence[Instance]
 
 
 class EndpointRoute:
-    """One endpoint's variants and the O(1) weighted chooser over them."""
+    """One endpoint's variant routes and the O(1) weighted choosers over them."""
 
-    __slots__ = ("chooser", "name", "variants")
+    __slots__ = ("_by_name", "chooser", "name", "routes")
 
-    def __init__(self, name: str, variants: Sequence[VariantRoute], weights: Sequence[float]):
+    def __init__(self, name: str, routes: Sequence[VariantRoute], weights: Sequence[float]):
         self.name = name
-        self.variants: Mapping[str, VariantRoute] = {v.name: v for v in variants}
+        self.routes = tuple(routes)
         # All-zero weights are refused by validation; guard anyway so a bad snapshot
         # answers "no variant" instead of raising on every request.
-        self.chooser: WeightedChoice[VariantRoute] | None = (
-            WeightedChoice(variants, weights) if any(w > 0 for w in weights) else None
-        )
+        self.chooser = _chooser(routes, weights)
+        # TargetVariant picks among the routes of that name (one per fleet) by their weights.
+        by_name: dict[str, tuple[list[VariantRoute], list[float]]] = {}
+        for route, weight in zip(routes, weights, strict=True):
+            named = by_name.setdefault(route.name, ([], []))
+            named[0].append(route)
+            named[1].append(weight)
+        self._by_name: Mapping[str, WeightedChoice[VariantRoute] | VariantRoute] = {
+            variant: _chooser(named, ws) or named[0] for variant, (named, ws) in by_name.items()
+        }
 
-    def weights(self) -> dict[str, float]:
-        if self.chooser is None:
-            return {name: 0.0 for name in self.variants}
-        probs = self.chooser.probabilities()
-        by_index = {v.name: probs[i] for i, v in enumerate(self.chooser.items)}
-        return {name: by_index.get(name, 0.0) for name in self.variants}
+    def named(self, variant: str, u: float) -> VariantRoute | None:
+        """The route for TargetVariant `variant` (draw u picks the fleet when two have it)."""
+        found = self._by_name.get(variant)
+        if found is None or isinstance(found, VariantRoute):
+            return found
+        return found.pick(u)
+
+    def find(self, config: str, variant: str) -> VariantRoute | None:
+        return next((r for r in self.routes if r.config == config and r.name == variant), None)
+
+    def weights(self) -> dict[tuple[str, str], float]:
+        """Each route's share of the endpoint's traffic, keyed by (config, variant)."""
+        shares = {(r.config, r.name): 0.0 for r in self.routes}
+        if self.chooser is not None:
+            for index, p in self.chooser.probabilities().items():
+                route = self.chooser.items[index]
+                shares[(route.config, route.name)] = p
+        return shares
+
+
+def _chooser(
+    routes: Sequence[VariantRoute], weights: Sequence[float]
+) -> WeightedChoice[VariantRoute] | None:
+    return WeightedChoice(routes, weights) if any(w > 0 for w in weights) else None
 
 
 @dataclass(frozen=True, slots=True)
