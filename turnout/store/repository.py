@@ -12,9 +12,18 @@ from collections.abc import Sequence
 from sqlalchemy.engine import Connection
 
 from turnout.deploy.alarms import Alarm, AlarmState, AlarmStatus, AlarmTransition
+from turnout.deploy.deployments import Deployment, Event, Request
 from turnout.metrics.rollup import Rollup
 from turnout.resources import Endpoint, EndpointConfig, EndpointStatus, Fleet, Model, VariantState
-from turnout.store import alarms, endpoint_configs, endpoints, models, rollups, tags
+from turnout.store import (
+    alarms,
+    deployments,
+    endpoint_configs,
+    endpoints,
+    models,
+    rollups,
+    tags,
+)
 from turnout.store.engine import Database
 from turnout.store.migrate import upgrade_to_head
 
@@ -153,7 +162,75 @@ class Store:
 
     def delete_endpoint(self, name: str) -> None:
         with self._db.write() as conn:
+            deployments.delete_of_endpoint(conn, name)
             endpoints.delete(conn, name)
+
+    # deployments (guarded blue/green updates)
+    def begin_deployment(
+        self, deployment: Deployment, event: Event, *, expect_status: EndpointStatus
+    ) -> bool:
+        """UpdateEndpoint with a policy: Updating, green pending, the deployment recorded."""
+        with self._db.write() as conn:
+            return deployments.begin(conn, deployment, event, expect_status)
+
+    def active_deployment(self, endpoint: str) -> Deployment | None:
+        with self._db.read() as conn:
+            return deployments.active(conn, endpoint)
+
+    def latest_deployment(self, endpoint: str) -> Deployment | None:
+        with self._db.read() as conn:
+            return deployments.latest(conn, endpoint)
+
+    def deployment_history(
+        self, endpoint: str, limit: int = 20
+    ) -> list[tuple[Deployment, list[Event]]]:
+        with self._db.read() as conn:
+            endpoints.get(conn, endpoint)  # NotFound for an unknown endpoint
+            return deployments.history(conn, endpoint, limit)
+
+    def record_deployment(
+        self,
+        expect: Deployment,
+        new: Deployment,
+        event: Event,
+        endpoint_status: EndpointStatus | None = None,
+    ) -> bool:
+        """Compare-and-set `expect` → `new`, with its event (and the endpoint's status)."""
+        with self._db.write() as conn:
+            return deployments.record(conn, expect, new, event, endpoint_status)
+
+    def finish_deployment(
+        self,
+        expect: Deployment,
+        new: Deployment,
+        event: Event,
+        *,
+        status: EndpointStatus,
+        variants: tuple[VariantState, ...],
+        promote_pending: bool,
+        at: float,
+    ) -> bool:
+        """The deployment's end and the endpoint's new state in one transaction: green
+        becomes current (promote_pending) or is dropped; FailureReason from the deployment."""
+        with self._db.write() as conn:
+            if not deployments.record(conn, expect, new, event):
+                return False
+            endpoints.save_state(
+                conn,
+                new.endpoint,
+                status=status,
+                variants=variants,
+                failure_reason=new.failure_reason,
+                last_modified_at=at,
+                promote_pending=promote_pending,
+                clear_pending=not promote_pending,
+            )
+            return True
+
+    def request_deployment(self, endpoint: str, request: Request) -> Deployment:
+        """Conflict if the endpoint has no deployment in progress (or it is rolling back)."""
+        with self._db.write() as conn:
+            return deployments.request(conn, endpoint, request)
 
     # tags (kind: "model", "endpoint config" or "endpoint", the words of NotFound)
     def add_tags(

@@ -173,3 +173,40 @@ alarm_history = sa.Table(
     sa.Index("ix_alarm_history_alarm_at", "alarm", "at"),
     sqlite_autoincrement=True,
 )
+
+# Guarded blue/green deployments (turnout.deploy.deployments.Deployment), one row each;
+# the reconciler writes a row (compare-and-set on `revision`) before it acts on it. The API
+# writes only `requested`. Deleted with their endpoint.
+deployments = sa.Table(
+    "deployments",
+    metadata,
+    _id(),
+    sa.Column("endpoint_id", sa.ForeignKey("endpoints.id"), nullable=False, index=True),
+    sa.Column("blue_config", sa.Text, nullable=False),
+    sa.Column("green_config", sa.Text, nullable=False),
+    sa.Column("policy", sa.JSON, nullable=False),  # SageMaker's DeploymentConfig document
+    sa.Column("steps", sa.JSON, nullable=False),  # [[green share, bake seconds], ...]
+    sa.Column("phase", sa.Text, nullable=False),
+    sa.Column("step", sa.Integer, nullable=False),
+    sa.Column("step_started_at", sa.Double, nullable=True),
+    sa.Column("started_at", sa.Double, nullable=False),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("paused", sa.Boolean, nullable=False),
+    sa.Column("requested", sa.Text, nullable=True),
+    sa.Column("failure_reason", sa.Text, nullable=True),
+    sa.Column("finished_at", sa.Double, nullable=True),
+    sqlite_autoincrement=True,
+)
+
+deployment_events = sa.Table(
+    "deployment_events",
+    metadata,
+    _id(),
+    sa.Column("deployment_id", sa.ForeignKey("deployments.id"), nullable=False, index=True),
+    sa.Column("at", sa.Double, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("step", sa.Integer, nullable=True),
+    sa.Column("green_share", sa.Double, nullable=True),
+    sqlite_autoincrement=True,
+)
