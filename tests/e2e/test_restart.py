@@ -4,24 +4,20 @@ SIGKILL; on SQLite and on PostgreSQL. A killed server takes its instances with i
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from scipy.stats import binom
 
 from tests.conftest import Artifacts
-from tests.store.postgres import POSTGRES_URL_VAR, REQUIRE_POSTGRES_VAR, admin_url
+from tests.store.postgres import fresh_database
 from tests.support.endpoints import VariantOf, deploy_endpoint, poll_until
 from tests.support.models import digits_rows
 from tests.support.processes import SeenProcess, still_alive
 from turnout.cli.background import BackgroundServer
 from turnout.client import Client, EndpointInfo
-from turnout.store.engine import normalize_url
 
 pytestmark = pytest.mark.e2e
 
@@ -34,22 +30,8 @@ State = dict[str, Any]
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this module (dropped at the end)."""
-    url, why = admin_url()
-    if url is None:
-        message = f"PostgreSQL is not answering ({why}); set {POSTGRES_URL_VAR} to point at one"
-        if os.environ.get(REQUIRE_POSTGRES_VAR) == "1":
-            pytest.fail(f"{message} ({REQUIRE_POSTGRES_VAR}=1)", pytrace=False)
-        pytest.skip(message)
-    admin = sa.create_engine(normalize_url(url), isolation_level="AUTOCOMMIT")
-    name = f"turnout_restart_{secrets.token_hex(6)}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin.url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:  # FORCE: a server we killed may hold a connection
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_database("turnout_restart") as url:
+        yield url.render_as_string(hide_password=False)
 
 
 def state(endpoint: EndpointInfo) -> State:

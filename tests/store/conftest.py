@@ -8,40 +8,21 @@ skip, unless TURNOUT_REQUIRE_POSTGRES=1 (CI), which makes them fail.
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Iterator
 
 import pytest
-import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
 from turnout.store import Store
-from turnout.store.engine import normalize_url
 
-from .postgres import POSTGRES_URL_VAR, REQUIRE_POSTGRES_VAR, admin_url, fresh_schema
+from .postgres import fresh_database, fresh_schema
 
 
 @pytest.fixture(scope="session")
 def postgres_database() -> Iterator[URL]:
     """A fresh PostgreSQL database for this test session (dropped at the end)."""
-    url, why = admin_url()
-    if url is None:
-        message = f"PostgreSQL is not answering ({why}); set {POSTGRES_URL_VAR} to point at one"
-        if os.environ.get(REQUIRE_POSTGRES_VAR) == "1":
-            pytest.fail(f"{message} ({REQUIRE_POSTGRES_VAR}=1)", pytrace=False)
-        pytest.skip(message)
-    admin = sa.create_engine(normalize_url(url), isolation_level="AUTOCOMMIT")
-    name = f"turnout_test_{secrets.token_hex(6)}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin.url.set(database=name)
-    finally:
-        with admin.connect() as conn:
-            # FORCE: a test that failed may have left a connection open.
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_database("turnout_test") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import getpass
 import os
 import secrets
+from collections.abc import Iterator
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
@@ -53,3 +56,29 @@ def fresh_schema(database: URL) -> str:
         engine.dispose()
     url = database.update_query_dict({"options": f"-csearch_path={schema}"})
     return url.render_as_string(hide_password=False)
+
+
+@contextlib.contextmanager
+def fresh_database(prefix: str) -> Iterator[URL]:
+    """A new, empty PostgreSQL database, dropped on exit.
+
+    When no server answers, the test skips, unless TURNOUT_REQUIRE_POSTGRES=1 (CI) makes
+    that a failure.
+    """
+    url, why = admin_url()
+    if url is None:
+        message = f"PostgreSQL is not answering ({why}); set {POSTGRES_URL_VAR} to point at one"
+        if os.environ.get(REQUIRE_POSTGRES_VAR) == "1":
+            pytest.fail(f"{message} ({REQUIRE_POSTGRES_VAR}=1)", pytrace=False)
+        pytest.skip(message)
+    admin = sa.create_engine(normalize_url(url), isolation_level="AUTOCOMMIT")
+    name = f"{prefix}_{secrets.token_hex(6)}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin.url.set(database=name)
+    finally:
+        with admin.connect() as conn:
+            # FORCE: a failed test, or a server a test killed, may hold a connection.
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
