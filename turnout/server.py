@@ -15,9 +15,12 @@ import sqlalchemy as sa
 import uvicorn
 
 from turnout.api.app import App
+from turnout.deploy.alarm_watch import AlarmWatch
 from turnout.deploy.reconciler import Reconciler
 from turnout.instances.local import LocalBackend
 from turnout.instances.supervisor import HealthPolicy
+from turnout.metrics.flusher import Flusher
+from turnout.metrics.rollup import PERIOD
 from turnout.models.s3 import S3Source
 from turnout.routing.router import Router, RouterLimits
 from turnout.service import ControlPlane
@@ -57,14 +60,26 @@ class Runtime:
             settings.max_payload_bytes,
             S3Source.from_env(settings.s3_endpoint_url, settings.region),
         )
+        self.flusher = Flusher(
+            self.router,
+            self.store,
+            retention=settings.metrics_retention,
+            grace=settings.model_timeout + PERIOD,
+        )
+        self.alarms = AlarmWatch(self.store, self.flusher)
         self.reconciler = Reconciler(
             self.store, self.backend, self.router, drain_timeout=settings.model_timeout
         )
         self.control = ControlPlane(self.store, self.reconciler)
         self._loop_task: asyncio.Task[None] | None = None
+        self._metric_tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         self._loop_task = asyncio.create_task(self.reconciler.run(), name="reconciler")
+        self._metric_tasks = [
+            asyncio.create_task(self.flusher.run(), name="metrics flusher"),
+            asyncio.create_task(self.alarms.run(), name="alarm evaluator"),
+        ]
 
     async def stop(self) -> None:
         """Stop deploying, then stop instances; the desired state stays in the store."""
@@ -72,6 +87,10 @@ class Runtime:
             self._loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop_task
+        for task in self._metric_tasks:
+            task.cancel()
+        await asyncio.gather(*self._metric_tasks, return_exceptions=True)
+        await self.flusher.close()  # the counts since the last period boundary
         await self.reconciler.close()
         await self.backend.close()
         self.router.close()

@@ -37,6 +37,8 @@ class Settings:
     credentials: Mapping[str, str] = field(default_factory=dict, repr=False)
     # Where s3:// model artifacts come from (None: AWS itself, per boto3's configuration).
     s3_endpoint_url: str | None = None
+    # How long metric rollups stay in the store (seconds).
+    metrics_retention: float = 24 * 3600.0
 
     @property
     def database_url(self) -> str:

@@ -83,6 +83,11 @@ class Alarm:
             raise InvalidRequest("DatapointsToAlarm must be between 1 and EvaluationPeriods.")
 
 
+def breaches(alarm: Alarm, value: float) -> bool:
+    """Whether one datapoint crosses the alarm's threshold."""
+    return _COMPARE[alarm.comparison](value, alarm.threshold)
+
+
 def evaluate(alarm: Alarm, datapoints: Sequence[float | None], current: AlarmState) -> AlarmState:
     """The alarm's state given its datapoints, oldest first, one per period (None: no data).
 
