@@ -46,6 +46,11 @@ class Artifacts:
         return models.make_faulty_model(self.root / "faulty")
 
     @functools.cached_property
+    def flaky(self) -> Path:
+        """Fails 30% of its requests with a 500 (3 of every 10)."""
+        return models.make_flaky_model(self.root / "flaky")
+
+    @functools.cached_property
     def broken(self) -> Path:
         return models.make_broken_model(self.root / "broken")
 

@@ -31,7 +31,7 @@ from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn, TypedDict, cast
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx
 
@@ -191,6 +191,61 @@ class EndpointInfo(TypedDict):
     last_modified_at: float
     url: str
     variants: list[VariantStateInfo]
+
+
+class AlarmChangeInfo(TypedDict):
+    at: float
+    old_state: str
+    new_state: str
+    reason: str
+
+
+class AlarmInfo(TypedDict):
+    """An alarm: its definition and state; `history` (newest first) only when described."""
+
+    name: str
+    endpoint: str
+    metric: str
+    statistic: str
+    threshold: float
+    comparison: str
+    variant: str | None
+    period: int
+    evaluation_periods: int
+    datapoints_to_alarm: int | None
+    treat_missing_data: str
+    state: str  # OK, ALARM or INSUFFICIENT_DATA
+    reason: str
+    state_updated_at: float
+    created_at: float
+    history: list[AlarmChangeInfo] | None
+
+
+class DatapointInfo(TypedDict):
+    timestamp: float  # start of the period
+    value: float | None  # None: no invocations in the period
+
+
+class MetricSeriesInfo(TypedDict):
+    endpoint: str
+    metric: str
+    statistic: str
+    period: int
+    variant: str | None
+    config: str | None
+    datapoints: list[DatapointInfo]
+
+
+class VariantMetricsInfo(TypedDict):
+    variant: str
+    config: str
+    metrics: dict[str, dict[str, float]]  # metric -> statistic -> value (latencies in µs)
+
+
+class MetricsSummaryInfo(TypedDict):
+    endpoint: str
+    seconds: float
+    variants: list[VariantMetricsInfo]
 
 
 @dataclass(frozen=True)
@@ -408,6 +463,66 @@ class Client:
 
     def delete_endpoint(self, name: str) -> None:
         self._call("DELETE", f"/api/v1/endpoints/{_part(name)}")
+
+    # alarms and metrics
+    def create_alarm(
+        self,
+        name: str,
+        endpoint: str,
+        metric: str,
+        statistic: str,
+        threshold: float,
+        comparison: str,
+        *,
+        variant: str | None = None,
+        period: int = 10,
+        evaluation_periods: int = 1,
+        datapoints_to_alarm: int | None = None,
+        treat_missing_data: str = "missing",
+    ) -> AlarmInfo:
+        """An alarm on a SageMaker metric of the endpoint (or of one variant), e.g.
+        `create_alarm("digits-5xx", "digits", "Invocation5XXErrors", "Average", 0.05,
+        "GreaterThanThreshold")`."""
+        body = {
+            "name": name, "endpoint": endpoint, "metric": metric, "statistic": statistic,
+            "threshold": threshold, "comparison": comparison, "variant": variant,
+            "period": period, "evaluation_periods": evaluation_periods,
+            "datapoints_to_alarm": datapoints_to_alarm, "treat_missing_data": treat_missing_data,
+        }  # fmt: skip
+        return cast(AlarmInfo, self._call("POST", "/api/v1/alarms", body))
+
+    def list_alarms(self, endpoint: str | None = None) -> list[AlarmInfo]:
+        query = f"?{urlencode({'endpoint': endpoint})}" if endpoint is not None else ""
+        return cast(list[AlarmInfo], self._call("GET", f"/api/v1/alarms{query}"))
+
+    def describe_alarm(self, name: str) -> AlarmInfo:
+        return cast(AlarmInfo, self._call("GET", f"/api/v1/alarms/{_part(name)}"))
+
+    def delete_alarm(self, name: str) -> None:
+        self._call("DELETE", f"/api/v1/alarms/{_part(name)}")
+
+    def endpoint_metrics(
+        self,
+        endpoint: str,
+        metric: str,
+        statistic: str,
+        *,
+        since: float = 300,
+        period: int = 10,
+        variant: str | None = None,
+        config: str | None = None,
+    ) -> MetricSeriesInfo:
+        """One datapoint per `period` over the last `since` seconds, the open period included."""
+        params = {"metric": metric, "statistic": statistic, "since": since, "period": period,
+                  "variant": variant, "config": config}  # fmt: skip
+        query = urlencode({k: v for k, v in params.items() if v is not None})
+        path = f"/api/v1/endpoints/{_part(endpoint)}/metrics?{query}"
+        return cast(MetricSeriesInfo, self._call("GET", path))
+
+    def metrics_summary(self, endpoint: str, since: float = 300) -> MetricsSummaryInfo:
+        """Every SageMaker metric of each variant (per fleet) over the last `since` seconds."""
+        path = f"/api/v1/endpoints/{_part(endpoint)}/metrics/summary?{urlencode({'since': since})}"
+        return cast(MetricsSummaryInfo, self._call("GET", path))
 
     # waits
     def wait_for_endpoint(

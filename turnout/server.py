@@ -22,6 +22,7 @@ from turnout.instances.supervisor import HealthPolicy
 from turnout.metrics.flusher import Flusher
 from turnout.metrics.rollup import PERIOD
 from turnout.models.s3 import S3Source
+from turnout.monitoring import Monitoring
 from turnout.routing.router import Router, RouterLimits
 from turnout.service import ControlPlane
 from turnout.settings import Settings
@@ -67,6 +68,7 @@ class Runtime:
             grace=settings.model_timeout + PERIOD,
         )
         self.alarms = AlarmWatch(self.store, self.flusher)
+        self.monitoring = Monitoring(self.store, self.flusher)
         self.reconciler = Reconciler(
             self.store, self.backend, self.router, drain_timeout=settings.model_timeout
         )

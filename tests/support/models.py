@@ -16,6 +16,8 @@ SageMaker `model.tar.gz`. Training happens once per process per (C, seed).
   `{"echo": <request JSON>}`. Run it as the artifact's `serve` file (flavor auto detects it),
   or as `Model(command=(sys.executable, "serve"))` with the artifact as working directory.
 - `make_broken_model`: model_fn raises at load (the worker exits 3 with one line).
+- `make_flaky_model`: an inference model whose predict_fn raises (a 500) on 3 of every 10
+  requests an instance serves, in a fixed pattern: exactly 30% once a multiple of 10 went by.
 """
 
 from __future__ import annotations
@@ -185,6 +187,29 @@ _BROKEN_HANDLERS = f"""
     def model_fn(model_dir):
         raise RuntimeError({BROKEN_MESSAGE!r})
 """
+
+
+_FLAKY_HANDLERS = _JSON_HANDLERS.replace(
+    """
+    def predict_fn(input_data, model):
+        return model.predict(input_data)
+""",
+    """
+    _served = [0]
+
+
+    def predict_fn(input_data, model):
+        _served[0] += 1
+        if _served[0] % 10 < 3:
+            raise RuntimeError("this model fails 30% of requests on purpose")
+        return model.predict(input_data)
+""",
+)
+
+
+def make_flaky_model(dest_dir: Path) -> Path:
+    """Digits over JSON, but requests 10k, 10k+1 and 10k+2 of an instance fail with a 500."""
+    return _write_code(dest_dir, _FLAKY_HANDLERS)
 
 
 def make_broken_model(dest_dir: Path) -> Path:

@@ -14,6 +14,7 @@ from turnout.api.auth import SigV4Guard
 from turnout.api.limits import BoundedBody
 from turnout.api.rest import build_rest_app
 from turnout.api.sagemaker import SageMakerApi, is_sagemaker_request
+from turnout.monitoring import Monitoring
 from turnout.routing.invocations import PREFIX, Invocations, Receive, Scope, Send
 from turnout.routing.router import Router
 from turnout.service import ControlPlane
@@ -24,6 +25,7 @@ class Lifecycle(Protocol):
     settings: Settings
     router: Router
     control: ControlPlane
+    monitoring: Monitoring
 
     async def start(self) -> None: ...
 
@@ -34,7 +36,7 @@ class App:
     def __init__(self, runtime: Lifecycle) -> None:
         self._runtime = runtime
         self._invocations = Invocations(runtime.router)
-        self._rest = BoundedBody(build_rest_app(runtime.control))
+        self._rest = BoundedBody(build_rest_app(runtime.control, runtime.monitoring))
         settings = runtime.settings
         self._sagemaker = SageMakerApi(runtime.control, settings.account_id, settings.region)
         # With credentials, every request but the health check must be SigV4-signed.

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 import turnout
+from turnout.api.rest_monitoring import monitoring_routes
 from turnout.api.schemas import (
     EndpointConfigIn,
     EndpointConfigOut,
@@ -27,6 +28,7 @@ from turnout.api.schemas import (
 )
 from turnout.deploy.plans import DesiredVariant
 from turnout.errors import AlreadyExists, Conflict, InvalidRequest, NotFound, TurnoutError
+from turnout.monitoring import Monitoring
 from turnout.resources import Model
 from turnout.service import ControlPlane
 
@@ -57,7 +59,7 @@ def _problem(e: dict[str, Any]) -> str:
     return f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body') or 'body'}: {e.get('msg')}"
 
 
-def build_rest_app(control: ControlPlane) -> FastAPI:
+def build_rest_app(control: ControlPlane, monitoring: Monitoring) -> FastAPI:
     api = FastAPI(
         title="turnout",
         version=turnout.__version__,
@@ -182,4 +184,5 @@ def build_rest_app(control: ControlPlane) -> FastAPI:
     def delete_endpoint(name: str) -> None:
         control.delete_endpoint(name)
 
+    api.include_router(monitoring_routes(monitoring))
     return api

@@ -1,0 +1,112 @@
+"""The service layer of alarms and metric queries, whichever facade asks.
+
+Alarm definitions are synchronous (facades call them from worker threads, like the
+ControlPlane). Metric queries are coroutines on the server's event loop: they read the
+flusher's fresh view, the store's rollups plus this process's counts not written yet, so a
+query right after traffic sees all of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from turnout.deploy.alarms import Alarm, AlarmStatus, AlarmTransition
+from turnout.errors import InvalidRequest
+from turnout.metrics.counters import VariantKey
+from turnout.metrics.flusher import Flusher
+from turnout.metrics.rollup import PERIOD, STATISTICS, Metric, Rollup, align, statistic
+from turnout.metrics.series import Datapoint, period_starts, select, series
+from turnout.store import Store
+
+MAX_DATAPOINTS = 1440  # per query, as CloudWatch bounds GetMetricStatistics
+
+
+@dataclass(frozen=True)
+class VariantSummary:
+    """Every statistic of every SageMaker metric of one variant of one fleet."""
+
+    key: VariantKey
+    statistics: dict[Metric, dict[str, float]]
+
+
+class Monitoring:
+    def __init__(
+        self, store: Store, flusher: Flusher, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._store = store
+        self._flusher = flusher
+        self._clock = clock
+
+    # --- alarms -----------------------------------------------------------------------
+    def create_alarm(self, alarm: Alarm) -> AlarmStatus:
+        """InvalidRequest if the definition breaks a rule, AlreadyExists if the name is taken."""
+        alarm.validate()
+        self._store.add_alarm(alarm, self._clock())
+        return self._store.get_alarm(alarm.name)
+
+    def list_alarms(self, endpoint: str | None = None) -> list[AlarmStatus]:
+        return self._store.list_alarms(endpoint)
+
+    def describe_alarm(self, name: str) -> tuple[AlarmStatus, list[AlarmTransition]]:
+        """The alarm and its latest state changes, newest first."""
+        return self._store.get_alarm(name), self._store.alarm_history(name)
+
+    def delete_alarm(self, name: str) -> None:
+        self._store.delete_alarm(name)
+
+    # --- metrics ----------------------------------------------------------------------
+    async def series(
+        self,
+        endpoint: str,
+        metric: Metric,
+        name: str,
+        *,
+        seconds: float,
+        period: int = int(PERIOD),
+        variant: str | None = None,
+        config: str | None = None,
+    ) -> list[Datapoint]:
+        """One datapoint per `period` over the last `seconds`, oldest first."""
+        if name not in STATISTICS:
+            raise InvalidRequest(f"statistic must be one of {', '.join(STATISTICS)}.")
+        if period < PERIOD or period % PERIOD:
+            raise InvalidRequest(f"period must be a multiple of {PERIOD:g} seconds.")
+        if seconds / period > MAX_DATAPOINTS:
+            raise InvalidRequest(
+                f"since/period would give over {MAX_DATAPOINTS} datapoints; "
+                "ask for a shorter span or a longer period."
+            )
+        now = self._clock()
+        starts = period_starts(now - seconds, now, period)
+        rollups = await self._rollups(endpoint, starts[0] if starts else now)
+        return series(select(rollups, variant, config), metric, name, period, starts)
+
+    async def summary(self, endpoint: str, *, seconds: float) -> list[VariantSummary]:
+        """Each variant's metrics over the last `seconds` (whole periods), by fleet."""
+        rollups = await self._rollups(endpoint, align(self._clock() - seconds))
+        by_key: dict[VariantKey, list[Rollup]] = defaultdict(list)
+        for rollup in rollups:
+            by_key[rollup.key].append(rollup)
+        return [
+            VariantSummary(key, _statistics(by_key[key]))
+            for key in sorted(by_key, key=lambda k: (k.config, k.variant))
+        ]
+
+    async def _rollups(self, endpoint: str, since: float) -> list[Rollup]:
+        """NotFound for an endpoint that neither exists nor has metrics (a typo, likely)."""
+        rollups = await self._flusher.rollups(endpoint, since)
+        if not rollups:
+            await asyncio.to_thread(self._store.get_endpoint, endpoint)
+        return rollups
+
+
+def _statistics(rollups: list[Rollup]) -> dict[Metric, dict[str, float]]:
+    found: dict[Metric, dict[str, float]] = {}
+    for metric in Metric:
+        values = {name: statistic(metric, name, rollups) for name in STATISTICS}
+        found[metric] = {name: value for name, value in values.items() if value is not None}
+    return found
