@@ -11,9 +11,11 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from turnout.api.auth import SigV4Guard
+from turnout.api.dashboard import build_dashboard, is_dashboard_request
 from turnout.api.limits import BoundedBody
 from turnout.api.rest import build_rest_app
 from turnout.api.sagemaker import SageMakerApi, is_sagemaker_request
+from turnout.metrics.flusher import Flusher
 from turnout.monitoring import Monitoring
 from turnout.routing.invocations import PREFIX, Invocations, Receive, Scope, Send
 from turnout.routing.router import Router
@@ -26,6 +28,7 @@ class Lifecycle(Protocol):
     router: Router
     control: ControlPlane
     monitoring: Monitoring
+    flusher: Flusher
 
     async def start(self) -> None: ...
 
@@ -37,11 +40,17 @@ class App:
         self._runtime = runtime
         self._invocations = Invocations(runtime.router)
         self._rest = BoundedBody(build_rest_app(runtime.control, runtime.monitoring))
+        self._dashboard = build_dashboard(runtime)
         settings = runtime.settings
         self._sagemaker = SageMakerApi(runtime.control, settings.account_id, settings.region)
         # With credentials, every request but the health check must be SigV4-signed.
         self._http: Callable[[Scope, Receive, Send], Awaitable[None]] = (
-            SigV4Guard(self._route, settings.credentials, settings.max_payload_bytes)
+            SigV4Guard(
+                self._route,
+                settings.credentials,
+                settings.max_payload_bytes,
+                for_browsers=is_dashboard_request,
+            )
             if settings.credentials
             else self._route
         )
@@ -58,6 +67,8 @@ class App:
             await self._invocations(scope, receive, send)
         elif is_sagemaker_request(scope):
             await self._sagemaker(scope, receive, send)
+        elif is_dashboard_request(scope):
+            await self._dashboard(scope, receive, send)
         else:
             await self._rest(scope, receive, send)
 

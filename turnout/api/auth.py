@@ -7,8 +7,10 @@ The file has the format of `~/.aws/credentials`: every section holding
 
 from __future__ import annotations
 
+import base64
 import configparser
 import datetime
+import hmac
 import ipaddress
 import json
 import os
@@ -65,7 +67,12 @@ def load_credentials(path: Path | None, environ: Mapping[str, str] = os.environ)
 
 
 class SigV4Guard:
-    """Passes on only requests signed with a known key pair; answers the rest with 403."""
+    """Passes on only requests signed with a known key pair; answers the rest with 403.
+
+    A browser cannot sign, so the pages `for_browsers` picks (the read-only dashboard) take
+    HTTP Basic authentication instead: an access key id as the user, its secret as the
+    password; without it they answer 401, which makes the browser ask.
+    """
 
     def __init__(
         self,
@@ -73,15 +80,23 @@ class SigV4Guard:
         secrets: Mapping[str, str],
         max_body_bytes: int,
         clock: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC),
+        for_browsers: Callable[[Scope], bool] = lambda scope: False,
     ) -> None:
         self._app = app
         self._secrets = dict(secrets)
         self._max_body = max_body_bytes
         self._clock = clock
+        self._for_browsers = for_browsers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["path"] in OPEN_PATHS:
             await self._app(scope, receive, send)
+            return
+        if self._for_browsers(scope) and not _has_signature(scope):
+            if basic_auth_ok(scope, self._secrets):
+                await self._app(scope, receive, send)
+            else:
+                await _ask_for_basic_auth(send)
             return
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
         body = await read_body(receive, self._max_body)
@@ -103,6 +118,35 @@ class SigV4Guard:
             await _refuse(send, err.status, err.code, err.message)
             return
         await self._app(scope, _replay(body), send)
+
+
+def _has_signature(scope: Scope) -> bool:
+    return any(k == b"authorization" and v.startswith(b"AWS4-") for k, v in scope["headers"])
+
+
+def basic_auth_ok(scope: Scope, secrets: Mapping[str, str]) -> bool:
+    """Whether the request carries `Authorization: Basic` with a known key id and its secret."""
+    header = next((v for k, v in scope["headers"] if k == b"authorization"), b"")
+    scheme, _, encoded = header.partition(b" ")
+    if scheme.lower() != b"basic":
+        return False
+    try:
+        user, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
+    except (ValueError, UnicodeDecodeError):
+        return False
+    expected = secrets.get(user)
+    return expected is not None and hmac.compare_digest(expected, password)
+
+
+async def _ask_for_basic_auth(send: Send) -> None:
+    body = b"turnout: sign in with an access key id and its secret access key\n"
+    headers = [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-length", b"%d" % len(body)),
+        (b"www-authenticate", b'Basic realm="turnout", charset="UTF-8"'),
+    ]
+    await send({"type": "http.response.start", "status": 401, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _replay(body: bytes) -> Receive:

@@ -1,0 +1,166 @@
+"""The dashboard in a real browser (Playwright driving Debian's Chromium) against a real
+`turnout serve` with two variants under load from a second process.
+
+Checks what a person would: the per-variant request counts the pages show agree with the
+load generator's, a chart redraws by itself, and after a weight change the traffic split
+shown follows the new weights. Screenshots go to test-artifacts/dashboard/.
+"""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from scipy.stats import binom
+
+from tests.conftest import Artifacts, Deploy
+from tests.support.endpoints import VariantOf, poll_until
+from tests.support.load import LoadProcess
+from turnout.cli.background import BackgroundServer
+from turnout.client import Client
+from turnout.metrics.rollup import PERIOD
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
+REQUESTS = 600
+# Flags for a headless Chromium on a machine without network (no background fetches).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def page() -> Iterator[Page]:
+    if CHROMIUM is None:
+        pytest.skip("no Chromium on this machine: install Debian's `chromium` (.ci/run does)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1440, "height": 900})
+        try:
+            yield context.new_page()
+        finally:
+            browser.close()
+
+
+def shown_count(page: Page, testid: str) -> int:
+    text = page.get_by_test_id(testid).inner_text()
+    return int(text.replace(",", "").replace("\u202f", "") or 0)
+
+
+def near(expected: int, shown: int) -> bool:
+    """Within 5% of what the load generator counted (the issue's tolerance)."""
+    return abs(shown - expected) <= 0.05 * expected
+
+
+def run_load(server: BackgroundServer, out: Path, endpoint: str) -> dict[str, int]:
+    with LoadProcess(out, server.url, endpoint, concurrency=4, requests=REQUESTS) as load:
+        result = load.finish()
+    assert result.failed == 0, result.describe()
+    assert result.ok == REQUESTS
+    return result.by_variant
+
+
+def next_period() -> None:
+    """Sleep into a fresh metrics period, so the next load's requests share none with older."""
+    time.sleep(PERIOD - time.time() % PERIOD + 0.2)
+
+
+def test_dashboard_shows_what_the_load_generator_counted(
+    server: BackgroundServer,
+    client: Client,
+    deploy: Deploy,
+    artifacts: Artifacts,
+    tmp_path: Path,
+    page: Page,
+) -> None:
+    name = "dash"
+    deploy(name, [VariantOf("A", artifacts.sklearn), VariantOf("B", artifacts.sklearn)])
+    counted = run_load(server, tmp_path / "load1.json", name)
+
+    # The overview: each variant's requests of the last 5 minutes, as the load counted them.
+    page.goto(f"{server.url}/")
+    for variant, expected in counted.items():
+        testid = f"invocations-{name}-{variant}"
+        shown = poll_until(
+            functools.partial(shown_count, page, testid),
+            functools.partial(near, expected),
+            timeout=15,
+            what=f"overview count of {variant} near {expected}",
+        )
+        assert abs(shown - expected) <= 0.05 * expected
+    page.screenshot(path=str(SHOTS / "overview.png"), full_page=True)
+
+    # The endpoint page: the same counts, and charts that redraw by themselves.
+    page.click(f"a:text-is('{name}')")
+    page.wait_for_url(f"**/dashboard/endpoints/{name}")
+    for variant, expected in counted.items():
+        poll_until(
+            functools.partial(shown_count, page, f"invocations-{variant}"),
+            functools.partial(near, expected),
+            timeout=15,
+            what=f"endpoint page count of {variant}",
+        )
+    chart = page.get_by_test_id("chart-rps")
+    first = int(chart.get_attribute("data-updates") or 0)
+    poll_until(
+        lambda: int(chart.get_attribute("data-updates") or 0),
+        lambda n: n >= first + 2,
+        timeout=15,
+        what="the requests/s chart redrawing",
+    )
+    page.screenshot(path=str(SHOTS / "endpoint-50-50.png"), full_page=True)
+
+    # A weight change: the split chart's newest period follows 90/10.
+    client.update_traffic(name, weights={"A": 0.9, "B": 0.1})
+    client.wait_for_endpoint(name, timeout=60)
+    next_period()
+    counted = run_load(server, tmp_path / "load2.json", name)
+    low, high = binom.interval(0.999, REQUESTS, 0.9)
+    assert low <= counted.get("A", 0) <= high  # the router itself follows (sanity)
+
+    def newest_share_of_a() -> float | None:
+        share = page.evaluate(
+            """() => {
+                const traces = document.getElementById("chart-split").data || [];
+                const a = traces.find((t) => t.name === "A");
+                if (!a) return null;
+                const ys = a.y.filter((y) => y !== null);
+                return ys.length ? ys[ys.length - 1] / 100 : null;
+            }"""
+        )
+        return None if share is None else float(share)
+
+    share = poll_until(
+        newest_share_of_a,
+        lambda s: s is not None and abs(s - counted["A"] / REQUESTS) < 0.02,
+        timeout=20,
+        what="the split chart showing the new load's share of A",
+    )
+    assert share is not None and low / REQUESTS - 0.02 <= share <= high / REQUESTS + 0.02
+    weights = page.locator("#variants").inner_text()
+    assert "0.9 / 0.9" in weights
+    page.screenshot(path=str(SHOTS / "endpoint-90-10.png"), full_page=True)
+
+
+def test_an_unknown_endpoint_page_says_so(server: BackgroundServer, page: Page) -> None:
+    page.goto(f"{server.url}/dashboard/endpoints/nope")
+    problem = page.locator("#problem")
+    poll_until(problem.inner_text, lambda t: "no endpoint named nope" in t, 10, "the error")

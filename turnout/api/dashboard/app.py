@@ -1,0 +1,124 @@
+"""The dashboard `turnout serve` shows at `/`: read-only pages over the same data as the API.
+
+Two pages (the endpoints overview, one endpoint) are static HTML + JavaScript that poll a
+JSON view every two seconds and draw with Plotly, served from the installed `plotly`
+package. The JSON views are computed here from the control plane and the flusher's fresh
+rollups (the store's plus this process's not written yet), so they match the metrics API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from importlib import resources
+from pathlib import Path
+from typing import Any, Protocol
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from turnout.api.dashboard import views
+from turnout.api.schemas import EndpointOut
+from turnout.errors import NotFound
+from turnout.metrics.flusher import Flusher
+from turnout.metrics.rollup import align
+from turnout.monitoring import Monitoring
+from turnout.routing.invocations import Scope
+from turnout.service import ControlPlane
+
+STATIC = Path(__file__).resolve().parent / "static"
+PREFIX = "/dashboard/"
+_NO_CACHE = {"cache-control": "no-store"}
+
+
+class DashboardSources(Protocol):
+    control: ControlPlane
+    flusher: Flusher
+    monitoring: Monitoring
+
+
+def is_dashboard_request(scope: Scope) -> bool:
+    path: str = scope["path"]
+    return scope["method"] in ("GET", "HEAD") and (path == "/" or path.startswith(PREFIX))
+
+
+def plotly_js() -> Path:
+    """plotly.js as the `plotly` Python package ships it (no CDN: turnout runs offline)."""
+    return Path(str(resources.files("plotly") / "package_data" / "plotly.min.js"))
+
+
+def build_dashboard(sources: DashboardSources) -> Starlette:
+    async def page(request: Request) -> Response:
+        name = "endpoint.html" if "name" in request.path_params else "index.html"
+        return FileResponse(STATIC / name, headers=_NO_CACHE)
+
+    async def plotly(_: Request) -> Response:
+        # Immutable for a given turnout install: let the browser keep it.
+        return FileResponse(plotly_js(), headers={"cache-control": "max-age=86400"})
+
+    async def overview(_: Request) -> Response:
+        endpoints = await asyncio.to_thread(sources.control.list_endpoints)
+        now = time.time()
+        rows = []
+        for endpoint in endpoints:
+            rollups = await sources.flusher.rollups(endpoint.name, align(now - views.COUNT_SECONDS))
+            rows.append(
+                {
+                    "endpoint": await _endpoint_document(sources, endpoint.name),
+                    "summary": views.summary(rollups, now),
+                }
+            )
+        return JSONResponse({"now": now, "endpoints": rows}, headers=_NO_CACHE)
+
+    async def endpoint(request: Request) -> Response:
+        name = request.path_params["name"]
+        try:
+            document = await _endpoint_document(sources, name)
+        except NotFound:
+            return JSONResponse(
+                {"error": {"code": "NotFound", "message": f"no endpoint named {name}"}}, 404
+            )
+        now = time.time()
+        since = align(now - max(views.SERIES_SECONDS, views.COUNT_SECONDS))
+        rollups = await sources.flusher.rollups(name, since)
+        alarms = await asyncio.to_thread(sources.monitoring.list_alarms, name)
+        return JSONResponse(
+            {
+                "now": now,
+                "endpoint": document,
+                "summary": views.summary(rollups, now),
+                "series": views.series(rollups, now),
+                "alarms": [
+                    {
+                        "name": a.alarm.name,
+                        "metric": a.alarm.metric.value,
+                        "state": a.state.value,
+                        "reason": a.reason,
+                        "since": a.state_updated_at,
+                    }
+                    for a in alarms
+                ],
+            },
+            headers=_NO_CACHE,
+        )
+
+    return Starlette(
+        routes=[
+            Route("/", page),
+            Route("/dashboard/endpoints/{name}", page),
+            Route("/dashboard/static/plotly.min.js", plotly),
+            Mount("/dashboard/static", StaticFiles(directory=STATIC)),
+            Route("/dashboard/api/overview", overview),
+            Route("/dashboard/api/endpoints/{name}", endpoint),
+        ]
+    )
+
+
+async def _endpoint_document(sources: DashboardSources, name: str) -> dict[str, Any]:
+    control = sources.control
+    endpoint = await asyncio.to_thread(control.describe_endpoint, name)
+    instances = await asyncio.to_thread(control.endpoint_instances, name)
+    return EndpointOut.of(endpoint, instances).model_dump()
