@@ -1,5 +1,6 @@
 """Metrics and alarms of a real `turnout serve` under load from a second process: the
-counts of the metrics API agree exactly with the load generator's, a model failing 30% of
+counts of GET /metrics (Prometheus) and of the metrics API agree exactly with the load
+generator's, a model failing 30% of
 its requests drives an Invocation5XXErrors alarm to ALARM within seconds (with its history),
 a healthy endpoint's alarm goes OK, and bad alarm or metric requests get documented errors."""
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import Artifacts, Deploy
 from tests.support.endpoints import VariantOf, poll_until
@@ -54,13 +56,35 @@ def invocations_by_variant(client: Client, endpoint: str) -> dict[str, int]:
     return counts
 
 
-def test_the_metrics_api_counts_every_invocation(
+def scraped_invocations(server: BackgroundServer, endpoint: str) -> dict[str, int]:
+    """turnout_invocations_total of the endpoint's variants, from GET /metrics."""
+    response = httpx.get(server.url + "/metrics", timeout=30)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/plain")
+    counts: dict[str, int] = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            if sample.name == "turnout_invocations_total" and sample.labels["endpoint"] == endpoint:
+                variant = sample.labels["variant"]
+                counts[variant] = counts.get(variant, 0) + int(sample.value)
+    return {variant: n for variant, n in counts.items() if n}  # routed but idle: no data
+
+
+def test_prometheus_and_the_metrics_api_count_every_invocation(
     server: BackgroundServer, client: Client, endpoints: None, tmp_path: Path
 ) -> None:
     before = invocations_by_variant(client, HEALTHY)
+    scraped_before = scraped_invocations(server, HEALTHY)
+    assert scraped_before == before
     result = load(server, tmp_path / "load.json", HEALTHY, 1500)
     assert result.ok == 1500, result.describe()
     expected = {v: before.get(v, 0) + n for v, n in result.by_variant.items()}
+    poll_until(
+        lambda: scraped_invocations(server, HEALTHY),
+        lambda counts: counts == expected,
+        timeout=10,
+        what="the /metrics invocation counts",
+    )
     # fresh at once: the open window counts before it is flushed ...
     poll_until(
         lambda: invocations_by_variant(client, HEALTHY),
@@ -78,6 +102,7 @@ def test_the_metrics_api_counts_every_invocation(
         what="the next period",
     )
     assert invocations_by_variant(client, HEALTHY) == expected
+    assert scraped_invocations(server, HEALTHY) == expected  # flushing keeps the totals
     series = client.endpoint_metrics(HEALTHY, "Invocations", "Sum", since=3600, variant="A")
     assert sum(p["value"] or 0 for p in series["datapoints"]) == expected["A"]
     errors = client.endpoint_metrics(HEALTHY, "Invocation5XXErrors", "Sum", since=3600)

@@ -1,7 +1,8 @@
 """The one ASGI app `turnout serve` runs: the data path beside the control plane.
 
 Invocations go straight to the raw runtime handler; AWS JSON 1.1 calls (`POST /` with
-X-Amz-Target) to the SageMaker facade; everything else to the REST API's framework.
+X-Amz-Target) to the SageMaker facade; `/metrics` to the Prometheus exposition; everything
+else to the REST API's framework.
 Checking one path prefix first keeps the frameworks off the data path entirely.
 """
 
@@ -13,6 +14,8 @@ from typing import Protocol
 from turnout.api.auth import SigV4Guard
 from turnout.api.dashboard import build_dashboard, is_dashboard_request
 from turnout.api.limits import BoundedBody
+from turnout.api.prometheus import PATH as METRICS_PATH
+from turnout.api.prometheus import PrometheusMetrics
 from turnout.api.rest import build_rest_app
 from turnout.api.sagemaker import SageMakerApi, is_sagemaker_request
 from turnout.metrics.flusher import Flusher
@@ -39,6 +42,7 @@ class App:
     def __init__(self, runtime: Lifecycle) -> None:
         self._runtime = runtime
         self._invocations = Invocations(runtime.router)
+        self._prometheus = PrometheusMetrics(runtime.router)
         self._rest = BoundedBody(build_rest_app(runtime.control, runtime.monitoring))
         self._dashboard = build_dashboard(runtime)
         settings = runtime.settings
@@ -67,6 +71,8 @@ class App:
             await self._invocations(scope, receive, send)
         elif is_sagemaker_request(scope):
             await self._sagemaker(scope, receive, send)
+        elif scope["path"] == METRICS_PATH:
+            await self._prometheus(scope, receive, send)
         elif is_dashboard_request(scope):
             await self._dashboard(scope, receive, send)
         else:

@@ -1,0 +1,41 @@
+"""`GET /metrics`: the router's counters in Prometheus' text format (raw ASGI).
+
+The exposition is built on the event loop from in-memory counters: no store access.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from turnout.metrics.prometheus import RouterCollector
+from turnout.routing.invocations import Receive, Scope, Send
+from turnout.routing.router import Router
+
+PATH = "/metrics"
+
+
+class PrometheusMetrics:
+    def __init__(self, router: Router) -> None:
+        self._registry = CollectorRegistry(auto_describe=False)
+        self._registry.register(RouterCollector(router))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] not in ("GET", "HEAD"):
+            await _answer(send, 405, b"only GET /metrics\n", "text/plain", [(b"allow", b"GET")])
+            return
+        # uvicorn leaves the body out of an answer to HEAD
+        await _answer(send, 200, generate_latest(self._registry), CONTENT_TYPE_LATEST)
+
+
+async def _answer(
+    send: Send,
+    status: int,
+    body: bytes,
+    content_type: str,
+    extra: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    headers = [(b"content-type", content_type.encode()), (b"content-length", b"%d" % len(body))]
+    await send(
+        {"type": "http.response.start", "status": status, "headers": headers + (extra or [])}
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,75 @@
+"""The router's counters in Prometheus' terms: a collector over `Router.metrics` totals.
+
+Counters and histograms carry the labels endpoint, config (the fleet) and variant. Totals
+are cumulative since the process started (flushing a window does not reset them); a
+variant's series disappears once its counters are dropped, some time after it stopped
+being routed, which Prometheus reads as the end of that series.
+
+Latencies are exported in seconds with fixed `le` buckets. The log-bucket histograms they
+come from have 8 buckets per doubling: a value is counted under `le` once its whole log
+bucket lies below it, so a bound can under-count values within ~9% below it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
+
+from turnout.metrics.histogram import LatencyHistogram
+from turnout.routing.router import Router
+
+LABELS = ("endpoint", "config", "variant")
+# seconds: from half a millisecond (a fast model) to the default model timeout
+BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+           10.0, 30.0, 60.0)  # fmt: skip
+_BOUNDS_US = [b * 1e6 for b in BUCKETS]
+_COUNTERS = (
+    ("turnout_invocations", "Invocations routed to the variant (SageMaker Invocations).",
+     "invocations"),
+    ("turnout_invocation_4xx_errors", "Invocations the model answered with a 4xx "
+     "(SageMaker Invocation4XXErrors).", "errors_4xx"),
+    ("turnout_invocation_5xx_errors", "Invocations the model answered with a 5xx or not at "
+     "all (SageMaker Invocation5XXErrors).", "errors_5xx"),
+    ("turnout_invocation_model_errors", "Invocations without a 2xx from the model "
+     "(SageMaker InvocationModelErrors).", "model_errors"),
+)  # fmt: skip
+
+
+class RouterCollector(Collector):
+    def __init__(self, router: Router) -> None:
+        self._router = router
+
+    def collect(self) -> Iterator[Metric]:
+        counters = [CounterMetricFamily(name, text, labels=LABELS) for name, text, _ in _COUNTERS]
+        model = HistogramMetricFamily(
+            "turnout_model_latency_seconds",
+            "Time the model took to answer (SageMaker ModelLatency).",
+            labels=LABELS,
+        )
+        overhead = HistogramMetricFamily(
+            "turnout_overhead_latency_seconds",
+            "Time turnout added around the model (SageMaker OverheadLatency).",
+            labels=LABELS,
+        )
+        for key, metrics in list(self._router.metrics.items()):
+            labels = [key.endpoint, key.config, key.variant]
+            totals = metrics.totals()
+            for family, (_, _, field) in zip(counters, _COUNTERS, strict=True):
+                family.add_metric(labels, getattr(totals, field))
+            _add_histogram(model, labels, totals.model_latency)
+            _add_histogram(overhead, labels, totals.overhead_latency)
+        yield from counters
+        yield model
+        yield overhead
+
+
+def _add_histogram(
+    family: HistogramMetricFamily, labels: list[str], histogram: LatencyHistogram
+) -> None:
+    cumulative = histogram.cumulative(_BOUNDS_US)
+    buckets = [(floatToGoString(b), float(n)) for b, n in zip(BUCKETS, cumulative, strict=True)]
+    buckets.append(("+Inf", float(histogram.count)))
+    family.add_metric(labels, buckets, sum_value=histogram.total / 1e6)
