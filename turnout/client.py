@@ -168,6 +168,9 @@ class InstanceInfo(TypedDict):
     restarts: int
     last_error: str | None
     log: str
+    cpu_percent: float | None  # CPUUtilization at the last sample (% summed over cores)
+    memory_mb: float | None
+    memory_percent: float | None  # MemoryUtilization: % of the machine's memory
 
 
 class VariantStateInfo(TypedDict):

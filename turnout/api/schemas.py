@@ -148,9 +148,17 @@ class InstanceOut(BaseModel):
     restarts: int
     last_error: str | None
     log: str
+    cpu_percent: float | None = Field(
+        None, description="CPUUtilization at the last sample: % summed over cores."
+    )
+    memory_mb: float | None = Field(None, description="RSS of the instance's processes, MB.")
+    memory_percent: float | None = Field(
+        None, description="MemoryUtilization at the last sample: % of the machine's memory."
+    )
 
     @classmethod
     def of(cls, instance: Instance) -> InstanceOut:
+        usage = instance.usage[-1] if instance.usage else None
         return cls(
             id=instance.spec.id,
             state=instance.state.value,
@@ -159,6 +167,9 @@ class InstanceOut(BaseModel):
             restarts=instance.restarts,
             last_error=instance.last_error,
             log=instance.log,
+            cpu_percent=usage.cpu_percent if usage else None,
+            memory_mb=round(usage.memory_bytes / 1024 / 1024, 1) if usage else None,
+            memory_percent=usage.memory_percent if usage else None,
         )
 
 

@@ -7,10 +7,12 @@ its `Address`, never through the backend.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from turnout.instances.usage import Usage
 from turnout.resources import Model
 
 
@@ -103,6 +105,11 @@ class Instance(Protocol):
     @property
     def log(self) -> str:
         """Where the instance's output goes (a file path for local instances)."""
+        ...
+
+    @property
+    def usage(self) -> Sequence[Usage]:
+        """Recent CPU and memory samples of its processes, oldest first (maybe none yet)."""
         ...
 
     async def wait_started(self) -> None:

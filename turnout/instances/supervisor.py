@@ -22,11 +22,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
-
 from turnout.instances.backend import Address, InstanceSpec, InstanceStartFailed, InstanceState
 from turnout.instances.backoff import STABLE_AFTER, restart_delay
 from turnout.instances.ping import ping
+from turnout.instances.usage import Usage, UsageSampler
 
 log = logging.getLogger("turnout.instances")
 
@@ -80,6 +79,7 @@ class SupervisedInstance:
         self._wake = asyncio.Event()  # something outside asks the watch loop to look again
         self._stopping = False
         self._kill_reason: str | None = None
+        self._usage = UsageSampler()
         self._task = asyncio.create_task(self._run(), name=f"instance {spec.id}")
 
     # Instance protocol
@@ -114,6 +114,10 @@ class SupervisedInstance:
     @property
     def log(self) -> str:
         return str(self._log_path)
+
+    @property
+    def usage(self) -> Sequence[Usage]:
+        return tuple(self._usage.history)
 
     async def wait_started(self) -> None:
         await asyncio.shield(self._started)
@@ -250,7 +254,7 @@ class SupervisedInstance:
                     return "stopping"
                 if self._kill_reason is not None:
                     return self._kill_reason
-                over = self._memory_over_limit(proc.pid)
+                over = self._memory_over_limit(self._usage.sample(proc.pid))
                 if over is not None:
                     return over
                 if await ping(self._address, self._policy.ping_timeout):
@@ -262,17 +266,11 @@ class SupervisedInstance:
         finally:
             exited.cancel()
 
-    def _memory_over_limit(self, pid: int) -> str | None:
+    def _memory_over_limit(self, usage: Usage | None) -> str | None:
         limit = self._policy.memory_limit_mb
-        if limit is None:
+        if limit is None or usage is None:
             return None
-        try:
-            root = psutil.Process(pid)
-            rss = root.memory_info().rss + sum(
-                c.memory_info().rss for c in root.children(recursive=True)
-            )
-        except psutil.Error:
-            return None
+        rss = usage.memory_bytes
         if rss > limit * 1024 * 1024:
             return f"memory limit exceeded: {rss / 1024 / 1024:.0f} MB > {limit} MB"
         return None

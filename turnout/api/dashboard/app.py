@@ -85,12 +85,14 @@ def build_dashboard(sources: DashboardSources) -> Starlette:
         since = align(now - max(views.SERIES_SECONDS, views.COUNT_SECONDS))
         rollups = await sources.flusher.rollups(name, since)
         alarms = await asyncio.to_thread(sources.monitoring.list_alarms, name)
+        instances = await asyncio.to_thread(sources.control.endpoint_instances, name)
         return JSONResponse(
             {
                 "now": now,
                 "endpoint": document,
                 "summary": views.summary(rollups, now),
                 "series": views.series(rollups, now),
+                "usage": views.usage(instances),
                 "alarms": [
                     {
                         "name": a.alarm.name,

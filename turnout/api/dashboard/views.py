@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from turnout.instances.backend import Instance
 from turnout.metrics.counters import VariantKey, Window
 from turnout.metrics.rollup import PERIOD, Rollup, align, merged
 
@@ -92,3 +93,18 @@ def series(
             line["p99_ms"].append(_latency(window, 0.99))
         lines.append(line)
     return {"period": PERIOD, "starts": starts, "variants": lines}
+
+
+def usage(instances: Iterable[Instance]) -> list[dict[str, Any]]:
+    """Each instance's recent CPU (% summed over cores) and memory (MB) samples."""
+    return [
+        {
+            "instance": instance.spec.id,
+            "config": instance.spec.fleet,
+            "variant": instance.spec.variant,
+            "at": [u.at for u in instance.usage],
+            "cpu_percent": [u.cpu_percent for u in instance.usage],
+            "memory_mb": [round(u.memory_bytes / 1024 / 1024, 1) for u in instance.usage],
+        }
+        for instance in sorted(instances, key=lambda i: i.spec.id)
+    ]

@@ -90,6 +90,13 @@ poll(`/dashboard/api/endpoints/${encodeURIComponent(NAME)}`, (data) => {
     ...lines(data.series, "errors_5xx_rate", twoFleets, { suffix: " 5xx", trace: { line: { dash: "dot" } } }),
   ], { tickformat: ".0%" });
 
+  const perInstance = (field) => data.usage.map((u) => ({
+    x: u.at.map((t) => new Date(t * 1000)), y: u[field], name: u.instance.split("/").slice(1).join("/"),
+    type: "scatter", mode: "lines+markers", marker: { size: 3 },
+  }));
+  draw("chart-cpu", perInstance("cpu_percent"));
+  draw("chart-memory", perInstance("memory_mb"));
+
   fillTable(document.getElementById("alarms"), data.alarms.map((a) => row([
     cell(a.name), cell(a.metric), cell(a.state, { cls: `state ${a.state}`, testid: `alarm-${a.name}` }),
     cell(new Date(a.since * 1000).toLocaleTimeString()), cell(a.reason),
@@ -97,6 +104,7 @@ poll(`/dashboard/api/endpoints/${encodeURIComponent(NAME)}`, (data) => {
   document.getElementById("no-alarms").hidden = data.alarms.length > 0;
   fillTable(document.getElementById("instances"), ep.variants.flatMap((v) => v.instances).map((i) => row([
     cell(i.id), cell(i.state, { cls: i.ready ? "state OK" : "state INSUFFICIENT_DATA" }),
-    cell(fmt(i.pid, 0), { num: true }), cell(fmt(i.restarts, 0), { num: true }), cell(i.last_error || ""),
+    cell(fmt(i.pid, 0), { num: true }), cell(fmt(i.cpu_percent), { num: true }),
+    cell(fmt(i.memory_mb), { num: true }), cell(fmt(i.restarts, 0), { num: true }), cell(i.last_error || ""),
   ])));
 });
