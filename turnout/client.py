@@ -441,6 +441,11 @@ class Client:
     def list_endpoints(self) -> list[EndpointInfo]:
         return cast(list[EndpointInfo], self._call("GET", "/api/v1/endpoints"))
 
+    def overview(self) -> dict[str, Any]:
+        """What the dashboard's overview shows: every endpoint with, per variant of each
+        fleet, requests (5 min), requests/s, error rate and ModelLatency p50/p99 (1 min)."""
+        return cast(dict[str, Any], self._call("GET", "/dashboard/api/overview"))
+
     def describe_endpoint(self, name: str) -> EndpointInfo:
         return cast(EndpointInfo, self._call("GET", f"/api/v1/endpoints/{_part(name)}"))
 

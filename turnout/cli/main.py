@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import typer
 
 import turnout
-from turnout.cli import demo, endpoints, invoke, models
+from turnout.cli import demo, endpoints, invoke, models, top
 from turnout.cli.common import print_error
 from turnout.cli.serve import serve_command
 from turnout.client import TurnoutClientError
@@ -29,6 +29,7 @@ app.add_typer(endpoints.app, name="endpoint")
 app.command("traffic")(endpoints.traffic_command)
 app.command("invoke")(invoke.invoke_command)
 app.command("demo")(demo.demo_command)
+app.command("top")(top.top_command)
 
 
 def _version(value: bool) -> None:
