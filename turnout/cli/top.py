@@ -102,4 +102,3 @@ def _status(status: str) -> str:
         status, "yellow"
     )
     return f"[{colour}]{status}[/]"
-
