@@ -158,6 +158,19 @@ class EndpointConfigInfo(TypedDict):
     name: str
     variants: list[VariantInfo]
     created_at: float
+    data_capture: dict[str, Any] | None  # as given to create_endpoint_config
+
+
+class DataCaptureStatusInfo(TypedDict):
+    """Whether the endpoint captures now (Started / Stopped) and, if stopped, why."""
+
+    status: str
+    reason: str | None
+    sampling_percentage: int
+    destination: str
+    captured: int
+    dropped: int
+    write_errors: int
 
 
 class InstanceInfo(TypedDict):
@@ -194,6 +207,48 @@ class EndpointInfo(TypedDict):
     last_modified_at: float
     url: str
     variants: list[VariantStateInfo]
+    data_capture: DataCaptureStatusInfo | None
+
+
+class DeploymentStepInfo(TypedDict):
+    green_share: float
+    bake_s: int
+
+
+class DeploymentEventInfo(TypedDict):
+    at: float
+    kind: str
+    message: str
+    step: int | None
+    green_share: float | None  # green's share from `at` on, where it changed
+
+
+class DeploymentInfo(TypedDict):
+    """A guarded blue/green deployment; `phase` is Provisioning, Baking, TerminationWait,
+    RollingBack, Succeeded, RolledBack or RollbackFailed."""
+
+    id: int
+    endpoint: str
+    blue_config: str
+    green_config: str
+    deployment_config: dict[str, Any]
+    steps: list[DeploymentStepInfo]
+    phase: str
+    step: int
+    step_started_at: float | None
+    green_share: float
+    started_at: float
+    paused: bool
+    requested: str | None
+    failure_reason: str | None
+    finished_at: float | None
+    alarms: dict[str, str]  # in progress: each rollback alarm's state
+    events: list[DeploymentEventInfo]
+
+
+class DeploymentsInfo(TypedDict):
+    current: DeploymentInfo | None
+    past: list[DeploymentInfo]
 
 
 class AlarmChangeInfo(TypedDict):
@@ -415,12 +470,18 @@ class Client:
 
     # endpoint configs
     def create_endpoint_config(
-        self, name: str, variants: Sequence[Variant | Mapping[str, Any]]
+        self,
+        name: str,
+        variants: Sequence[Variant | Mapping[str, Any]],
+        data_capture: Mapping[str, Any] | None = None,
     ) -> EndpointConfigInfo:
-        body = {
+        """`data_capture`: {"destination", "sampling_percentage", ...} (DataCaptureIn)."""
+        body: dict[str, Any] = {
             "name": name,
             "variants": [asdict(v) if isinstance(v, Variant) else dict(v) for v in variants],
         }
+        if data_capture is not None:
+            body["data_capture"] = dict(data_capture)
         return cast(EndpointConfigInfo, self._call("POST", "/api/v1/endpoint-configs", body))
 
     def list_endpoint_configs(self) -> list[EndpointConfigInfo]:
@@ -449,10 +510,26 @@ class Client:
     def describe_endpoint(self, name: str) -> EndpointInfo:
         return cast(EndpointInfo, self._call("GET", f"/api/v1/endpoints/{_part(name)}"))
 
-    def update_endpoint(self, name: str, config: str) -> EndpointInfo:
-        """Switch the endpoint to another endpoint config (blue/green)."""
+    def update_endpoint(
+        self, name: str, config: str, deployment_config: Mapping[str, Any] | None = None
+    ) -> EndpointInfo:
+        """Switch the endpoint to another endpoint config (blue/green): all at once, or
+        step by step with `deployment_config` (SageMaker's DeploymentConfig document)."""
         path = f"/api/v1/endpoints/{_part(name)}"
-        return cast(EndpointInfo, self._call("PATCH", path, {"config": config}))
+        body: dict[str, Any] = {"config": config}
+        if deployment_config is not None:
+            body["deployment_config"] = dict(deployment_config)
+        return cast(EndpointInfo, self._call("PATCH", path, body))
+
+    def deployments(self, name: str, limit: int = 20) -> DeploymentsInfo:
+        """The endpoint's deployment in progress (`current`) and past ones, with history."""
+        path = f"/api/v1/endpoints/{_part(name)}/deployment?limit={limit}"
+        return cast(DeploymentsInfo, self._call("GET", path))
+
+    def request_deployment(self, name: str, action: str) -> DeploymentInfo:
+        """`pause`, `resume`, `promote` or `rollback` the endpoint's deployment in progress."""
+        path = f"/api/v1/endpoints/{_part(name)}/deployment/{_part(action)}"
+        return cast(DeploymentInfo, self._call("POST", path))
 
     def update_traffic(
         self,

@@ -15,6 +15,9 @@ import sqlalchemy as sa
 import uvicorn
 
 from turnout.api.app import App
+from turnout.capture.hub import CaptureHub
+from turnout.capture.upload import s3_upload
+from turnout.capture.writer import CaptureWriter
 from turnout.deploy.alarm_watch import AlarmWatch
 from turnout.deploy.reconciler import Reconciler
 from turnout.instances.local import LocalBackend
@@ -42,6 +45,12 @@ class Runtime:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = open_store(settings.database_url)
+        s3 = S3Source.from_env(settings.s3_endpoint_url, settings.region)
+        self.capture = CaptureHub(
+            CaptureWriter(upload=s3_upload(s3)),
+            self.store.data_capture_of,
+            settings.data_dir / "capture-staging",
+        )
         self.router = Router(
             RouterLimits(
                 model_timeout=settings.model_timeout,
@@ -50,6 +59,7 @@ class Runtime:
                 instance_wait=settings.instance_wait,
             ),
             settings.account_id,
+            self.capture,
         )
         self.backend = LocalBackend(
             settings.data_dir,
@@ -59,7 +69,7 @@ class Runtime:
                 memory_limit_mb=settings.instance_memory_limit_mb,
             ),
             settings.max_payload_bytes,
-            S3Source.from_env(settings.s3_endpoint_url, settings.region),
+            s3,
         )
         self.flusher = Flusher(
             self.router,
@@ -70,13 +80,18 @@ class Runtime:
         self.alarms = AlarmWatch(self.store, self.flusher)
         self.monitoring = Monitoring(self.store, self.flusher)
         self.reconciler = Reconciler(
-            self.store, self.backend, self.router, drain_timeout=settings.model_timeout
+            self.store,
+            self.backend,
+            self.router,
+            drain_timeout=settings.model_timeout,
+            alarms=self.alarms,
         )
-        self.control = ControlPlane(self.store, self.reconciler)
+        self.control = ControlPlane(self.store, self.reconciler, capture=self.capture)
         self._loop_task: asyncio.Task[None] | None = None
         self._metric_tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
+        self.capture.writer.start()
         self._loop_task = asyncio.create_task(self.reconciler.run(), name="reconciler")
         self._metric_tasks = [
             asyncio.create_task(self.flusher.run(), name="metrics flusher"),
@@ -96,6 +111,7 @@ class Runtime:
         await self.reconciler.close()
         await self.backend.close()
         self.router.close()
+        await asyncio.to_thread(self.capture.close)  # what was sampled, written (bounded)
         self.store.close()
 
 

@@ -11,12 +11,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from turnout.capture import destination as capture
+from turnout.capture.hub import CaptureHub, CaptureStatus
+from turnout.deploy import shifting
+from turnout.deploy.deployments import Deployment, Event, Phase, Request, RolloutPolicy
 from turnout.deploy.plans import DesiredVariant, apply_desired, initial_states
 from turnout.deploy.validation import check_name, check_variants
-from turnout.errors import Conflict, InvalidRequest
+from turnout.errors import Conflict, InvalidRequest, NotFound
 from turnout.instances.backend import Instance
 from turnout.models.artifact import ArtifactError, inspect_artifact
 from turnout.resources import (
+    DataCapture,
     Endpoint,
     EndpointConfig,
     EndpointStatus,
@@ -49,10 +54,12 @@ class ControlPlane:
         store: Store,
         deployer: Deployer,
         clock: Callable[[], float] = time.time,
+        capture: CaptureHub | None = None,
     ) -> None:
         self._store = store
         self._deployer = deployer
         self._clock = clock
+        self._capture = capture
 
     # --- models -----------------------------------------------------------------------
     def create_model(self, model: Model, *, check_artifact: bool = True) -> ModelCreated:
@@ -85,6 +92,8 @@ class ControlPlane:
     def create_endpoint_config(self, config: EndpointConfig) -> EndpointConfig:
         check_name("endpoint config", config.name)
         check_variants(config.variants)
+        if config.data_capture is not None:
+            capture.check(config.data_capture)
         config = replace(config, created_at=self._clock())
         self._store.add_endpoint_config(config)
         return config
@@ -125,6 +134,18 @@ class ControlPlane:
         self._store.get_endpoint(name)  # NotFound for an unknown endpoint
         return self._deployer.instances(name)
 
+    def data_capture(self, name: str) -> tuple[DataCapture, CaptureStatus] | None:
+        """The DataCaptureConfig of the endpoint's config and whether capture runs now."""
+        endpoint = self._store.get_endpoint(name)
+        settings = self._store.data_capture_of(endpoint.config_name)
+        if settings is None:
+            return None
+        if not settings.enabled or settings.sampling_percentage == 0:
+            return settings, CaptureStatus(started=False)
+        if self._capture is None:
+            return settings, CaptureStatus(False, "This turnout process does not capture data.")
+        return settings, self._capture.status(name, endpoint.config_name)
+
     def endpoint_fleets(self, name: str) -> tuple[Fleet, Fleet | None]:
         """The current and (during an UpdateEndpoint) pending configs, with their models."""
         return self._store.endpoint_fleets(name)
@@ -139,15 +160,77 @@ class ControlPlane:
         self._deployer.wake()
         return self._store.get_endpoint(name)
 
-    def update_endpoint(self, name: str, config_name: str) -> Endpoint:
-        """Switch to another endpoint config without downtime (all at once, blue/green)."""
+    def update_endpoint(
+        self, name: str, config_name: str, policy: RolloutPolicy | None = None
+    ) -> Endpoint:
+        """Switch to another endpoint config without downtime: all at once, or, with a
+        policy, as a guarded deployment that shifts traffic step by step (see rollout)."""
         endpoint = self._require_in_service(name)
-        if not self._store.begin_config_update(
+        if policy is not None:
+            self._begin_deployment(endpoint, config_name, policy)
+        elif not self._store.begin_config_update(
             name, config_name, last_modified_at=self._clock(), expect_status=endpoint.status
         ):
             raise Conflict(f"Endpoint {name} changed meanwhile; try again.")
         self._deployer.wake()
         return self._store.get_endpoint(name)
+
+    def _begin_deployment(
+        self, endpoint: Endpoint, config_name: str, policy: RolloutPolicy
+    ) -> None:
+        green = self._store.get_endpoint_config(config_name)
+        if green.name == endpoint.config_name:
+            raise InvalidRequest(
+                f"Endpoint {endpoint.name} already serves endpoint config {green.name}; a "
+                "blue/green deployment needs another endpoint config."
+            )
+        fleet_instances = sum(v.initial_instance_count for v in green.variants)
+        shifting.validate(policy.blue_green, fleet_instances)
+        for alarm in policy.alarms:
+            try:
+                self._store.get_alarm(alarm)
+            except NotFound:
+                raise InvalidRequest(
+                    f"Alarm {alarm} of AutoRollbackConfiguration does not exist; create it first."
+                ) from None
+        now = self._clock()
+        deployment = Deployment(
+            id=0, endpoint=endpoint.name, blue_config=endpoint.config_name,
+            green_config=green.name, policy=policy,
+            steps=tuple(shifting.steps(policy.blue_green.routing, fleet_instances)),
+            phase=Phase.PROVISIONING, step=0, step_started_at=None, started_at=now,
+        )  # fmt: skip
+        plan = ", ".join(f"{s.green_share:.0%}" for s in deployment.steps)
+        started = Event(
+            now, "started", f"Deploying {green.name} over {endpoint.config_name}: "
+            f"{policy.blue_green.routing.type.value} ({plan}); provisioning the new fleet.",
+            green_share=0.0,
+        )  # fmt: skip
+        if not self._store.begin_deployment(deployment, started, expect_status=endpoint.status):
+            raise Conflict(f"Endpoint {endpoint.name} changed meanwhile; try again.")
+
+    def deployments(self, name: str, limit: int = 20) -> list[tuple[Deployment, list[Event]]]:
+        """The endpoint's deployments, newest first, with their history."""
+        return self._store.deployment_history(name, limit)
+
+    def latest_deployment(self, name: str) -> Deployment | None:
+        return self._store.latest_deployment(name)
+
+    def alarm_states(self, names: Sequence[str]) -> dict[str, str]:
+        """The alarms' last evaluated states (a deleted alarm: "missing")."""
+        states = {}
+        for name in names:
+            try:
+                states[name] = self._store.get_alarm(name).state.value
+            except NotFound:
+                states[name] = "missing"
+        return states
+
+    def request_deployment(self, name: str, request: Request) -> Deployment:
+        """pause / resume / promote / rollback the endpoint's deployment in progress."""
+        deployment = self._store.request_deployment(name, request)
+        self._deployer.wake()
+        return deployment
 
     def delete_endpoint(self, name: str) -> None:
         """Mark the endpoint Deleting; the reconciler drains it and removes it."""

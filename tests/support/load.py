@@ -2,7 +2,7 @@
 
     python -m tests.support.load --url http://127.0.0.1:PORT --endpoint NAME --out FILE
         [--concurrency 8] [--requests N] [--duration S] [--target-variant V]
-        [--body JSON] [--content-type TYPE] [--timeout S]
+        [--body JSON] [--content-type TYPE] [--timeout S] [--trace FILE]
 
 `concurrency` workers each keep one HTTP/1.1 keep-alive connection and send invocations
 back to back. It stops by itself after `--requests` invocations or `--duration` seconds,
@@ -12,7 +12,10 @@ only talks to loopback addresses.
 `--out` is rewritten (atomically) every 0.2 s and once more at the end, so a test can watch
 progress while the load runs. It holds the counts of a `LoadResult`: total, ok, failed,
 failures by status and by SageMaker error type, successes by invoked production variant,
-and a few failure samples. `LoadProcess` starts, watches and stops it from a test.
+and a few failure samples. `--trace` also writes every request, at the end, as JSON lines
+`[sent at, answered at, status, invoked variant]` (wall-clock seconds), so a test can tell
+which requests fell in which step of a deployment. `LoadProcess` starts, watches and stops
+it from a test.
 """
 
 from __future__ import annotations
@@ -70,6 +73,7 @@ class LoadResult:
 class _Tally:
     def __init__(self) -> None:
         self.result = LoadResult()
+        self.trace: list[tuple[float, float, str, str | None]] = []
         self._status: Counter[str] = Counter()
         self._error: Counter[str] = Counter()
         self._variant: Counter[str] = Counter()
@@ -159,6 +163,7 @@ class _Generator:
         reader: asyncio.StreamReader | None = None
         try:
             while self._take_ticket():
+                sent = time.time()
                 try:
                     if writer is None:
                         reader, writer = await asyncio.wait_for(
@@ -170,11 +175,16 @@ class _Generator:
                 except (OSError, EOFError, TimeoutError, ValueError, asyncio.IncompleteReadError,
                         asyncio.LimitOverrunError) as exc:  # fmt: skip
                     self.tally.record(TRANSPORT, TRANSPORT, None, f"{type(exc).__name__}: {exc}")
+                    if self.args.trace:
+                        self.tally.trace.append((sent, time.time(), TRANSPORT, None))
                     if writer is not None:
                         writer.close()
                     writer = reader = None
                     continue
                 headers = response.headers
+                if self.args.trace:
+                    variant = headers.get("x-amzn-invoked-production-variant")
+                    self.tally.trace.append((sent, time.time(), str(response.status), variant))
                 self.tally.record(
                     str(response.status),
                     headers.get("x-amzn-errortype"),
@@ -203,6 +213,9 @@ class _Generator:
         self.stop.set()
         await reporter
         result = self.tally.snapshot(finished=True)
+        if self.args.trace:  # before the final counts, which say "finished"
+            lines = "".join(json.dumps(t) + "\n" for t in self.tally.trace)
+            self.args.trace.write_text(lines)
         _write_atomically(self.args.out, result)
         return result
 
@@ -241,6 +254,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--target-variant")
     parser.add_argument("--body", default="[" + ",".join(["0.0"] * 64) + "]")
     parser.add_argument("--content-type", default="application/json")
+    parser.add_argument("--trace", type=Path, help="write every request here at the end")
     args = parser.parse_args(argv)
     if not 1 <= args.concurrency <= 256:
         parser.error("--concurrency must be within 1..256")
@@ -324,6 +338,12 @@ class LoadProcess:
                 self.process.kill()
                 self.process.wait()
         return self._final()
+
+    def trace(self) -> list[tuple[float, float, str, str | None]]:
+        """Every request (sent at, answered at, status, variant), once it has finished;
+        started with `trace=PATH`."""
+        path = Path(self.argv[self.argv.index("--trace") + 1])
+        return [tuple(json.loads(line)) for line in path.read_text().splitlines()]
 
     def _final(self) -> LoadResult:
         assert self.process is not None

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 import turnout
+from turnout.api.deployments import deployment_routes
 from turnout.api.rest_monitoring import monitoring_routes
 from turnout.api.schemas import (
     EndpointConfigIn,
@@ -147,7 +148,11 @@ def build_rest_app(control: ControlPlane, monitoring: Monitoring) -> FastAPI:
 
     # endpoints
     def endpoint_out(name: str) -> EndpointOut:
-        return EndpointOut.of(control.describe_endpoint(name), control.endpoint_instances(name))
+        return EndpointOut.of(
+            control.describe_endpoint(name),
+            control.endpoint_instances(name),
+            control.data_capture(name),
+        )
 
     @api.post("/api/v1/endpoints", status_code=201, responses=_ERRORS, tags=["endpoints"])
     def create_endpoint(body: EndpointIn) -> EndpointOut:
@@ -157,7 +162,8 @@ def build_rest_app(control: ControlPlane, monitoring: Monitoring) -> FastAPI:
     @api.get("/api/v1/endpoints", tags=["endpoints"])
     def list_endpoints() -> list[EndpointOut]:
         return [
-            EndpointOut.of(e, control.endpoint_instances(e.name)) for e in control.list_endpoints()
+            EndpointOut.of(e, control.endpoint_instances(e.name), control.data_capture(e.name))
+            for e in control.list_endpoints()
         ]
 
     @api.get("/api/v1/endpoints/{name}", responses=_ERRORS, tags=["endpoints"])
@@ -166,7 +172,8 @@ def build_rest_app(control: ControlPlane, monitoring: Monitoring) -> FastAPI:
 
     @api.patch("/api/v1/endpoints/{name}", status_code=202, responses=_ERRORS, tags=["endpoints"])
     def update_endpoint(name: str, body: EndpointUpdateIn) -> EndpointOut:
-        control.update_endpoint(name, body.config)
+        policy = body.deployment_config.policy() if body.deployment_config else None
+        control.update_endpoint(name, body.config, policy)
         return endpoint_out(name)
 
     @api.post(
@@ -184,5 +191,6 @@ def build_rest_app(control: ControlPlane, monitoring: Monitoring) -> FastAPI:
     def delete_endpoint(name: str) -> None:
         control.delete_endpoint(name)
 
+    api.include_router(deployment_routes(control, _ERRORS))
     api.include_router(monitoring_routes(monitoring))
     return api

@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from turnout.api.capture_schemas import DataCaptureIn, DataCaptureOut, DataCaptureStatusOut
+from turnout.api.deployments import DeploymentConfigIn
+from turnout.capture.hub import CaptureStatus
 from turnout.instances.backend import Instance
-from turnout.resources import Endpoint, EndpointConfig, Flavor, Model, ProductionVariant
+from turnout.resources import (
+    DataCapture,
+    Endpoint,
+    EndpointConfig,
+    Flavor,
+    Model,
+    ProductionVariant,
+)
 
 _STRICT = ConfigDict(extra="forbid")
 
@@ -78,9 +88,15 @@ class EndpointConfigIn(BaseModel):
     model_config = _STRICT
     name: str
     variants: list[VariantIn]
+    data_capture: DataCaptureIn | None = Field(
+        None, description="Record a sample of invocations (SageMaker's DataCaptureConfig)."
+    )
 
     def resource(self) -> EndpointConfig:
-        return EndpointConfig(self.name, tuple(v.resource() for v in self.variants))
+        capture = self.data_capture.resource() if self.data_capture else None
+        return EndpointConfig(
+            self.name, tuple(v.resource() for v in self.variants), data_capture=capture
+        )
 
 
 class VariantOut(BaseModel):
@@ -95,6 +111,7 @@ class EndpointConfigOut(BaseModel):
     name: str
     variants: list[VariantOut]
     created_at: float
+    data_capture: DataCaptureOut | None = None
 
     @classmethod
     def of(cls, config: EndpointConfig) -> EndpointConfigOut:
@@ -111,6 +128,7 @@ class EndpointConfigOut(BaseModel):
                 for v in config.variants
             ],
             created_at=config.created_at,
+            data_capture=DataCaptureOut.of(config.data_capture),
         )
 
 
@@ -122,7 +140,12 @@ class EndpointIn(BaseModel):
 
 class EndpointUpdateIn(BaseModel):
     model_config = _STRICT
-    config: str = Field(description="Switch to this endpoint config (blue/green, all at once).")
+    config: str = Field(description="Switch to this endpoint config (blue/green).")
+    deployment_config: DeploymentConfigIn | None = Field(
+        None,
+        description="Shift traffic step by step, baking and watching alarms (SageMaker's "
+        "DeploymentConfig); without it, all at once.",
+    )
 
 
 class TrafficVariantIn(BaseModel):
@@ -192,9 +215,15 @@ class EndpointOut(BaseModel):
     last_modified_at: float
     url: str = Field(description="Where to send invocations (SageMaker runtime path).")
     variants: list[VariantStateOut]
+    data_capture: DataCaptureStatusOut | None = None
 
     @classmethod
-    def of(cls, endpoint: Endpoint, instances: list[Instance]) -> EndpointOut:
+    def of(
+        cls,
+        endpoint: Endpoint,
+        instances: list[Instance],
+        capture: tuple[DataCapture, CaptureStatus] | None = None,
+    ) -> EndpointOut:
         fleet = endpoint.pending_config_name or endpoint.config_name
         return cls(
             name=endpoint.name,
@@ -221,6 +250,7 @@ class EndpointOut(BaseModel):
                 )
                 for v in endpoint.variants
             ],
+            data_capture=DataCaptureStatusOut.of(capture),
         )
 
 

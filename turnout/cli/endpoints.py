@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from turnout.cli import deploy
 from turnout.cli.common import (
     DEFAULT_URL,
     CredentialsFile,
@@ -201,15 +202,74 @@ def describe_endpoint(
 def update_endpoint(
     name: Annotated[str, typer.Argument(help="Endpoint name.")],
     config: Annotated[str, typer.Argument(help="The endpoint config to switch to.")],
+    canary: Annotated[
+        str | None,
+        typer.Option(
+            help="Shift this share to the new fleet first (10% or an instance count).",
+            rich_help_panel="Guarded deployment",
+        ),
+    ] = None,
+    linear: Annotated[
+        str | None,
+        typer.Option(
+            help="Shift in steps of this size (10%-50%, or instances).",
+            rich_help_panel="Guarded deployment",
+        ),
+    ] = None,
+    bake: Annotated[
+        int | None,
+        typer.Option(
+            help="Seconds each step bakes, watching the alarms (0-3600).",
+            rich_help_panel="Guarded deployment",
+        ),
+    ] = None,
+    termination_wait: Annotated[
+        int | None,
+        typer.Option(
+            help="Seconds the old fleet stays after the shift (0-3600).",
+            rich_help_panel="Guarded deployment",
+        ),
+    ] = None,
+    max_time: Annotated[
+        int | None,
+        typer.Option(
+            help="Roll back if not done in this many seconds (600-28800).",
+            rich_help_panel="Guarded deployment",
+        ),
+    ] = None,
+    alarm: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Roll back when this alarm is in ALARM while baking; repeatable.",
+            rich_help_panel="Guarded deployment",
+        ),
+    ] = None,
+    pause_on_insufficient_data: Annotated[
+        bool,
+        typer.Option(
+            "--pause-on-insufficient-data",
+            help="Pause when an alarm has INSUFFICIENT_DATA at the end of a bake.",
+            rich_help_panel="Guarded deployment",
+        ),
+    ] = False,
     wait: Wait = True,
     timeout: Timeout = 600,
     url: Url = DEFAULT_URL,
     credentials: CredentialsFile = None,
     as_json: Json = False,
 ) -> None:
-    """Switch an endpoint to another config: start the new fleet, then move all traffic."""
+    """Switch an endpoint to another config: start the new fleet, then move the traffic,
+    all at once or step by step (e.g. `--canary 10% --bake 60 --alarm digits-5xx`)."""
+    policy = deploy.deployment_config(
+        canary=canary, linear=linear, bake=bake, termination_wait=termination_wait,
+        max_time=max_time, alarms=alarm or [],
+        pause_on_insufficient_data=pause_on_insufficient_data,
+    )  # fmt: skip
     with connect(url, credentials) as client:
-        endpoint = client.update_endpoint(name, config)
+        endpoint = client.update_endpoint(name, config, policy)
+        if wait and policy is not None:
+            deploy.finish(deploy.watch_deployment(client, name, timeout), as_json)
+            return
         if wait:
             endpoint = wait_with_status(client, name, timeout)
     finish(endpoint, as_json, url)
@@ -305,6 +365,13 @@ def endpoint_panel(endpoint: EndpointInfo, url: str) -> Table:
     if endpoint["failure_reason"]:
         head.add_row("", "[red]reason[/]", endpoint["failure_reason"])
     head.add_row("", "invoke", f"POST {url.rstrip('/')}{endpoint['url']}")
+    capture = endpoint.get("data_capture")
+    if capture:
+        text = (
+            f"{capture['status']}, {capture['sampling_percentage']}% to {capture['destination']} "
+            f"({capture['captured']} captured, {capture['dropped']} dropped)"
+        )
+        head.add_row("", "capture", text + (f": {capture['reason']}" if capture["reason"] else ""))
     variants = Table(
         "variant", "weight (current → desired)", "share", "instances", "ready", box=None
     )

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import typer
 
 import turnout
-from turnout.cli import demo, endpoints, invoke, models, top
+from turnout.cli import alarms, demo, deploy, endpoints, invoke, metrics, models, top
 from turnout.cli.common import print_error
 from turnout.cli.serve import serve_command
 from turnout.client import TurnoutClientError
@@ -26,7 +26,10 @@ app.command("serve")(serve_command)
 app.add_typer(models.app, name="model")
 app.add_typer(endpoints.config_app, name="endpoint-config")
 app.add_typer(endpoints.app, name="endpoint")
+app.add_typer(deploy.app, name="deploy")
 app.command("traffic")(endpoints.traffic_command)
+app.add_typer(alarms.app, name="alarm")
+app.command("metrics")(metrics.metrics_command)
 app.command("invoke")(invoke.invoke_command)
 app.command("demo")(demo.demo_command)
 app.command("top")(top.top_command)

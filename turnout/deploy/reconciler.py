@@ -9,6 +9,10 @@ it needs to resume is on disk, so a restart mid-way picks up where the store say
        └─an instance can't start─▶ Failed   └──failed: back────┘  or a new config)
     any ──DeleteEndpoint──▶ Deleting ──drained, stopped──▶ (gone)
 
+An UpdateEndpoint with a DeploymentConfig is a guarded deployment: while Updating (and
+RollingBack) each pass observes the fleets and alarms, lets `deploy.rollout` decide the
+next step, records it, and only then routes and starts or stops fleets accordingly.
+
 Status writes are compare-and-set on the status the step started from, so an API call that
 changed the endpoint meanwhile (e.g. DeleteEndpoint during Creating) wins, and the next
 step acts on it. One step runs at a time per endpoint.
@@ -18,12 +22,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
+from typing import Protocol
 
+from turnout.deploy.alarms import AlarmState
+from turnout.deploy.deployments import Deployment, Phase
 from turnout.deploy.plans import initial_states, scale_plan, serving_states, weights_of
+from turnout.deploy.rollout import Change, Facts, Green, decide, due_at, green_share, watches_alarms
 from turnout.errors import NotFound
 from turnout.instances.backend import (
     Instance,
@@ -43,6 +52,13 @@ log = logging.getLogger("turnout.deploy")
 S = EndpointStatus
 # fleet (endpoint config name) -> variant -> instance index -> instance
 Fleets = dict[str, dict[str, dict[int, Instance]]]
+MAX_CHANGES_PER_PASS = 10  # a deployment settles in a few; more would be a bug looping
+
+
+class AlarmStates(Protocol):
+    """What a deployment's bake asks of the alarm evaluator (turnout.deploy.alarm_watch)."""
+
+    async def states(self, names: Sequence[str]) -> dict[str, AlarmState]: ...
 
 
 class Reconciler:
@@ -55,8 +71,13 @@ class Reconciler:
         drain_timeout: float,
         tick: float = 1.0,
         clock: Callable[[], float] = time.time,
+        alarms: AlarmStates | None = None,
     ) -> None:
         self._store = store
+        self._alarms = alarms
+        # The green fleet of each endpoint's deployment as this process provisioned it:
+        # (deployment id, state, failure). Absent after a restart.
+        self._green: dict[str, tuple[int, Green, str | None]] = {}
         self._backend = backend
         self._router = router
         self._drain_timeout = drain_timeout
@@ -119,12 +140,15 @@ class Reconciler:
                 await self._teardown(name)
             elif endpoint.status is S.CREATING:
                 await self._create(endpoint)
-            elif endpoint.status is S.UPDATING:
-                if endpoint.pending_config_name is not None:
+            elif endpoint.status in (S.UPDATING, S.ROLLING_BACK):
+                deployment = await asyncio.to_thread(self._store.active_deployment, name)
+                if deployment is not None:
+                    await self._deploy(endpoint, deployment)
+                elif endpoint.pending_config_name is not None:
                     await self._switch_config(endpoint)
                 else:
                     await self._apply_variant_changes(endpoint)
-            elif endpoint.status is S.IN_SERVICE:
+            elif endpoint.status in (S.IN_SERVICE, S.UPDATE_ROLLBACK_FAILED):
                 await self._keep_serving(endpoint)
             elif endpoint.status is S.DELETING:
                 await self._delete(endpoint)
@@ -220,9 +244,128 @@ class Reconciler:
         await self._router.retire(instances, self._drain_timeout)
         await asyncio.gather(*(self._backend.stop(i) for i in instances))
         self._fleets.pop(name, None)
+        self._green.pop(name, None)
         if delete_record:
             with contextlib.suppress(NotFound):
                 await asyncio.to_thread(self._store.delete_endpoint, name)
+
+    # --- guarded deployments ----------------------------------------------------------
+    async def _deploy(self, endpoint: Endpoint, d: Deployment) -> None:
+        """One pass: observe, decide, record each change, route to match; then act."""
+        name = endpoint.name
+        blue, green = await asyncio.to_thread(self._store.endpoint_fleets, name)
+        if green is None:
+            return
+        self._scale_up(name, blue, _counts(endpoint.variants))  # after a restart
+        facts = await self._observe(d, blue)
+        for _ in range(MAX_CHANGES_PER_PASS):
+            change = decide(d, facts)
+            if change is None:
+                break
+            if not await self._record(endpoint, d, change, green):
+                self.wake()  # the API changed it meanwhile: read again
+                return
+            d = change.deployment
+            log.info("endpoint %s: deployment %s: %s", name, d.phase.value, change.event.message)
+            if d.phase.finished:
+                await self._finished(endpoint, d, blue, green)
+                return
+            self._route(endpoint, d, blue, green, facts.green is Green.READY)
+        self._route(endpoint, d, blue, green, facts.green is Green.READY)
+        if d.phase is Phase.ROLLING_BACK:
+            await self._stop_green(name, green)
+            self.wake()  # the next pass records the end of the rollback
+        elif facts.green is Green.ABSENT:
+            await self._provision_green(name, d, green)
+            self.wake()
+        else:
+            self._wake_at(due_at(d))
+
+    async def _observe(self, d: Deployment, blue: Fleet) -> Facts:
+        name = d.endpoint
+        known = self._green.get(name)
+        green, failure = (
+            (known[1], known[2]) if known and known[0] == d.id else (Green.ABSENT, None)
+        )
+        blue_failure = None
+        if d.phase is Phase.ROLLING_BACK:
+            blue_failure = await _first_start_failure(self._all_of(name, blue))
+        alarms: dict[str, AlarmState] = {}
+        if self._alarms is not None and d.policy.alarms and watches_alarms(d):
+            alarms = await self._alarms.states(d.policy.alarms)
+        return Facts(
+            now=self._clock(),
+            green=green,
+            green_failure=failure,
+            green_stopped=d.green_config not in self._fleets.get(name, {}),
+            blue_failure=blue_failure,
+            alarms=alarms,
+        )
+
+    async def _record(
+        self, endpoint: Endpoint, d: Deployment, change: Change, green: Fleet
+    ) -> bool:
+        new, event = change.deployment, change.event
+        if not new.phase.finished:
+            rolling_back = new.phase is Phase.ROLLING_BACK and d.phase is not Phase.ROLLING_BACK
+            status = S.ROLLING_BACK if rolling_back else None
+            return await asyncio.to_thread(self._store.record_deployment, d, new, event, status)
+        succeeded = new.phase is Phase.SUCCEEDED
+        return await asyncio.to_thread(
+            functools.partial(
+                self._store.finish_deployment, d, new, event,
+                status=S.UPDATE_ROLLBACK_FAILED if new.phase is Phase.ROLLBACK_FAILED
+                else S.IN_SERVICE,
+                variants=serving_states(initial_states(green.config)) if succeeded
+                else endpoint.variants,
+                promote_pending=succeeded,
+                at=event.at,
+            )
+        )  # fmt: skip
+
+    async def _finished(self, endpoint: Endpoint, d: Deployment, blue: Fleet, green: Fleet) -> None:
+        """Recorded as finished: retire the fleet that no longer serves."""
+        name = endpoint.name
+        if d.phase is Phase.SUCCEEDED:
+            self._publish(
+                name, green.config.name, weights_of(initial_states(green.config), current=False)
+            )
+            await self._drain_and_stop(name, blue.config.name, self._all_of(name, blue))
+        else:
+            self._publish(name, blue.config.name, weights_of(endpoint.variants, current=True))
+            await self._stop_green(name, green)
+        self._green.pop(name, None)
+
+    def _route(
+        self, endpoint: Endpoint, d: Deployment, blue: Fleet, green: Fleet, green_ready: bool
+    ) -> None:
+        """Publish blue's and green's shares for the recorded state (a fleet at 0 is left
+        out of the table, so that retiring it waits only for requests already in flight)."""
+        share = green_share(d, green_ready)
+        targets: list[VariantTarget] = []
+        if share < 1.0:
+            blue_weights = weights_of(endpoint.variants, current=True)
+            targets += self._targets(endpoint.name, blue.config.name, blue_weights, 1.0 - share)
+        if share > 0.0:
+            green_weights = weights_of(initial_states(green.config), current=False)
+            targets += self._targets(endpoint.name, green.config.name, green_weights, share)
+        self._router.publish(endpoint.name, targets)
+
+    async def _provision_green(self, name: str, d: Deployment, green: Fleet) -> None:
+        """Start the whole green fleet and wait until it answers (or fails); no traffic yet."""
+        started = self._scale_up(name, green, _counts(initial_states(green.config)))
+        failure = await _first_start_failure(started or self._all_of(name, green))
+        state = Green.READY if failure is None else Green.FAILED
+        self._green[name] = (d.id, state, failure)
+
+    async def _stop_green(self, name: str, green: Fleet) -> None:
+        self._green.pop(name, None)
+        await self._drain_and_stop(name, green.config.name, self._all_of(name, green))
+
+    def _wake_at(self, when: float | None) -> None:
+        """A pass when the bake (or termination wait) ends, not up to a tick later."""
+        if when is not None and self._loop is not None:
+            self._loop.call_later(max(0.0, when - self._clock()), self._wake.set)
 
     # --- fleets -----------------------------------------------------------------------
     def _scale_up(self, endpoint: str, fleet: Fleet, counts: Mapping[str, int]) -> list[Instance]:
@@ -279,18 +422,29 @@ class Reconciler:
         weights: Mapping[str, float],
         exclude: Iterable[Instance] = (),
     ) -> None:
+        self._router.publish(endpoint, self._targets(endpoint, fleet, weights, 1.0, exclude))
+
+    def _targets(
+        self,
+        endpoint: str,
+        fleet: str,
+        weights: Mapping[str, float],
+        share: float,
+        exclude: Iterable[Instance] = (),
+    ) -> list[VariantTarget]:
+        """The fleet's variants, weighted to make up `share` of the endpoint's traffic."""
         skip = {i.spec.id for i in exclude}
         variants = self._fleets.get(endpoint, {}).get(fleet, {})
-        targets = [
+        total = sum(weights.values()) or 1.0
+        return [
             VariantTarget(
                 fleet,
                 name,
-                weight,
+                weight / total * share,
                 [i for _, i in sorted(variants.get(name, {}).items()) if i.spec.id not in skip],
             )
             for name, weight in weights.items()
         ]
-        self._router.publish(endpoint, targets)
 
     async def _drain_and_stop(self, endpoint: str, fleet: str, instances: list[Instance]) -> None:
         await self._router.retire(instances, self._drain_timeout)
@@ -349,6 +503,11 @@ class Reconciler:
         elif status is not endpoint.status:
             log.info("endpoint %s: %s → %s", endpoint.name, endpoint.status.value, status.value)
         return saved
+
+
+def _counts(states: Iterable[VariantState]) -> dict[str, int]:
+    """Instances each variant runs with (what serves; what is asked before it first serves)."""
+    return {s.name: s.current_instance_count or s.desired_instance_count for s in states}
 
 
 def _revert(state: VariantState) -> VariantState:

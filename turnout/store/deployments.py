@@ -8,6 +8,7 @@ and the reconciler reads again. The API writes only `requested`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -114,7 +115,7 @@ def request(conn: Connection, endpoint: str, wanted: Request) -> Deployment:
     conn.execute(
         sa.update(deployments).where(deployments.c.id == d.id).values(requested=wanted.value)
     )
-    return d
+    return replace(d, requested=wanted)
 
 
 def delete_of_endpoint(conn: Connection, endpoint: str) -> None:

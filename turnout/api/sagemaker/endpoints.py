@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from turnout.api.sagemaker import pagination
 from turnout.api.sagemaker.arns import ENDPOINT
+from turnout.api.sagemaker.capture import summary_answer
 from turnout.api.sagemaker.context import (
     Answer,
     Context,
@@ -16,10 +17,19 @@ from turnout.api.sagemaker.endpoint_configs import serverless_answer
 from turnout.api.sagemaker.errors import validation_error
 from turnout.api.sagemaker.listing import query_of
 from turnout.api.sagemaker.tags import tag_new
+from turnout.deploy.deployments import Deployment, Phase, RolloutPolicy, policy_document, policy_of
 from turnout.deploy.plans import DesiredVariant, initial_states
+from turnout.deploy.rollout import green_share
 from turnout.resources import Endpoint, EndpointStatus, Fleet, Model, VariantState
 
 S = EndpointStatus
+# What the green fleet's variants are doing in each phase of a deployment.
+_GREEN_STATUS = {
+    Phase.PROVISIONING: "Creating",
+    Phase.BAKING: "Baking",
+    Phase.TERMINATION_WAIT: "Baking",
+    Phase.ROLLING_BACK: "Deleting",
+}
 # What each variant is doing while the endpoint is in these states (SageMaker's VariantStatus).
 _VARIANT_STATUS = {S.CREATING: "Creating", S.UPDATING: "Updating", S.DELETING: "Deleting"}
 
@@ -35,6 +45,7 @@ def create_endpoint(ctx: Context, params: Params) -> Answer:
 def describe_endpoint(ctx: Context, params: Params) -> Answer:
     endpoint = ctx.control.describe_endpoint(params["EndpointName"])
     current, pending = ctx.control.endpoint_fleets(endpoint.name)
+    deployment = ctx.control.latest_deployment(endpoint.name)
     in_progress = _VARIANT_STATUS.get(endpoint.status) if pending is None else None
     variants = [
         _variant_summary(state, current, endpoint, in_progress) for state in endpoint.variants
@@ -46,26 +57,48 @@ def describe_endpoint(ctx: Context, params: Params) -> Answer:
         "ProductionVariants": variants,
         "EndpointStatus": endpoint.status.value,
         "FailureReason": _bounded(endpoint.failure_reason),
+        "DataCaptureConfig": summary_answer(ctx.control.data_capture(endpoint.name)),
         "CreationTime": endpoint.created_at,
         "LastModifiedTime": endpoint.last_modified_at,
     }
+    if deployment is not None:
+        config = policy_document(deployment.policy)
+        config.pop("PauseOnInsufficientData", None)  # turnout's own; not in SageMaker's shape
+        answer["LastDeploymentConfig"] = config
     if pending is not None:
-        answer["PendingDeploymentSummary"] = {
-            "EndpointConfigName": pending.config.name,
-            "ProductionVariants": [
-                without_none(
-                    {
-                        **_variant_summary(state, pending, endpoint, "Creating"),
-                        "InstanceType": variant.instance_type,
-                    }
-                )
-                for state, variant in zip(
-                    initial_states(pending.config), pending.config.variants, strict=True
-                )
-            ],
-            "StartTime": endpoint.last_modified_at,
-        }
+        active = deployment if deployment is not None and not deployment.phase.finished else None
+        answer["PendingDeploymentSummary"] = _pending_summary(endpoint, pending, active)
     return without_none(answer)
+
+
+def _pending_summary(endpoint: Endpoint, pending: Fleet, d: Deployment | None) -> Answer:
+    """The green fleet: its variants with their share of traffic and what they are doing."""
+    status: Answer = {"Status": "Creating", "StartTime": endpoint.last_modified_at}
+    share = 0.0
+    if d is not None:
+        share = green_share(d, green_ready=d.step_started_at is not None)
+        status = {"Status": _GREEN_STATUS[d.phase], "StartTime": d.step_started_at or d.started_at}
+        if d.phase is Phase.BAKING and d.step_started_at is not None:
+            status["StatusMessage"] = (
+                f"Step {d.step + 1} of {len(d.steps)}: {share:.0%} of traffic, baking "
+                f"{d.current.bake_s} s" + (" (paused)" if d.paused else "")
+            )
+    states = initial_states(pending.config)
+    total = sum(s.desired_weight for s in states) or 1.0
+    variants = []
+    for state, variant in zip(states, pending.config.variants, strict=True):
+        summary = _variant_summary(state, pending, endpoint, None)
+        summary.update(
+            InstanceType=variant.instance_type,
+            CurrentWeight=state.desired_weight / total * share if d is not None else None,
+            VariantStatus=[without_none(status)],
+        )
+        variants.append(without_none(summary))
+    return {
+        "EndpointConfigName": pending.config.name,
+        "ProductionVariants": variants,
+        "StartTime": d.started_at if d is not None else endpoint.last_modified_at,
+    }
 
 
 def _bounded(reason: str | None, limit: int = 1024) -> str | None:
@@ -129,7 +162,7 @@ def list_endpoints(ctx: Context, params: Params) -> Answer:
 
 
 def update_endpoint(ctx: Context, params: Params) -> Answer:
-    refuse_unsupported(params, ("DeploymentConfig", "ExcludeRetainedVariantProperties"), "")
+    refuse_unsupported(params, ("ExcludeRetainedVariantProperties",), "")
     if params.get("RetainAllVariantProperties"):
         raise validation_error(
             "turnout does not support RetainAllVariantProperties yet: the new config's "
@@ -139,8 +172,23 @@ def update_endpoint(ctx: Context, params: Params) -> Answer:
     _require_updatable(ctx, name)
     # An unknown config is reported before the endpoint is touched.
     ctx.control.describe_endpoint_config(params["EndpointConfigName"])
-    ctx.control.update_endpoint(name, params["EndpointConfigName"])
+    policy = _rollout_policy(ctx, name, params)
+    ctx.control.update_endpoint(name, params["EndpointConfigName"], policy)
     return {"EndpointArn": ctx.arn(ENDPOINT, name)}
+
+
+def _rollout_policy(ctx: Context, name: str, params: Params) -> RolloutPolicy | None:
+    """The DeploymentConfig (or, with RetainDeploymentConfig, the last one), or None."""
+    document = params.get("DeploymentConfig")
+    if document is None:
+        last = ctx.control.latest_deployment(name) if params.get("RetainDeploymentConfig") else None
+        return None if last is None else last.policy
+    refuse_unsupported(document, ("RollingUpdatePolicy",), "DeploymentConfig.")
+    if document.get("BlueGreenUpdatePolicy") is None:
+        raise validation_error(
+            "DeploymentConfig needs a BlueGreenUpdatePolicy (turnout deploys blue/green)."
+        )
+    return policy_of(dict(document))
 
 
 def update_endpoint_weights_and_capacities(ctx: Context, params: Params) -> Answer:
