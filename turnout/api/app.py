@@ -18,6 +18,7 @@ from turnout.api.prometheus import PATH as METRICS_PATH
 from turnout.api.prometheus import PrometheusMetrics
 from turnout.api.rest import build_rest_app
 from turnout.api.sagemaker import SageMakerApi, is_sagemaker_request
+from turnout.instances.backend import InstanceBackend
 from turnout.metrics.flusher import Flusher
 from turnout.monitoring import Monitoring
 from turnout.routing.invocations import PREFIX, Invocations, Receive, Scope, Send
@@ -33,6 +34,9 @@ class Lifecycle(Protocol):
     monitoring: Monitoring
     flusher: Flusher
 
+    @property
+    def backend(self) -> InstanceBackend: ...
+
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
@@ -42,7 +46,7 @@ class App:
     def __init__(self, runtime: Lifecycle) -> None:
         self._runtime = runtime
         self._invocations = Invocations(runtime.router)
-        self._prometheus = PrometheusMetrics(runtime.router)
+        self._prometheus = PrometheusMetrics(runtime.router, runtime.backend.instances)
         self._rest = BoundedBody(build_rest_app(runtime.control, runtime.monitoring))
         self._dashboard = build_dashboard(runtime)
         settings = runtime.settings

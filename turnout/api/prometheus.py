@@ -5,9 +5,12 @@ The exposition is built on the event loop from in-memory counters: no store acce
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from turnout.metrics.prometheus import RouterCollector
+from turnout.instances.backend import Instance
+from turnout.metrics.prometheus import InstanceCollector, RouterCollector
 from turnout.routing.invocations import Receive, Scope, Send
 from turnout.routing.router import Router
 
@@ -15,9 +18,10 @@ PATH = "/metrics"
 
 
 class PrometheusMetrics:
-    def __init__(self, router: Router) -> None:
+    def __init__(self, router: Router, instances: Callable[[], Sequence[Instance]]) -> None:
         self._registry = CollectorRegistry(auto_describe=False)
         self._registry.register(RouterCollector(router))
+        self._registry.register(InstanceCollector(instances))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] not in ("GET", "HEAD"):

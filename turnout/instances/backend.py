@@ -126,6 +126,10 @@ class InstanceBackend(Protocol):
         """Launch an instance; returns at once with the instance Starting."""
         ...
 
+    def instances(self) -> list[Instance]:
+        """Every instance started and not stopped yet."""
+        ...
+
     async def stop(self, instance: Instance) -> None:
         """Stop an instance gracefully (it finishes what it is answering), then for good."""
         ...

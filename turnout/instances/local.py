@@ -62,6 +62,9 @@ class LocalBackend:
         self._instances[spec.id] = instance
         return instance
 
+    def instances(self) -> list[Instance]:
+        return list(self._instances.values())
+
     async def stop(self, instance: Instance) -> None:
         supervised = self._instances.pop(instance.spec.id, None)
         if supervised is not None:

@@ -12,12 +12,18 @@ bucket lies below it, so a bound can under-count values within ~9% below it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
+from turnout.instances.backend import Instance
 from turnout.metrics.histogram import LatencyHistogram
 from turnout.routing.router import Router
 
@@ -64,6 +70,44 @@ class RouterCollector(Collector):
         yield from counters
         yield model
         yield overhead
+
+
+class InstanceCollector(Collector):
+    """Each instance's last CPU and memory sample (SageMaker's CPUUtilization and
+    MemoryUtilization, per instance), labelled like the router's series plus `instance`."""
+
+    def __init__(self, instances: Callable[[], Sequence[Instance]]) -> None:
+        self._instances = instances
+
+    def collect(self) -> Iterator[Metric]:
+        labels = (*LABELS, "instance")
+        cpu = GaugeMetricFamily(
+            "turnout_instance_cpu_utilization_percent",
+            "CPU of the instance's processes, % summed over cores (SageMaker CPUUtilization).",
+            labels=labels,
+        )
+        memory = GaugeMetricFamily(
+            "turnout_instance_memory_utilization_percent",
+            "RSS of the instance's processes, % of the machine's memory "
+            "(SageMaker MemoryUtilization).",
+            labels=labels,
+        )
+        rss = GaugeMetricFamily(
+            "turnout_instance_memory_bytes", "RSS of the instance's processes.", labels=labels
+        )
+        ready = GaugeMetricFamily(
+            "turnout_instance_ready", "1 while the instance takes traffic.", labels=labels
+        )
+        for instance in self._instances():
+            spec = instance.spec
+            values = [spec.endpoint, spec.fleet, spec.variant, str(spec.index)]
+            ready.add_metric(values, 1.0 if instance.ready else 0.0)
+            if instance.usage:
+                last = instance.usage[-1]
+                cpu.add_metric(values, last.cpu_percent)
+                memory.add_metric(values, last.memory_percent)
+                rss.add_metric(values, float(last.memory_bytes))
+        yield from (cpu, memory, rss, ready)
 
 
 def _add_histogram(
