@@ -1,4 +1,5 @@
-"""The dashboard of a server started with --credentials: HTTP Basic with a key pair."""
+"""The dashboard and /metrics of a server started with --credentials: HTTP Basic with a key
+pair (browsers and Prometheus cannot sign SigV4)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,9 @@ def server_args(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, ...]:
     return ("--credentials", str(path))
 
 
-@pytest.mark.parametrize("path", ["/", "/dashboard/api/overview", "/dashboard/static/common.js"])
+@pytest.mark.parametrize(
+    "path", ["/", "/dashboard/api/overview", "/dashboard/static/common.js", "/metrics"]
+)
 def test_pages_ask_a_browser_to_sign_in(server: BackgroundServer, path: str) -> None:
     answer = httpx.get(server.url + path)
     assert answer.status_code == 401

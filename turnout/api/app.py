@@ -57,7 +57,7 @@ class App:
                 self._route,
                 settings.credentials,
                 settings.max_payload_bytes,
-                for_browsers=is_dashboard_request,
+                for_browsers=_takes_basic_auth,
             )
             if settings.credentials
             else self._route
@@ -96,3 +96,11 @@ class App:
                 await self._runtime.stop()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def _takes_basic_auth(scope: Scope) -> bool:
+    """Readers that cannot sign SigV4: browsers (the dashboard) and Prometheus (`/metrics`,
+    whose scrape config has `basic_auth`)."""
+    return is_dashboard_request(scope) or (
+        scope["path"] == METRICS_PATH and scope["method"] in ("GET", "HEAD")
+    )
