@@ -22,7 +22,7 @@ from tests.conftest import Artifacts, Deploy
 from tests.support.endpoints import VariantOf, poll_until
 from tests.support.load import LoadProcess
 from turnout.cli.background import BackgroundServer
-from turnout.client import Client
+from turnout.client import Client, Variant
 from turnout.metrics.rollup import PERIOD
 
 if TYPE_CHECKING:
@@ -164,3 +164,36 @@ def test_an_unknown_endpoint_page_says_so(server: BackgroundServer, page: Page) 
     page.goto(f"{server.url}/dashboard/endpoints/nope")
     problem = page.locator("#problem")
     poll_until(problem.inner_text, lambda t: "no endpoint named nope" in t, 10, "the error")
+
+
+def test_a_deployment_shows_its_steps_then_its_outcome(
+    server: BackgroundServer,
+    client: Client,
+    deploy: Deploy,
+    artifacts: Artifacts,
+    page: Page,
+) -> None:
+    name = "dash-deploy"
+    deploy(name, [VariantOf("A", artifacts.sklearn)])
+    client.create_endpoint_config(f"{name}-green", [Variant("A", f"{name}-A")])
+    canary = {
+        "BlueGreenUpdatePolicy": {
+            "TrafficRoutingConfiguration": {
+                "Type": "CANARY",
+                "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 10},
+                "WaitIntervalInSeconds": 3,
+            }
+        }
+    }
+    page.goto(f"{server.url}/dashboard/endpoints/{name}")
+    client.update_endpoint(name, f"{name}-green", canary)
+    # While it runs: the phase and the plan's two steps (10%, then 100%).
+    phase = page.get_by_test_id("deployment-phase")
+    phase.wait_for(timeout=30_000)
+    shown = page.get_by_test_id("deployment").inner_text()
+    assert f"{name}-config → {name}-green" in shown and "CANARY 10%" in shown
+    assert "10.0%" in shown and "100.0%" in shown
+    client.wait_for_endpoint(name, timeout=120)
+    past = page.locator("#past-deployments")
+    poll_until(past.inner_text, lambda text: "Succeeded" in text, 15, "the past deployment")
+    page.screenshot(path=str(SHOTS / "deployment.png"), full_page=True)

@@ -146,18 +146,23 @@ class DeploymentsOut(BaseModel):
     past: list[DeploymentOut] = Field(description="Finished deployments, newest first.")
 
 
+def deployments_of(control: ControlPlane, name: str, limit: int) -> DeploymentsOut:
+    """The endpoint's deployment in progress (with its alarms' states) and its past ones."""
+    found = [DeploymentOut.of(d, events) for d, events in control.deployments(name, limit)]
+    current = next((d for d in found if d.finished_at is None), None)
+    if current is not None:
+        names = current.deployment_config.get("AutoRollbackConfiguration", {}).get("Alarms")
+        current.alarms = control.alarm_states([a["AlarmName"] for a in names or []])
+    return DeploymentsOut(current=current, past=[d for d in found if d is not current])
+
+
 def deployment_routes(control: ControlPlane, errors: dict[int | str, dict[str, Any]]) -> APIRouter:
     router = APIRouter(prefix="/api/v1/endpoints/{name}/deployment", tags=["deployments"])
 
     @router.get("", responses=errors)
     def describe_deployments(name: str, limit: int = 20) -> DeploymentsOut:
         """The endpoint's deployment in progress and its past ones, with their history."""
-        found = [DeploymentOut.of(d, events) for d, events in control.deployments(name, limit)]
-        current = next((d for d in found if d.finished_at is None), None)
-        if current is not None:
-            names = current.deployment_config.get("AutoRollbackConfiguration", {}).get("Alarms")
-            current.alarms = control.alarm_states([a["AlarmName"] for a in names or []])
-        return DeploymentsOut(current=current, past=[d for d in found if d is not current])
+        return deployments_of(control, name, limit)
 
     @router.post("/{action}", status_code=202, responses=errors)
     def request_deployment(name: str, action: Request) -> DeploymentOut:

@@ -21,6 +21,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from turnout.api.dashboard import views
+from turnout.api.deployments import deployments_of
 from turnout.api.schemas import EndpointOut
 from turnout.errors import NotFound
 from turnout.metrics.flusher import Flusher
@@ -86,6 +87,7 @@ def build_dashboard(sources: DashboardSources) -> Starlette:
         rollups = await sources.flusher.rollups(name, since)
         alarms = await asyncio.to_thread(sources.monitoring.list_alarms, name)
         instances = await asyncio.to_thread(sources.control.endpoint_instances, name)
+        deployments = await asyncio.to_thread(deployments_of, sources.control, name, 10)
         return JSONResponse(
             {
                 "now": now,
@@ -93,6 +95,7 @@ def build_dashboard(sources: DashboardSources) -> Starlette:
                 "summary": views.summary(rollups, now),
                 "series": views.series(rollups, now),
                 "usage": views.usage(instances),
+                "deployments": deployments.model_dump(),
                 "alarms": [
                     {
                         "name": a.alarm.name,

@@ -20,10 +20,17 @@ function lines(series, field, twoFleets, extra = {}) {
   }));
 }
 
+let xrange = null; // the charts' common time window: the series' periods, to now
+
 function draw(id, traces, yaxis = {}) {
   // Plotly.react redraws in place: the chart updates without a reload.
-  Plotly.react(id, traces, { ...LAYOUT, yaxis: { rangemode: "tozero", ...yaxis } }, CONFIG);
+  const layout = { ...LAYOUT, xaxis: { ...LAYOUT.xaxis, range: xrange }, yaxis: { rangemode: "tozero", ...yaxis } };
+  Plotly.react(id, traces, layout, CONFIG);
   document.getElementById(id).dataset.updates = String(Number(document.getElementById(id).dataset.updates || 0) + 1);
+}
+
+function errorRates(series) {
+  return series.variants.flatMap((v) => [...v.errors_4xx_rate, ...v.errors_5xx_rate]).filter((x) => x !== null);
 }
 
 function split(series, twoFleets) {
@@ -66,6 +73,47 @@ function variantRows(data) {
   });
 }
 
+function time(t) {
+  return t ? new Date(t * 1000).toLocaleTimeString() : "–";
+}
+
+function policy(config) {
+  const routing = config?.BlueGreenUpdatePolicy?.TrafficRoutingConfiguration || {};
+  const size = routing.CanarySize || routing.LinearStepSize;
+  const amount = size ? ` ${size.Value}${size.Type === "CAPACITY_PERCENT" ? "%" : " inst."}` : "";
+  return `${routing.Type || "?"}${amount}, bake ${routing.WaitIntervalInSeconds ?? 0} s`;
+}
+
+// The deployment in progress: its steps (done / current / to come), alarms and history.
+function currentDeployment(d) {
+  const box = document.createElement("div");
+  const head = document.createElement("p");
+  head.textContent = `${d.blue_config} → ${d.green_config} · ${policy(d.deployment_config)} · ` +
+    `phase ${d.phase}${d.paused ? " (paused)" : ""} · green ${pct(d.green_share)}`;
+  head.dataset.testid = "deployment-phase";
+  head.dataset.phase = d.phase;
+  const steps = document.createElement("table");
+  steps.appendChild(row(["step", "green share", "bake", "state"].map((t) => {
+    const th = document.createElement("th"); th.textContent = t; return th;
+  })));
+  d.steps.forEach((step, i) => {
+    const state = i < d.step ? "done" : i === d.step && d.phase === "Baking" ? "baking" : i === d.step ? d.phase : "to come";
+    steps.appendChild(row([cell(String(i + 1)), cell(pct(step.green_share), { num: true }),
+      cell(`${step.bake_s} s`, { num: true }), cell(state)]));
+  });
+  const alarms = Object.entries(d.alarms || {}).map(([name, state]) => `${name}: ${state}`).join(" · ");
+  const alarmLine = document.createElement("p");
+  alarmLine.textContent = alarms ? `rollback alarms — ${alarms}` : "no rollback alarms";
+  const events = document.createElement("ol");
+  d.events.slice(-8).forEach((e) => {
+    const li = document.createElement("li");
+    li.textContent = `${time(e.at)} ${e.kind}: ${e.message}`;
+    events.appendChild(li);
+  });
+  box.append(head, steps, alarmLine, events);
+  return box;
+}
+
 poll(`/dashboard/api/endpoints/${encodeURIComponent(NAME)}`, (data) => {
   const ep = data.endpoint;
   document.title = `turnout — ${ep.name}`;
@@ -78,6 +126,8 @@ poll(`/dashboard/api/endpoints/${encodeURIComponent(NAME)}`, (data) => {
   document.getElementById("failure").textContent = ep.failure_reason || "";
   fillTable(document.getElementById("variants"), variantRows(data));
 
+  const starts = data.series.starts;
+  xrange = [new Date(starts[0] * 1000), new Date(data.now * 1000)];
   const twoFleets = new Set(data.series.variants.map((v) => v.config)).size > 1;
   draw("chart-rps", lines(data.series, "rps", twoFleets));
   draw("chart-split", split(data.series, twoFleets), { range: [0, 100], ticksuffix: "%" });
@@ -88,7 +138,7 @@ poll(`/dashboard/api/endpoints/${encodeURIComponent(NAME)}`, (data) => {
   draw("chart-errors", [
     ...lines(data.series, "errors_4xx_rate", twoFleets, { suffix: " 4xx" }),
     ...lines(data.series, "errors_5xx_rate", twoFleets, { suffix: " 5xx", trace: { line: { dash: "dot" } } }),
-  ], { tickformat: ".0%" });
+  ], { tickformat: ".0%", range: [0, Math.max(0.05, ...errorRates(data.series)) * 1.1] });
 
   const perInstance = (field) => data.usage.map((u) => ({
     x: u.at.map((t) => new Date(t * 1000)), y: u[field], name: u.instance.split("/").slice(1).join("/"),
@@ -96,6 +146,16 @@ poll(`/dashboard/api/endpoints/${encodeURIComponent(NAME)}`, (data) => {
   }));
   draw("chart-cpu", perInstance("cpu_percent"));
   draw("chart-memory", perInstance("memory_mb"));
+
+  const deployments = data.deployments;
+  document.getElementById("deployment").replaceChildren(
+    ...(deployments.current ? [currentDeployment(deployments.current)] : []));
+  document.getElementById("no-deployment").hidden = Boolean(deployments.current);
+  fillTable(document.getElementById("past-deployments"), deployments.past.map((d) => row([
+    cell(time(d.started_at)), cell(`${d.blue_config} → ${d.green_config}`), cell(policy(d.deployment_config)),
+    cell(d.phase, { cls: d.phase === "Succeeded" ? "state OK" : "state ALARM" }),
+    cell(time(d.finished_at)), cell(d.failure_reason || ""),
+  ])));
 
   fillTable(document.getElementById("alarms"), data.alarms.map((a) => row([
     cell(a.name), cell(a.metric), cell(a.state, { cls: `state ${a.state}`, testid: `alarm-${a.name}` }),
