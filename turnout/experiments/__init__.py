@@ -1,0 +1,1 @@
+"""turnout.experiments: experiment definitions, statistics, analysis and decisions."""
