@@ -18,7 +18,7 @@ from tests.support.endpoints import VariantOf, deploy_endpoint, poll_until
 from tests.support.load import LoadProcess
 from tests.support.models import digits_rows
 from turnout.cli.background import BackgroundServer
-from turnout.client import Client, DeploymentEventInfo, DeploymentInfo, Variant
+from turnout.client import Client, DeploymentEventInfo, DeploymentInfo, TurnoutAPIError, Variant
 
 pytestmark = pytest.mark.e2e
 
@@ -209,3 +209,35 @@ def test_a_deployment_survives_kill_9_mid_bake(artifacts: Artifacts, tmp_path: P
     kinds = [e["kind"] for e in deployment["events"]]
     assert kinds[len(before["events"]) :][:2] == ["interrupted", "restarted"], kinds
     assert (endpoint["config"], answer.variant, answer.json()) == (green, "B", LABELS)
+
+
+def test_a_green_fleet_that_cannot_start_is_rolled_back_before_any_traffic(
+    client: Client, artifacts: Artifacts
+) -> None:
+    name = "unstartable"
+    deploy_endpoint(client, name, [VariantOf("A", artifacts.sklearn)])
+    green = add_green(client, name, "B", artifacts.broken)
+    client.update_endpoint(name, green, canary(10))
+    deployment = finished(client, name)
+    assert deployment["phase"] == "RolledBack"
+    assert [e["kind"] for e in deployment["events"]] == ["started", "rolling-back", "rolled-back"]
+    assert "failed to start" in (deployment["failure_reason"] or "")
+    endpoint = client.wait_for_endpoint(name, timeout=60)
+    assert (endpoint["config"], endpoint["pending_config"]) == (f"{name}-config", None)
+    assert client.invoke(name, ROWS).variant == "A"
+
+
+def test_deleting_an_endpoint_mid_deployment(client: Client, artifacts: Artifacts) -> None:
+    name = "deleted-mid-way"
+    deploy_endpoint(client, name, [VariantOf("A", artifacts.sklearn)])
+    green = add_green(client, name, "B", artifacts.sklearn_slow_learner)
+    client.update_endpoint(name, green, canary(50, bake=600))
+    poll_until(
+        lambda: client.deployments(name)["current"],
+        lambda d: d is not None and d["phase"] == "Baking", 60, "baking",
+    )  # fmt: skip
+    client.delete_endpoint(name)
+    client.wait_for_deleted(name, timeout=60)
+    with pytest.raises(TurnoutAPIError) as raised:
+        client.deployments(name)
+    assert raised.value.status == 404

@@ -3,6 +3,7 @@ options of `turnout endpoint update` (turned into SageMaker's DeploymentConfig h
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Annotated, Any
 
@@ -142,18 +143,22 @@ def _view(d: DeploymentInfo, bar: Progress) -> Group:
     return Group(*parts)
 
 
-def watch_deployment(client: Client, name: str, timeout: float) -> DeploymentInfo:
-    """Show the deployment live until it finishes; the finished deployment."""
+def watch_deployment(
+    client: Client, name: str, timeout: float, show: bool = True
+) -> DeploymentInfo:
+    """Until the deployment finishes (shown live unless `show` is off); the finished one."""
     deadline = time.monotonic() + timeout
     d = _current_or_last(client.deployments(name), name)
     bar = Progress(
         TextColumn("steps"), BarColumn(), TextColumn("{task.completed:.1f}/{task.total}")
     )
     task = bar.add_task("steps", total=len(d["steps"]) + 1)
-    with Live(_view(d, bar), console=console, refresh_per_second=4, transient=False) as live:
+    live = Live(_view(d, bar), console=console, refresh_per_second=4, transient=False)
+    with live if show else contextlib.nullcontext():
         while True:
             bar.update(task, completed=progress_of(d, time.time()))
-            live.update(_view(d, bar))
+            if show:
+                live.update(_view(d, bar))
             if d["phase"] in _FINISHED:
                 return d
             if time.monotonic() >= deadline:
@@ -174,14 +179,12 @@ def _current_or_last(found: DeploymentsInfo, name: str) -> DeploymentInfo:
 
 
 def finish(d: DeploymentInfo, as_json: bool) -> None:
-    """Print the outcome; exit status 1 unless it succeeded or goes on."""
+    """After watching: the JSON if asked; exit status 1 with the reason if rolled back."""
     if as_json:
         print_json(d)
     if d["phase"] in ("RolledBack", "RollbackFailed"):
         fail(f"deployment of {d['green_config']} to {d['endpoint']} {d['phase']}: "
              f"{d['failure_reason']}")  # fmt: skip
-    if not as_json:
-        console.print(headline(d))
 
 
 # -- commands ---------------------------------------------------------------------------

@@ -268,7 +268,8 @@ def update_endpoint(
     with connect(url, credentials) as client:
         endpoint = client.update_endpoint(name, config, policy)
         if wait and policy is not None:
-            deploy.finish(deploy.watch_deployment(client, name, timeout), as_json)
+            watched = deploy.watch_deployment(client, name, timeout, show=not as_json)
+            deploy.finish(watched, as_json)
             return
         if wait:
             endpoint = wait_with_status(client, name, timeout)
