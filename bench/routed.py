@@ -7,6 +7,7 @@ Systems (same model, digits LogisticRegression, and the same one-row JSON body):
   instance turnout's worker alone on TCP (no router): what an instance costs by itself
   routed   client -> turnout serve (router) -> one instance over a Unix socket
   routed2  the same with two instances behind the variant
+  routed-capture  routed, with data capture of every invocation (100%) to a local directory
 
 Load: wrk (Debian package `wrk`), one thread, on the same 2 cores as the servers. Reports
 req/s, p50/p99 latency, server CPU per request and RSS of the server's process tree, and
@@ -37,7 +38,7 @@ from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 
 HERE = Path(__file__).resolve().parent
-ALL_SYSTEMS = ("bare", "instance", "routed", "routed2")
+ALL_SYSTEMS = ("bare", "instance", "routed", "routed2", "routed-capture")
 ROW = 8  # digits row 8 is an "8"
 
 
@@ -122,15 +123,22 @@ def system_argv(name: str, work: Path, port: int) -> list[str]:
             "--data-dir", str(work / f"data-{name}")]  # fmt: skip
 
 
-def deploy(base: str, work: Path, instances: int) -> str:
-    """Register the model and an endpoint through the native API; returns the invoke URL."""
+def deploy(base: str, work: Path, instances: int, capture: bool = False) -> str:
+    """Register the model and an endpoint through the native API; returns the invoke URL.
+
+    With `capture`, the endpoint config captures every invocation (input and output, as
+    JSON text) under <work>/capture."""
+    config: dict[str, object] = {"name": "bench", "variants": [
+        {"name": "AllTraffic", "model": "bench", "instance_count": instances}]}  # fmt: skip
+    if capture:
+        config["data_capture"] = {"destination": str(work / "capture"), "sampling_percentage": 100,
+                                  "json_content_types": ["application/json"]}  # fmt: skip
     with httpx.Client(base_url=base, timeout=30) as api:
         for path, body in (
             ("/api/v1/models", {"name": "bench", "artifact": str(work / "model")}),
-            ("/api/v1/endpoint-configs", {"name": "bench", "variants": [
-                {"name": "AllTraffic", "model": "bench", "instance_count": instances}]}),
+            ("/api/v1/endpoint-configs", config),
             ("/api/v1/endpoints", {"name": "bench", "config": "bench"}),
-        ):  # fmt: skip
+        ):
             api.post(path, json=body).raise_for_status()
         wait_until(
             lambda: api.get("/api/v1/endpoints/bench").json()["status"] == "InService",
@@ -185,7 +193,7 @@ def measure(name: str, work: Path, body: Path, args: argparse.Namespace) -> list
     with started(system_argv(name, work, port), work / f"{name}.log") as proc:
         if name.startswith("routed"):
             wait_until(lambda: httpx.get(f"{base}/api/v1/health").status_code == 200, 60, name)
-            url = deploy(base, work, 2 if name == "routed2" else 1)
+            url = deploy(base, work, 2 if name == "routed2" else 1, name == "routed-capture")
         else:
             wait_until(lambda: httpx.get(f"{base}/ping").status_code == 200, 60, name)
             url = f"{base}/invocations"
@@ -218,6 +226,9 @@ def measure(name: str, work: Path, body: Path, args: argparse.Namespace) -> list
                 f"  {name:9} c={c:<3} {last.rps:8.0f} req/s  p50 {last.p50_ms:.3f} ms", flush=True
             )
             time.sleep(args.pause)
+    if name == "routed-capture":  # the server has stopped: its writer wrote all it took
+        lines = sum(p.read_bytes().count(b"\n") for p in (work / "capture").rglob("*.jsonl"))
+        print(f"  {name:9} {lines} records captured", flush=True)
     return points
 
 
@@ -246,6 +257,15 @@ def report(points: list[Point], args: argparse.Namespace) -> str:
                     f"| {name} p50 minus bare p50 | {c} "
                     f"| {(routed.p50_ms - bare.p50_ms) * 1000:.0f} µs |"
                 )
+        routed, captured = by.get(("routed", c)), by.get(("routed-capture", c))
+        if routed and captured:  # the cost of capturing every invocation
+            lines.append(
+                f"| routed-capture req/s ÷ routed req/s | {c} | {captured.rps / routed.rps:.0%} |"
+            )
+            lines.append(
+                f"| routed-capture CPU/req ÷ routed CPU/req | {c} "
+                f"| {captured.cpu_ms_per_req / routed.cpu_ms_per_req:.0%} |"
+            )
     return "\n".join(lines)
 
 

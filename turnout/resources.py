@@ -74,12 +74,32 @@ class ProductionVariant:
 
 
 @dataclass(frozen=True)
+class DataCapture:
+    """SageMaker's DataCaptureConfig: which invocations to record, and where (turnout.capture).
+
+    `destination` is as given: s3://bucket/prefix, file:///dir or an absolute directory.
+    Content types in `csv_content_types` / `json_content_types` are written as text;
+    any other payload as base64.
+    """
+
+    destination: str
+    sampling_percentage: int
+    capture_input: bool = True
+    capture_output: bool = True
+    enabled: bool = True
+    csv_content_types: tuple[str, ...] = ()
+    json_content_types: tuple[str, ...] = ()
+    kms_key_id: str | None = None
+
+
+@dataclass(frozen=True)
 class EndpointConfig:
-    """An immutable list of production variants."""
+    """An immutable list of production variants (and what of their traffic to capture)."""
 
     name: str
     variants: tuple[ProductionVariant, ...]
     created_at: float = 0.0
+    data_capture: DataCapture | None = None
 
     def variant(self, name: str) -> ProductionVariant | None:
         return next((v for v in self.variants if v.name == name), None)

@@ -13,6 +13,7 @@ import tempfile
 import urllib.parse
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from turnout.models.artifact import ArtifactError, cache_key
 from turnout.resources import Model
@@ -68,12 +69,12 @@ def localize(model: Model, downloads: Path, source: S3Source) -> Model:
     return replace(model, artifact=str(target))
 
 
-def _download(url: str, bucket: str, key: str, target: Path, source: S3Source) -> None:
-    import boto3  # only when an s3:// artifact is used
+def client_of(source: S3Source) -> Any:
+    """A boto3 S3 client for `source` (also used by data capture's uploads)."""
+    import boto3  # only when s3:// is used
     from botocore.config import Config
-    from botocore.exceptions import BotoCoreError, ClientError
 
-    client = boto3.session.Session().client(
+    return boto3.session.Session().client(
         "s3",
         endpoint_url=source.endpoint_url,
         region_name=source.region,
@@ -81,6 +82,12 @@ def _download(url: str, bucket: str, key: str, target: Path, source: S3Source) -
         aws_secret_access_key=source.secret_access_key,
         config=Config(connect_timeout=10, read_timeout=60, retries={"max_attempts": 3}),
     )
+
+
+def _download(url: str, bucket: str, key: str, target: Path, source: S3Source) -> None:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    client = client_of(source)
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, scratch = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     os.close(handle)

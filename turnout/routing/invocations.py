@@ -16,6 +16,7 @@ from random import random
 from time import perf_counter
 from typing import Any
 
+from turnout.capture.target import VariantCapture
 from turnout.routing import errors
 from turnout.routing.choice import least_outstanding
 from turnout.routing.router import Router
@@ -181,6 +182,9 @@ class Invocations:
         await send({"type": "http.response.body", "body": response.body})
         elapsed = (perf_counter() - started) * 1e6
         variant.metrics.observe(response.status, False, model_us, elapsed - model_us)
+        capture = variant.capture
+        if capture is not None and random() < capture.fraction:
+            _capture(capture, relayed, body, headers[0][1], response.body)
 
     async def _forward(
         self, name: str, variant: VariantRoute, head: bytes, body: bytes
@@ -295,6 +299,23 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
             raise _Reject(_too_large(size, limit))
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _capture(
+    capture: VariantCapture,
+    relayed: list[tuple[bytes, bytes]],
+    body: bytes,
+    response_type: bytes,
+    response: bytes,
+) -> None:
+    """Hand a sampled invocation to data capture (a queue append; the writer does the rest)."""
+    request_type = inference_id = None
+    for header, value in relayed:
+        if header == b"Content-Type":
+            request_type = value
+        elif header == b"X-Amzn-SageMaker-Inference-Id":
+            inference_id = value
+    capture.offer(inference_id, request_type, body, response_type, response)
 
 
 def _too_large(size: int, limit: int) -> errors.ErrorAnswer:

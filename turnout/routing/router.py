@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from turnout.capture.hub import CaptureHub
 from turnout.instances.backend import Instance
 from turnout.metrics.counters import VariantKey, VariantMetrics
 from turnout.routing.table import (
@@ -35,9 +36,12 @@ class RouterLimits:
 
 
 class Router:
-    def __init__(self, limits: RouterLimits, account_id: str) -> None:
+    def __init__(
+        self, limits: RouterLimits, account_id: str, capture: CaptureHub | None = None
+    ) -> None:
         self.limits = limits
         self.account_id = account_id
+        self.capture = capture
         self.table = RoutingTable(0, {})
         self.in_flight = 0
         self._upstreams: dict[str, Upstream] = {}
@@ -51,6 +55,7 @@ class Router:
                 t.name,
                 tuple(self._upstream(i) for i in t.instances),
                 self._metrics(VariantKey(endpoint, t.config, t.name)),
+                self.capture.for_variant(endpoint, t.config, t.name) if self.capture else None,
             )
             for t in targets
         ]

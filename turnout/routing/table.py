@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from turnout.capture.target import VariantCapture
 from turnout.instances.backend import Instance
 from turnout.metrics.counters import VariantMetrics
 from turnout.routing.choice import WeightedChoice
@@ -38,16 +39,22 @@ class Upstream:
 class VariantRoute:
     """One variant of one fleet: its instances and the counters its invocations feed."""
 
-    __slots__ = ("config", "metrics", "name", "name_header", "upstreams")
+    __slots__ = ("capture", "config", "metrics", "name", "name_header", "upstreams")
 
     def __init__(
-        self, config: str, name: str, upstreams: tuple[Upstream, ...], metrics: VariantMetrics
+        self,
+        config: str,
+        name: str,
+        upstreams: tuple[Upstream, ...],
+        metrics: VariantMetrics,
+        capture: VariantCapture | None = None,
     ) -> None:
         self.config = config
         self.name = name
         self.name_header = name.encode()  # x-Amzn-Invoked-Production-Variant, encoded once
         self.upstreams = upstreams
         self.metrics = metrics
+        self.capture = capture  # the config's data capture (sampling, queue), if any
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
 from turnout.errors import AlreadyExists, InvalidRequest, NotFound
-from turnout.resources import EndpointConfig, Fleet, Model, ProductionVariant, ServerlessConfig
+from turnout.resources import (
+    DataCapture,
+    EndpointConfig,
+    Fleet,
+    Model,
+    ProductionVariant,
+    ServerlessConfig,
+)
 from turnout.store import models as model_rows
 from turnout.store import tags
 from turnout.store.schema import endpoint_configs, models, production_variants
@@ -24,7 +31,11 @@ def add(conn: Connection, config: EndpointConfig) -> None:
     names = [variant.name for variant in config.variants]
     if len(set(names)) != len(names):
         raise InvalidRequest(f'The variant names of endpoint config "{config.name}" repeat.')
-    values = {"name": config.name, "created_at": config.created_at}
+    values = {
+        "name": config.name,
+        "created_at": config.created_at,
+        "data_capture": _capture_row(config.data_capture),
+    }
     config_id = insert_unless_name_taken(conn, endpoint_configs, values, live_only=True)
     if config_id is None:
         raise AlreadyExists("endpoint config", config.name)
@@ -83,6 +94,18 @@ def live_id(conn: Connection, name: str) -> int:
     return config_id
 
 
+def data_capture(conn: Connection, name: str) -> DataCapture | None:
+    """The DataCaptureConfig of the config of that name: the live one, else the newest
+    deleted one (an endpoint may still serve a deleted config)."""
+    row = conn.execute(
+        sa.select(endpoint_configs.c.data_capture)
+        .where(endpoint_configs.c.name == name)
+        .order_by(endpoint_configs.c.id.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else _capture(row.data_capture)
+
+
 def fleets_by_id(conn: Connection, ids: Iterable[int]) -> dict[int, Fleet]:
     """The configs with these ids, deleted or not, resolved to their exact models."""
     return _load(conn, endpoint_configs.c.id.in_(set(ids)))
@@ -112,6 +135,7 @@ def _load(conn: Connection, where: sa.ColumnElement[bool]) -> dict[int, Fleet]:
                 name=row.name,
                 variants=tuple(variant for variant, _ in variants[row.id]),
                 created_at=row.created_at,
+                data_capture=_capture(row.data_capture),
             ),
             models={variant.name: model for variant, model in variants[row.id]},
         )
@@ -137,3 +161,14 @@ def _serverless_row(config: ServerlessConfig | None) -> dict[str, Any] | None:
 
 def _serverless(row: dict[str, Any] | None) -> ServerlessConfig | None:
     return None if row is None else ServerlessConfig(**row)
+
+
+def _capture_row(capture: DataCapture | None) -> dict[str, Any] | None:
+    return None if capture is None else dataclasses.asdict(capture)
+
+
+def _capture(row: dict[str, Any] | None) -> DataCapture | None:
+    if row is None:
+        return None
+    types = {k: tuple(row[k]) for k in ("csv_content_types", "json_content_types")}
+    return DataCapture(**{**row, **types})

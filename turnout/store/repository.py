@@ -14,7 +14,15 @@ from sqlalchemy.engine import Connection
 from turnout.deploy.alarms import Alarm, AlarmState, AlarmStatus, AlarmTransition
 from turnout.deploy.deployments import Deployment, Event, Request
 from turnout.metrics.rollup import Rollup
-from turnout.resources import Endpoint, EndpointConfig, EndpointStatus, Fleet, Model, VariantState
+from turnout.resources import (
+    DataCapture,
+    Endpoint,
+    EndpointConfig,
+    EndpointStatus,
+    Fleet,
+    Model,
+    VariantState,
+)
 from turnout.store import (
     alarms,
     deployments,
@@ -46,6 +54,11 @@ class Store:
     def close(self) -> None:
         self._db.dispose()
 
+    @property
+    def database(self) -> Database:
+        """For the stores of other packages (turnout.experiments.store) on the same engine."""
+        return self._db
+
     # models
     def add_model(self, model: Model) -> None:
         """AlreadyExists("model", name) if a live model has that name."""
@@ -76,6 +89,10 @@ class Store:
     def list_endpoint_configs(self) -> list[EndpointConfig]:
         with self._db.read() as conn:
             return endpoint_configs.list_live(conn)
+
+    def data_capture_of(self, config_name: str) -> DataCapture | None:
+        with self._db.read() as conn:
+            return endpoint_configs.data_capture(conn, config_name)
 
     def delete_endpoint_config(self, name: str) -> None:
         with self._db.write() as conn:

@@ -66,6 +66,8 @@ endpoint_configs = sa.Table(
     sa.Column("name", sa.Text, nullable=False),
     sa.Column("created_at", sa.Double, nullable=False),
     sa.Column("deleted_at", sa.Double, nullable=True),
+    # SageMaker's DataCaptureConfig (turnout.resources.DataCapture as JSON), or NULL.
+    sa.Column("data_capture", sa.JSON(none_as_null=True), nullable=True),
     _live_name_index("endpoint_configs"),
     sqlite_autoincrement=True,
 )

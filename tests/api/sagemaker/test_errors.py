@@ -187,15 +187,11 @@ def test_unsupported_fields_are_refused_plainly(sm: Any) -> None:
     assert "one container per model" in error["Message"]
     error = error_of(
         sm.create_endpoint_config,
-        EndpointConfigName="capture",
+        EndpointConfigName="async",
         ProductionVariants=[variant("A", "errs-m", 1)],
-        DataCaptureConfig={
-            "InitialSamplingPercentage": 10,
-            "DestinationS3Uri": "s3://b/p",
-            "CaptureOptions": [{"CaptureMode": "Input"}],
-        },
+        AsyncInferenceConfig={"OutputConfig": {"S3OutputPath": "s3://b/p"}},
     )
-    assert error["Message"].startswith("turnout does not support DataCaptureConfig yet")
+    assert error["Message"].startswith("turnout does not support AsyncInferenceConfig yet")
 
 
 def test_unknown_operations(sm: Any, server: BackgroundServer) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from turnout.api.sagemaker import pagination
 from turnout.api.sagemaker.arns import ENDPOINT_CONFIG
+from turnout.api.sagemaker.capture import config_answer, data_capture_of
 from turnout.api.sagemaker.context import (
     Answer,
     Context,
@@ -16,8 +17,7 @@ from turnout.api.sagemaker.listing import query_of
 from turnout.api.sagemaker.tags import tag_new
 from turnout.resources import EndpointConfig, ProductionVariant, ServerlessConfig
 
-_UNSUPPORTED = ("DataCaptureConfig", "ShadowProductionVariants", "AsyncInferenceConfig",
-                "ExplainerConfig")  # fmt: skip
+_UNSUPPORTED = ("ShadowProductionVariants", "AsyncInferenceConfig", "ExplainerConfig")
 _UNSUPPORTED_VARIANT = ("InstancePools", "CoreDumpConfig", "ManagedInstanceScaling",
                         "CapacityReservationConfig", "AcceleratorPartitionLayouts")  # fmt: skip
 
@@ -28,7 +28,8 @@ def create_endpoint_config(ctx: Context, params: Params) -> Answer:
     variants = tuple(
         _variant(v, index) for index, v in enumerate(params["ProductionVariants"], start=1)
     )
-    ctx.control.create_endpoint_config(EndpointConfig(name=name, variants=variants))
+    capture = data_capture_of(params)
+    ctx.control.create_endpoint_config(EndpointConfig(name, variants, data_capture=capture))
     tag_new(ctx, "endpoint config", name, params.get("Tags"))
     return {"EndpointConfigArn": ctx.arn(ENDPOINT_CONFIG, name)}
 
@@ -109,13 +110,16 @@ def describe_endpoint_config(ctx: Context, params: Params) -> Answer:
         )
         for v in config.variants
     ]
-    return {
-        "EndpointConfigName": config.name,
-        "EndpointConfigArn": ctx.arn(ENDPOINT_CONFIG, config.name),
-        "ProductionVariants": variants,
-        "CreationTime": config.created_at,
-        "EnableNetworkIsolation": False,
-    }
+    return without_none(
+        {
+            "EndpointConfigName": config.name,
+            "EndpointConfigArn": ctx.arn(ENDPOINT_CONFIG, config.name),
+            "ProductionVariants": variants,
+            "DataCaptureConfig": config_answer(config.data_capture),
+            "CreationTime": config.created_at,
+            "EnableNetworkIsolation": False,
+        }
+    )
 
 
 def list_endpoint_configs(ctx: Context, params: Params) -> Answer:

@@ -38,6 +38,8 @@ OPERATIONS = (
 # Where turnout accepts more than SageMaker: a model artifact may also be local.
 OVERRIDES: Mapping[str, Mapping[str, Any]] = {
     "Url": {"pattern": r"(https|s3)://([^/]+)/?(.*)|file://.+|/.+"},
+    # ... and so may a data capture destination (turnout.capture.destination checks more).
+    "DestinationS3Uri": {"pattern": r"(https|s3)://([^/])/?(.*)|file://.+|/.+"},
 }
 
 
