@@ -4,10 +4,12 @@ unrouted counters go away, and the fresh view counts everything exactly once."""
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from turnout.instances.usage import Usage
 from turnout.metrics.counters import VariantKey
 from turnout.metrics.flusher import Flusher
 from turnout.metrics.rollup import PERIOD, Metric, statistic
@@ -46,13 +48,20 @@ def store(tmp_path: Path) -> FlakyStore:
     return store
 
 
-def routed(router: Router, keys: dict[VariantKey, int]) -> None:
+@dataclass
+class Sampled:
+    """What the flusher reads of a routed instance: its usage samples."""
+
+    usage: tuple[Usage, ...] = ()
+
+
+def routed(router: Router, keys: dict[VariantKey, int], usage: tuple[Usage, ...] = ()) -> None:
     """Route `ep` to these variants, each with that many (stand-in) instances."""
     routes = [
         VariantRoute(
             key.config,
             key.variant,
-            tuple(Upstream(None, None) for _ in range(n)),  # type: ignore[arg-type]
+            tuple(Upstream(Sampled(usage), None) for _ in range(n)),  # type: ignore[arg-type]
             router._metrics(key),
         )
         for key, n in keys.items()
@@ -169,3 +178,20 @@ async def test_close_flushes_the_open_window(store: FlakyStore) -> None:
     invoke(router, A, 6)
     await flusher.close()
     assert [(r.start, r.window.invocations) for r in store.list_rollups("ep", 0)] == [(T0, 6)]
+
+
+def test_idle_variants_still_roll_up_their_instances_cpu_and_memory(store: FlakyStore) -> None:
+    clock, router, flusher = rig(store, T0 + 1)
+    samples = (Usage(T0, 150.0, 200 << 20, 2.5),)
+    routed(router, {A: 2, B: 1}, usage=samples)  # both instances of A report the same
+    invoke(router, B, 3)
+    clock.now = T0 + PERIOD + 1
+    batch = {r.key: r for r in flusher.take()}
+    assert set(batch) == {A, B}  # A served nothing, but it ran
+    assert (batch[A].window.invocations, batch[A].cpu_percent) == (0, 150.0)
+    assert batch[B].memory_percent == 2.5
+    assert statistic(Metric.CPU_UTILIZATION, "Average", batch.values()) == 150.0
+    assert statistic(Metric.INVOCATIONS, "Sum", [batch[A]]) is None  # still no datapoint
+    # Stale samples (an instance that stopped sampling) are not reported as current.
+    clock.now = T0 + 10 * PERIOD
+    assert flusher.take() == []  # idle, and nothing current to report

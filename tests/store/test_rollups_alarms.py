@@ -50,6 +50,17 @@ def test_writing_a_period_again_replaces_it_and_old_rollups_expire(store: Store)
     assert [r.start for r in store.list_rollups("digits", 0.0)] == [10.0]
 
 
+def test_utilization_round_trips_and_may_be_absent(store: Store) -> None:
+    key = VariantKey("digits", "digits-ab", "A")
+    busy = Rollup(key, 0.0, PERIOD, 2, rollup(key, 0.0, []).window, 87.5, 1.25)
+    unsampled = rollup(key, PERIOD, [200])
+    store.add_rollups([busy, unsampled], "r1")
+    got = store.list_rollups("digits", 0.0)
+    assert [(r.cpu_percent, r.memory_percent) for r in got] == [(87.5, 1.25), (None, None)]
+    assert statistic(Metric.CPU_UTILIZATION, "Maximum", got) == 87.5
+    assert statistic(Metric.MEMORY_UTILIZATION, "p99", got) is None
+
+
 def alarm(name: str = "errors", endpoint: str = "digits") -> Alarm:
     return Alarm(
         name=name,

@@ -31,6 +31,7 @@ log = logging.getLogger("turnout.metrics")
 
 DEFAULT_RETENTION = 24 * 3600.0
 MAX_PENDING = 30  # periods kept while the store refuses writes (5 minutes)
+USAGE_FRESH = 3 * PERIOD  # s: an older sample is from an instance that stopped sampling
 _LATE = 0.05  # s past the boundary to wake, so the clock has surely crossed it
 
 
@@ -77,8 +78,11 @@ class Flusher:
         batch = []
         for key, metrics in list(self._router.metrics.items()):
             window = metrics.take_window()
+            cpu, memory = self._usage(key, now)
+            if not window.empty or cpu is not None:  # an idle variant still uses CPU, memory
+                rollup = Rollup(key, start, PERIOD, self._instances(key), window, cpu, memory)
+                batch.append(rollup)
             if not window.empty:
-                batch.append(Rollup(key, start, PERIOD, self._instances(key), window))
                 self._idle_since.pop(key, None)
             elif key not in routed:
                 idle_since = self._idle_since.setdefault(key, now)
@@ -93,6 +97,22 @@ class Flusher:
         route = self._router.table.endpoints.get(key.endpoint)
         found = route.find(key.config, key.variant) if route is not None else None
         return len(found.upstreams) if found is not None else 0
+
+    def _usage(self, key: VariantKey, now: float) -> tuple[float | None, float | None]:
+        """The routed instances' mean CPU and memory utilization, from their recent samples."""
+        route = self._router.table.endpoints.get(key.endpoint)
+        found = route.find(key.config, key.variant) if route is not None else None
+        samples = [
+            u.instance.usage[-1]
+            for u in (found.upstreams if found is not None else ())
+            if u.instance.usage and now - u.instance.usage[-1].at <= USAGE_FRESH
+        ]
+        if not samples:
+            return None, None
+        return (
+            round(sum(s.cpu_percent for s in samples) / len(samples), 2),
+            round(sum(s.memory_percent for s in samples) / len(samples), 3),
+        )
 
     # --- writing ------------------------------------------------------------------------
     async def flush(self) -> None:

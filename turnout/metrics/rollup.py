@@ -3,6 +3,8 @@
 Alarms and the dashboard read statistics over a span of rollups. The statistics follow
 CloudWatch's: Sum, SampleCount, Average, Minimum, Maximum, and percentiles p50/p90/p99 for the
 latencies; Average of an error count is the error rate (errors per invocation).
+CPUUtilization and MemoryUtilization are the instances' mean at each flush (one value per
+rollup), with Average/Minimum/Maximum/Sum/SampleCount over those values.
 """
 
 from __future__ import annotations
@@ -26,9 +28,12 @@ class Metric(StrEnum):
     INVOCATIONS_PER_INSTANCE = "InvocationsPerInstance"
     MODEL_LATENCY = "ModelLatency"
     OVERHEAD_LATENCY = "OverheadLatency"
+    CPU_UTILIZATION = "CPUUtilization"
+    MEMORY_UTILIZATION = "MemoryUtilization"
 
 
 LATENCIES = (Metric.MODEL_LATENCY, Metric.OVERHEAD_LATENCY)
+UTILIZATIONS = (Metric.CPU_UTILIZATION, Metric.MEMORY_UTILIZATION)
 STATISTICS = ("Sum", "SampleCount", "Average", "Minimum", "Maximum", "p50", "p90", "p99")
 
 
@@ -44,6 +49,9 @@ class Rollup:
     period: float
     instances: int  # instances serving the variant when the period was flushed
     window: Window
+    # Mean over those instances of their last sample (% summed over cores; % of memory).
+    cpu_percent: float | None = None
+    memory_percent: float | None = None
 
 
 def merged(rollups: Iterable[Rollup]) -> tuple[Window, float]:
@@ -63,6 +71,8 @@ def statistic(metric: Metric, name: str, rollups: Iterable[Rollup]) -> float | N
     """
     if name not in STATISTICS:
         raise ValueError(f"unknown statistic {name!r}; use one of {', '.join(STATISTICS)}")
+    if metric in UTILIZATIONS:
+        return _utilization(metric, name, rollups)
     window, per_instance = merged(rollups)
     if window.invocations == 0:
         return None
@@ -86,6 +96,20 @@ def statistic(metric: Metric, name: str, rollups: Iterable[Rollup]) -> float | N
     if name == "Average":  # per invocation: an error rate for the error counts
         return count / window.invocations
     return None  # Minimum/Maximum/percentiles of a count: not kept per request
+
+
+def _utilization(metric: Metric, name: str, rollups: Iterable[Rollup]) -> float | None:
+    field = "cpu_percent" if metric is Metric.CPU_UTILIZATION else "memory_percent"
+    values = [v for v in (getattr(r, field) for r in rollups) if v is not None]
+    if not values:
+        return None
+    return {
+        "Average": sum(values) / len(values),
+        "Minimum": min(values),
+        "Maximum": max(values),
+        "Sum": sum(values),
+        "SampleCount": float(len(values)),
+    }.get(name)  # percentiles of a per-period mean: not kept
 
 
 def _latency(histogram: LatencyHistogram, name: str) -> float | None:

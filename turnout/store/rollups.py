@@ -64,6 +64,8 @@ def _values(rollup: Rollup) -> dict[str, Any]:
         "model_errors": window.model_errors,
         "model_latency": _histogram_document(window.model_latency),
         "overhead_latency": _histogram_document(window.overhead_latency),
+        "cpu_percent": rollup.cpu_percent,
+        "memory_percent": rollup.memory_percent,
     }
 
 
@@ -86,4 +88,6 @@ def _rollup(row: Any) -> Rollup:
     window.model_latency = _histogram(row.model_latency)
     window.overhead_latency = _histogram(row.overhead_latency)
     key = VariantKey(row.endpoint, row.config, row.variant)
-    return Rollup(key, row.start, row.period, row.instances, window)
+    return Rollup(
+        key, row.start, row.period, row.instances, window, row.cpu_percent, row.memory_percent
+    )

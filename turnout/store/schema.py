@@ -146,6 +146,9 @@ rollups = sa.Table(
     sa.Column("model_errors", sa.Integer, nullable=False),
     sa.Column("model_latency", sa.JSON, nullable=False),
     sa.Column("overhead_latency", sa.JSON, nullable=False),
+    # CPUUtilization / MemoryUtilization: the variant's instances' mean at flush (0006).
+    sa.Column("cpu_percent", sa.Double, nullable=True),
+    sa.Column("memory_percent", sa.Double, nullable=True),
     sa.Index("ix_rollups_endpoint_start", "endpoint", "start"),
 )
 
