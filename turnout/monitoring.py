@@ -18,7 +18,7 @@ from turnout.deploy.alarms import Alarm, AlarmStatus, AlarmTransition
 from turnout.errors import InvalidRequest
 from turnout.metrics.counters import VariantKey
 from turnout.metrics.flusher import Flusher
-from turnout.metrics.rollup import PERIOD, STATISTICS, Metric, Rollup, align, statistic
+from turnout.metrics.rollup import LATENCIES, PERIOD, STATISTICS, Metric, Rollup, align, statistic
 from turnout.metrics.series import Datapoint, period_starts, select, series
 from turnout.store import Store
 
@@ -45,6 +45,7 @@ class Monitoring:
     def create_alarm(self, alarm: Alarm) -> AlarmStatus:
         """InvalidRequest if the definition breaks a rule, AlreadyExists if the name is taken."""
         alarm.validate()
+        check_statistic(alarm.metric, alarm.statistic)
         self._store.add_alarm(alarm, self._clock())
         return self._store.get_alarm(alarm.name)
 
@@ -71,8 +72,7 @@ class Monitoring:
         config: str | None = None,
     ) -> list[Datapoint]:
         """One datapoint per `period` over the last `seconds`, oldest first."""
-        if name not in STATISTICS:
-            raise InvalidRequest(f"statistic must be one of {', '.join(STATISTICS)}.")
+        check_statistic(metric, name)
         if period < PERIOD or period % PERIOD:
             raise InvalidRequest(f"period must be a multiple of {PERIOD:g} seconds.")
         if seconds / period > MAX_DATAPOINTS:
@@ -102,6 +102,25 @@ class Monitoring:
         if not rollups:
             await asyncio.to_thread(self._store.get_endpoint, endpoint)
         return rollups
+
+
+def statistics_of(metric: Metric) -> tuple[str, ...]:
+    """The statistics that have values for `metric` (counts are not kept per request)."""
+    if metric in LATENCIES:
+        return STATISTICS
+    if metric is Metric.INVOCATIONS_PER_INSTANCE:
+        return ("Sum",)
+    return ("Sum", "SampleCount", "Average")
+
+
+def check_statistic(metric: Metric, name: str) -> None:
+    """InvalidRequest unless statistic `name` has values for `metric` (it would never have a
+    datapoint: an alarm on it would stay INSUFFICIENT_DATA for good)."""
+    if name not in statistics_of(metric):
+        raise InvalidRequest(
+            f"Statistic {name!r} has no values for {metric.value}; use one of "
+            f"{', '.join(statistics_of(metric))}."
+        )
 
 
 def _statistics(rollups: list[Rollup]) -> dict[Metric, dict[str, float]]:

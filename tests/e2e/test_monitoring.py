@@ -174,6 +174,7 @@ def test_alarm_requests_that_break_the_rules_get_documented_errors(
         for change, words in [
             ({"period": 15}, "Period must be a multiple of 10"),
             ({"statistic": "p42"}, "Statistic 'p42' is not one of"),
+            ({"statistic": "p99"}, "'p99' has no values for Invocation5XXErrors; use one of Sum"),
             ({"evaluation_periods": 2, "datapoints_to_alarm": 3}, "DatapointsToAlarm"),
             ({"metric": "Latency"}, "metric"),
             ({"comparison": ">"}, "comparison"),
