@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
 import numpy as np
@@ -175,3 +176,44 @@ def test_invalid_definitions_are_refused_with_one_line(changes: dict[str, Any], 
         dataclasses.replace(EXPERIMENT, **changes).validated()
     assert words in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+def test_definitions_round_trip_through_json() -> None:
+    experiment = dataclasses.replace(
+        EXPERIMENT, method=Method.BAYESIAN, shares={"A": 0.9, "B": 0.1}, alpha=0.01
+    )
+    document = json.loads(json.dumps(experiment.to_document()))
+    assert Experiment.from_document(document) == experiment
+    short = {"name": "e", "variants": ["A", "B"], "control": "A", "primary": {"name": "clicks"}}
+    assert Experiment.from_document(short) == Experiment("e", ("A", "B"), "A", Metric("clicks"))
+
+
+@pytest.mark.parametrize(
+    ("changes", "words"),
+    [
+        ({"primary": None}, "The primary metric must be a JSON object."),
+        ({"primary": {"name": "x", "kind": "ratio"}}, '"kind" must be one of: binary, numeric'),
+        ({"guardrails": [{"name": "x", "speed": 1}]}, 'guardrail 1 has an unknown field "speed"'),
+        ({"method": "frequentist"}, "must be one of: sequential, fixed_horizon, bayesian"),
+        ({"variants": "A,B"}, 'The experiment\'s "variants" must be a list.'),
+        ({"alpha": "0.05"}, '"alpha" must be a number.'),
+        ({"minimum_sample": 10.5}, '"minimum_sample" must be a whole number.'),
+        ({"shares": {"A": "half"}}, '"shares" must map variant names to numbers.'),
+        ({"owner": "me"}, 'unknown field "owner"'),
+        ({"control": "C"}, 'The control "C" is not one of the variants.'),
+    ],
+)
+def test_malformed_definition_documents_are_refused_with_one_line(
+    changes: dict[str, Any], words: str
+) -> None:
+    document = {**EXPERIMENT.to_document(), **changes}
+    with pytest.raises(InvalidRequest) as caught:
+        Experiment.from_document(document)
+    assert words in str(caught.value)
+
+
+def test_a_definition_document_must_name_its_control() -> None:
+    document = EXPERIMENT.to_document()
+    del document["control"]
+    with pytest.raises(InvalidRequest, match=r'The experiment lacks "control"\.'):
+        Experiment.from_document(document)

@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any, TypeVar
 
 from turnout.errors import InvalidRequest
 
@@ -48,6 +49,20 @@ class Metric:
     kind: MetricKind = MetricKind.BINARY
     direction: Direction = Direction.HIGHER
 
+    def to_document(self) -> dict[str, str]:
+        return {"name": self.name, "kind": self.kind.value, "direction": self.direction.value}
+
+    @classmethod
+    def from_document(cls, document: Any, where: str) -> Metric:
+        fields = _fields(document, where, required={"name"}, allowed={"kind", "direction"})
+        return cls(
+            name=_typed(fields, "name", str, where),
+            kind=_choice(MetricKind, fields.get("kind", MetricKind.BINARY.value), where, "kind"),
+            direction=_choice(
+                Direction, fields.get("direction", Direction.HIGHER.value), where, "direction"
+            ),
+        )
+
 
 @dataclass(frozen=True)
 class Experiment:
@@ -77,6 +92,58 @@ class Experiment:
             return {v: 1.0 / len(self.variants) for v in self.variants}
         total = sum(self.shares.values())
         return {v: self.shares[v] / total for v in self.variants}
+
+    def to_document(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "variants": list(self.variants),
+            "control": self.control,
+            "primary": self.primary.to_document(),
+            "guardrails": [g.to_document() for g in self.guardrails],
+            "minimum_sample": self.minimum_sample,
+            "alpha": self.alpha,
+            "method": self.method.value,
+            "shares": dict(self.shares),
+        }
+
+    @classmethod
+    def from_document(cls, document: Any) -> Experiment:
+        """Parse a JSON document (as `to_document` writes it) and validate it."""
+        where = "experiment"
+        fields = _fields(
+            document,
+            where,
+            required={"name", "variants", "control", "primary"},
+            allowed={"guardrails", "minimum_sample", "alpha", "method", "shares"},
+        )
+        variants = _typed(fields, "variants", list, where)
+        guardrails = fields.get("guardrails", [])
+        if not isinstance(guardrails, list):
+            raise InvalidRequest('"guardrails" must be a list of metric objects.')
+        shares = fields.get("shares", {})
+        if not isinstance(shares, dict) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in shares.values()
+        ):
+            raise InvalidRequest('"shares" must map variant names to numbers.')
+        alpha = fields.get("alpha", 0.05)
+        if isinstance(alpha, bool) or not isinstance(alpha, int | float):
+            raise InvalidRequest('"alpha" must be a number.')
+        minimum = fields.get("minimum_sample", 1000)
+        if isinstance(minimum, bool) or not isinstance(minimum, int):
+            raise InvalidRequest('"minimum_sample" must be a whole number.')
+        return cls(
+            name=_typed(fields, "name", str, where),
+            variants=tuple(variants),
+            control=_typed(fields, "control", str, where),
+            primary=Metric.from_document(fields["primary"], "primary metric"),
+            guardrails=tuple(
+                Metric.from_document(g, f"guardrail {i}") for i, g in enumerate(guardrails, 1)
+            ),
+            minimum_sample=minimum,
+            alpha=float(alpha),
+            method=_choice(Method, fields.get("method", Method.SEQUENTIAL.value), where, "method"),
+            shares={str(k): float(v) for k, v in shares.items()},
+        ).validated()
 
     def validated(self) -> Experiment:
         """Return self, or raise InvalidRequest naming the first problem found."""
@@ -114,3 +181,34 @@ def _check_name(kind: str, name: str) -> None:
             f'Invalid {kind} name "{name}": use 1-63 letters, digits, "_", "." or "-",'
             " starting with a letter or digit."
         )
+
+
+E = TypeVar("E", bound=StrEnum)
+T = TypeVar("T")
+
+
+def _fields(document: Any, where: str, required: set[str], allowed: set[str]) -> dict[str, Any]:
+    if not isinstance(document, dict):
+        raise InvalidRequest(f"The {where} must be a JSON object.")
+    missing = sorted(required - set(document))
+    if missing:
+        raise InvalidRequest(f'The {where} lacks "{missing[0]}".')
+    extra = sorted(set(document) - required - allowed)
+    if extra:
+        raise InvalidRequest(f'The {where} has an unknown field "{extra[0]}".')
+    return document
+
+
+def _typed(fields: dict[str, Any], key: str, kind: type[T], where: str) -> T:
+    value = fields[key]
+    if not isinstance(value, kind):
+        raise InvalidRequest(f'The {where}\'s "{key}" must be a {kind.__name__}.')
+    return value
+
+
+def _choice(enum: type[E], value: Any, where: str, key: str) -> E:
+    try:
+        return enum(value)
+    except ValueError:
+        allowed = ", ".join(e.value for e in enum)
+        raise InvalidRequest(f'The {where}\'s "{key}" must be one of: {allowed}.') from None

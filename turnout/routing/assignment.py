@@ -23,6 +23,7 @@ from collections.abc import Mapping
 # 53 bits: all a float can hold exactly; (k + 0.5) / 2**53 lies strictly inside (0, 1).
 _MANTISSA_BITS = 53
 _SCALE = 2.0**-_MANTISSA_BITS
+_SHIFT = 64 - _MANTISSA_BITS
 
 
 def _length_prefixed(text: str) -> bytes:
@@ -41,7 +42,7 @@ def _prefix(salt: str, variant: str) -> hashlib.blake2b:
 def _uniform(prefix: hashlib.blake2b, key: bytes) -> float:
     h = prefix.copy()
     h.update(key)
-    k = int.from_bytes(h.digest(), "big") >> (64 - _MANTISSA_BITS)
+    k = int.from_bytes(h.digest(), "big") >> _SHIFT
     return (k + 0.5) * _SCALE
 
 
@@ -82,8 +83,13 @@ class StickyAssignment:
         data = key.encode()
         best_name = self._entries[0][0]
         best_score = math.inf
+        log = math.log
+        # _uniform inlined: this loop is the router's per-request cost.
         for name, prefix, weight in self._entries:
-            score = -math.log(_uniform(prefix, data)) / weight
+            h = prefix.copy()
+            h.update(data)
+            u = ((int.from_bytes(h.digest(), "big") >> _SHIFT) + 0.5) * _SCALE
+            score = -log(u) / weight
             if score < best_score:
                 best_name, best_score = name, score
         return best_name
