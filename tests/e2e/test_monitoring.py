@@ -19,6 +19,7 @@ from tests.support.load import LoadProcess, LoadResult
 from tests.support.models import digits_rows
 from turnout.cli.background import BackgroundServer
 from turnout.client import AlarmInfo, Client, TurnoutAPIError
+from turnout.store import Store
 
 pytestmark = pytest.mark.e2e
 
@@ -103,6 +104,19 @@ def test_prometheus_and_the_metrics_api_count_every_invocation(
     )
     assert invocations_by_variant(client, HEALTHY) == expected
     assert scraped_invocations(server, HEALTHY) == expected  # flushing keeps the totals
+    # the rollups in the server's store (read beside it) hold every invocation
+    store = Store.open(f"sqlite:///{server.data_dir / 'turnout.db'}")
+    try:
+        stored = poll_until(
+            lambda: store.list_rollups(HEALTHY, 0),
+            lambda rollups: sum(r.window.invocations for r in rollups) == sum(expected.values()),
+            timeout=30,
+            what="the flushed rollups",
+        )
+    finally:
+        store.close()
+    for variant, count in expected.items():
+        assert sum(r.window.invocations for r in stored if r.key.variant == variant) == count
     series = client.endpoint_metrics(HEALTHY, "Invocations", "Sum", since=3600, variant="A")
     assert sum(p["value"] or 0 for p in series["datapoints"]) == expected["A"]
     errors = client.endpoint_metrics(HEALTHY, "Invocation5XXErrors", "Sum", since=3600)
