@@ -46,6 +46,12 @@ class Monitoring:
         """InvalidRequest if the definition breaks a rule, AlreadyExists if the name is taken."""
         alarm.validate()
         check_statistic(alarm.metric, alarm.statistic)
+        span = alarm.period_s * alarm.evaluation_periods
+        if span > self._flusher.retention:
+            raise InvalidRequest(
+                f"Period * EvaluationPeriods is {span} s, longer than the metrics are kept "
+                f"({self._flusher.retention:g} s); use fewer or shorter periods."
+            )
         self._store.add_alarm(alarm, self._clock())
         return self._store.get_alarm(alarm.name)
 

@@ -189,6 +189,7 @@ def test_alarm_requests_that_break_the_rules_get_documented_errors(
             ({"period": 15}, "Period must be a multiple of 10"),
             ({"statistic": "p42"}, "Statistic 'p42' is not one of"),
             ({"statistic": "p99"}, "'p99' has no values for Invocation5XXErrors; use one of Sum"),
+            ({"period": 3600, "evaluation_periods": 25}, "longer than the metrics are kept"),
             ({"evaluation_periods": 2, "datapoints_to_alarm": 3}, "DatapointsToAlarm"),
             ({"metric": "Latency"}, "metric"),
             ({"comparison": ">"}, "comparison"),
