@@ -207,6 +207,7 @@ class EndpointInfo(TypedDict):
     last_modified_at: float
     url: str
     variants: list[VariantStateInfo]
+    deployment: DeploymentInfo | None  # a guarded deployment in progress (without events)
     data_capture: DataCaptureStatusInfo | None
 
 

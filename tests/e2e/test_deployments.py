@@ -118,7 +118,10 @@ def test_a_good_model_deploys_step_by_step_with_no_failed_request(
     ) as load:
         load.wait_for(50)
         client.update_endpoint(name, green, config)
-        assert client.describe_endpoint(name)["status"] == "Updating"
+        updating = client.describe_endpoint(name)
+        assert updating["status"] == "Updating"
+        in_progress = updating["deployment"]
+        assert in_progress is not None and in_progress["green_config"] == green
         deployment = finished(client, name)
         load.wait_for(load.snapshot().total + 50)  # some requests after the switch
         result = load.stop()
@@ -132,6 +135,7 @@ def test_a_good_model_deploys_step_by_step_with_no_failed_request(
     assert (endpoint["status"], endpoint["config"], endpoint["pending_config"]) == (
         "InService", green, None,
     )  # fmt: skip
+    assert endpoint["deployment"] is None
     print(f"{kind}: {result.total} requests, 0 failed; green per step: {report}")
 
 

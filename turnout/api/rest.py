@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 import turnout
-from turnout.api.deployments import deployment_routes
+from turnout.api.deployments import DeploymentOut, deployment_routes
 from turnout.api.rest_monitoring import monitoring_routes
 from turnout.api.schemas import (
     EndpointConfigIn,
@@ -148,11 +148,15 @@ def build_rest_app(control: ControlPlane, monitoring: Monitoring) -> FastAPI:
 
     # endpoints
     def endpoint_out(name: str) -> EndpointOut:
-        return EndpointOut.of(
+        out = EndpointOut.of(
             control.describe_endpoint(name),
             control.endpoint_instances(name),
             control.data_capture(name),
         )
+        deployment = control.latest_deployment(name)
+        if deployment is not None and not deployment.phase.finished:
+            out.deployment = DeploymentOut.of(deployment)
+        return out
 
     @api.post("/api/v1/endpoints", status_code=201, responses=_ERRORS, tags=["endpoints"])
     def create_endpoint(body: EndpointIn) -> EndpointOut:

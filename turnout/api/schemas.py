@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from turnout.api.capture_schemas import DataCaptureIn, DataCaptureOut, DataCaptureStatusOut
-from turnout.api.deployments import DeploymentConfigIn
+from turnout.api.deployments import DeploymentConfigIn, DeploymentOut
 from turnout.capture.hub import CaptureStatus
 from turnout.instances.backend import Instance
 from turnout.resources import (
@@ -216,6 +216,10 @@ class EndpointOut(BaseModel):
     url: str = Field(description="Where to send invocations (SageMaker runtime path).")
     variants: list[VariantStateOut]
     data_capture: DataCaptureStatusOut | None = None
+    deployment: DeploymentOut | None = Field(
+        default=None,
+        description="The guarded deployment in progress (details: .../deployment).",
+    )
 
     @classmethod
     def of(

@@ -365,6 +365,9 @@ def endpoint_panel(endpoint: EndpointInfo, url: str) -> Table:
     )
     if endpoint["failure_reason"]:
         head.add_row("", "[red]reason[/]", endpoint["failure_reason"])
+    deployment = endpoint.get("deployment")
+    if deployment:
+        head.add_row("", "deploying", deploy.headline(deployment))
     head.add_row("", "invoke", f"POST {url.rstrip('/')}{endpoint['url']}")
     capture = endpoint.get("data_capture")
     if capture:
