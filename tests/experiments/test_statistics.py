@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from scipy import stats
+from scipy import special, stats
 from statsmodels.stats.proportion import proportion_confint, proportions_ztest
 from statsmodels.stats.weightstats import CompareMeans, DescrStatsW, ttest_ind
 
@@ -107,6 +107,25 @@ def test_chance_to_beat_for_rates_matches_monte_carlo() -> None:
         assert s.chance_to_beat_proportions(x_t, n_t, x_c, n_c) == pytest.approx(
             reference, abs=0.003
         )
+
+
+small_counts = st.integers(min_value=1, max_value=3000).flatmap(
+    lambda n: st.tuples(st.integers(0, n), st.just(n))
+)
+
+
+@settings(deadline=None, max_examples=30)
+@given(small_counts, small_counts)
+def test_chance_to_beat_for_rates_matches_numerical_integration(
+    t: tuple[int, int], c: tuple[int, int]
+) -> None:
+    # P(p_t > p_c) = E[P(p_t > q)] over the control posterior's quantiles q (midpoint rule).
+    grid = (np.arange(4000) + 0.5) / 4000
+    q = special.betaincinv(1 + c[0], 1 + c[1] - c[0], grid)
+    reference = float(np.mean(1 - special.betainc(1 + t[0], 1 + t[1] - t[0], q)))
+    assert s.chance_to_beat_proportions(t[0], t[1], c[0], c[1]) == pytest.approx(
+        reference, abs=1e-3
+    )
 
 
 @settings(deadline=None)
