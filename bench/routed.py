@@ -1,6 +1,6 @@
 """Routed path vs. one instance vs. a bare single-process app, in one run.
 
-    python3 dev.py bench [--duration 10] [--concurrency 1,8,64] [--systems ...]
+    python3 dev.py bench [--duration 10] [--concurrency 1,8,64] [--systems ...] [--rounds N]
 
 Systems (same model, digits LogisticRegression, and the same one-row JSON body):
   bare     Starlette + uvicorn, predict in-process: the baseline the issue compares with
@@ -187,7 +187,9 @@ def run_wrk(url: str, concurrency: int, duration: float, body: Path) -> dict[str
     return result
 
 
-def measure(name: str, work: Path, body: Path, args: argparse.Namespace) -> list[Point]:
+@contextlib.contextmanager
+def serving(name: str, work: Path, body: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """The system running and answering correctly: (its process, the invoke URL)."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with started(system_argv(name, work, port), work / f"{name}.log") as proc:
@@ -202,34 +204,68 @@ def measure(name: str, work: Path, body: Path, args: argparse.Namespace) -> list
         )
         if answer.status_code != 200 or answer.json() != [8]:
             raise SystemExit(f"bench: {name} answered {answer.status_code} {answer.text[:200]}")
+        yield proc, url
+
+
+def point(name: str, pid: int, url: str, c: int, duration: float, body: Path) -> Point:
+    cpu0 = cpu_seconds(pid)
+    r = run_wrk(url, c, duration, body)
+    cpu = cpu_seconds(pid) - cpu0
+    p = Point(
+        system=name,
+        concurrency=c,
+        rps=r["requests"] / (r["duration_us"] / 1e6),
+        p50_ms=r["p50_us"] / 1000,
+        p99_ms=r["p99_us"] / 1000,
+        cpu_ms_per_req=cpu * 1000 / max(r["requests"], 1),
+        rss_mb=rss_mb(pid),
+        failures=r["non2xx"] + r["socket_errors"],
+    )
+    print(f"  {name:9} c={c:<3} {p.rps:8.0f} req/s  p50 {p.p50_ms:.3f} ms", flush=True)
+    return p
+
+
+def measure(name: str, work: Path, body: Path, args: argparse.Namespace) -> list[Point]:
+    points = []
+    with serving(name, work, body) as (proc, url):
         run_wrk(url, 8, args.warmup, body)
+        for c in args.concurrency:
+            points.append(point(name, proc.pid, url, c, args.duration, body))
+            time.sleep(args.pause)
+    report_captured(name, work)
+    return points
+
+
+def measure_interleaved(
+    names: list[str], work: Path, body: Path, args: argparse.Namespace
+) -> list[Point]:
+    """All systems up at once, measured in turn `--rounds` times per concurrency: on a
+    machine others are using, each system sees the same background load. Per system and
+    concurrency, the round with the median req/s is reported (failures summed)."""
+    with contextlib.ExitStack() as stack:
+        running = {name: stack.enter_context(serving(name, work, body)) for name in names}
+        for _, url in running.values():
+            run_wrk(url, 8, args.warmup, body)
         points = []
         for c in args.concurrency:
-            cpu0 = cpu_seconds(proc.pid)
-            r = run_wrk(url, c, args.duration, body)
-            cpu = cpu_seconds(proc.pid) - cpu0
-            n = max(r["requests"], 1)
-            points.append(
-                Point(
-                    system=name,
-                    concurrency=c,
-                    rps=r["requests"] / (r["duration_us"] / 1e6),
-                    p50_ms=r["p50_us"] / 1000,
-                    p99_ms=r["p99_us"] / 1000,
-                    cpu_ms_per_req=cpu * 1000 / n,
-                    rss_mb=rss_mb(proc.pid),
-                    failures=r["non2xx"] + r["socket_errors"],
-                )
-            )
-            last = points[-1]
-            print(
-                f"  {name:9} c={c:<3} {last.rps:8.0f} req/s  p50 {last.p50_ms:.3f} ms", flush=True
-            )
-            time.sleep(args.pause)
+            rounds: dict[str, list[Point]] = {name: [] for name in names}
+            for _ in range(args.rounds):
+                for name, (proc, url) in running.items():
+                    rounds[name].append(point(name, proc.pid, url, c, args.duration, body))
+                    time.sleep(args.pause)
+            for measured in rounds.values():
+                median = sorted(measured, key=lambda p: p.rps)[len(measured) // 2]
+                median.failures = sum(p.failures for p in measured)
+                points.append(median)
+    for name in names:
+        report_captured(name, work)
+    return points
+
+
+def report_captured(name: str, work: Path) -> None:
     if name == "routed-capture":  # the server has stopped: its writer wrote all it took
         lines = sum(p.read_bytes().count(b"\n") for p in (work / "capture").rglob("*.jsonl"))
         print(f"  {name:9} {lines} records captured", flush=True)
-    return points
 
 
 def report(points: list[Point], args: argparse.Namespace) -> str:
@@ -279,6 +315,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=lambda s: [int(x) for x in s.split(",")],
                         default=[1, 8, 64])  # fmt: skip
     parser.add_argument("--systems", type=lambda s: s.split(","), default=list(ALL_SYSTEMS))
+    parser.add_argument("--rounds", type=int, default=0,
+                        help="run all systems at once, measured in turn N times per point "
+                        "(median reported): fairer on a machine others are using")  # fmt: skip
     args = parser.parse_args()
     ensure_wrk()
     unknown = set(args.systems) - set(ALL_SYSTEMS)
@@ -293,7 +332,10 @@ def main() -> None:
         body = work / "row.json"
         body.write_text(json.dumps([float(v) for v in x[ROW]]))
         points: list[Point] = []
-        for name in args.systems:
+        if args.rounds:
+            print(f"bench: {', '.join(args.systems)} interleaved, {args.rounds} rounds", flush=True)
+            points = measure_interleaved(args.systems, work, body, args)
+        for name in args.systems if not args.rounds else ():
             print(f"bench: {name}", flush=True)
             points += measure(name, work, body, args)
     text = report(points, args)

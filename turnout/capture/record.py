@@ -52,7 +52,15 @@ def payload(mode: str, content_type: str, data: bytes, encoding: Encoding) -> di
 
 def inference_time(at: float) -> str:
     """SageMaker's inferenceTime: UTC, ISO 8601, to the second."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
+    second = int(at)
+    if _last_time[0] != second:  # a batch's records mostly share their second
+        _last_time[:] = [second, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))]
+    return str(_last_time[1])
+
+
+_last_time: list[int | str] = [-1, ""]
+# One encoder, ASCII output (non-ASCII text as \uXXXX): the C fast path of json.
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
 
 
 def record_line(
@@ -76,4 +84,4 @@ def record_line(
         metadata["inferenceId"] = inference_id
     metadata["inferenceTime"] = inference_time(at)
     line = {"captureData": data, "eventMetadata": metadata, "eventVersion": "0"}
-    return json.dumps(line, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+    return _ENCODER.encode(line).encode() + b"\n"
