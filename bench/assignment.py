@@ -6,7 +6,8 @@ For 2, 5 and 10 variants it times, per call (best of --repeat passes over the sa
   weighted   WeightedChoice.pick(random()): the non-sticky baseline (alias method, O(1))
   hashed     one blake2b of the key, then WeightedChoice.pick: sticky, but not monotone
   sticky     StickyAssignment.assign(key): weighted rendezvous, one blake2b per variant
-Single-threaded pure Python; the figures are for comparing the rows, not absolute.
+Single-threaded pure Python, timed in this process's CPU time so that other work on the
+machine disturbs the figures less; they are for comparing the rows, not absolute.
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ from turnout.routing.choice import WeightedChoice
 def best_ns_per_call(call: Callable[[str], object], keys: list[str], repeat: int) -> float:
     best = float("inf")
     for _ in range(repeat):
-        start = time.perf_counter_ns()
+        start = time.process_time_ns()
         for key in keys:
             call(key)
-        best = min(best, (time.perf_counter_ns() - start) / len(keys))
+        best = min(best, (time.process_time_ns() - start) / len(keys))
     return best
 
 
