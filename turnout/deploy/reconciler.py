@@ -78,6 +78,7 @@ class Reconciler:
         # The green fleet of each endpoint's deployment as this process provisioned it:
         # (deployment id, state, failure). Absent after a restart.
         self._green: dict[str, tuple[int, Green, str | None]] = {}
+        self._timers: dict[str, asyncio.TimerHandle] = {}  # the next bake end, by endpoint
         self._backend = backend
         self._router = router
         self._drain_timeout = drain_timeout
@@ -122,6 +123,9 @@ class Reconciler:
             step.cancel()
         await asyncio.gather(*self._steps.values(), return_exceptions=True)
         self._steps.clear()
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
 
     def instances(self, endpoint: str) -> list[Instance]:
         """Every instance running for the endpoint, in every fleet."""
@@ -279,7 +283,7 @@ class Reconciler:
             await self._provision_green(name, d, green)
             self.wake()
         else:
-            self._wake_at(due_at(d))
+            self._wake_at(name, due_at(d))
 
     async def _observe(self, d: Deployment, blue: Fleet) -> Facts:
         name = d.endpoint
@@ -362,10 +366,14 @@ class Reconciler:
         self._green.pop(name, None)
         await self._drain_and_stop(name, green.config.name, self._all_of(name, green))
 
-    def _wake_at(self, when: float | None) -> None:
+    def _wake_at(self, name: str, when: float | None) -> None:
         """A pass when the bake (or termination wait) ends, not up to a tick later."""
+        timer = self._timers.pop(name, None)
+        if timer is not None:
+            timer.cancel()
         if when is not None and self._loop is not None:
-            self._loop.call_later(max(0.0, when - self._clock()), self._wake.set)
+            delay = max(0.0, when - self._clock())
+            self._timers[name] = self._loop.call_later(delay, self._wake.set)
 
     # --- fleets -----------------------------------------------------------------------
     def _scale_up(self, endpoint: str, fleet: Fleet, counts: Mapping[str, int]) -> list[Instance]:
