@@ -160,3 +160,8 @@ def test_refuses_allocations_that_route_nobody_or_are_not_numbers(
 
 def test_a_zero_weight_variant_gets_nobody() -> None:
     assert "B" not in assignments({"A": 1.0, "B": 0.0, "C": 1.0}, KEYS[:5000])
+
+
+def test_keys_that_are_not_valid_unicode_still_get_a_variant() -> None:
+    key = b"caf\xe9".decode("utf-8", "surrogateescape")  # how a bad header byte may arrive
+    assert assign(SALT, key, {"A": 1.0, "B": 1.0}) in {"A", "B"}

@@ -26,8 +26,13 @@ _SCALE = 2.0**-_MANTISSA_BITS
 _SHIFT = 64 - _MANTISSA_BITS
 
 
+def _encode(text: str) -> bytes:
+    # UTF-8, letting lone surrogates through: a key decoded with surrogateescape must not fail.
+    return text.encode("utf-8", "surrogatepass")
+
+
 def _length_prefixed(text: str) -> bytes:
-    data = text.encode()
+    data = _encode(text)
     return len(data).to_bytes(4, "big") + data
 
 
@@ -48,7 +53,7 @@ def _uniform(prefix: hashlib.blake2b, key: bytes) -> float:
 
 def unit_draw(salt: str, variant: str, key: str) -> float:
     """The stable uniform draw in (0, 1) of `key` for `variant` under `salt`."""
-    return _uniform(_prefix(salt, variant), key.encode())
+    return _uniform(_prefix(salt, variant), _encode(key))
 
 
 class StickyAssignment:
@@ -80,7 +85,7 @@ class StickyAssignment:
 
     def assign(self, key: str) -> str:
         """The variant of the user with assignment key `key`."""
-        data = key.encode()
+        data = _encode(key)
         best_name = self._entries[0][0]
         best_score = math.inf
         log = math.log
