@@ -23,13 +23,6 @@ from turnout.deploy.rollout import green_share
 from turnout.resources import Endpoint, EndpointStatus, Fleet, Model, VariantState
 
 S = EndpointStatus
-# What the green fleet's variants are doing in each phase of a deployment.
-_GREEN_STATUS = {
-    Phase.PROVISIONING: "Creating",
-    Phase.BAKING: "Baking",
-    Phase.TERMINATION_WAIT: "Baking",
-    Phase.ROLLING_BACK: "Deleting",
-}
 # What each variant is doing while the endpoint is in these states (SageMaker's VariantStatus).
 _VARIANT_STATUS = {S.CREATING: "Creating", S.UPDATING: "Updating", S.DELETING: "Deleting"}
 
@@ -77,7 +70,7 @@ def _pending_summary(endpoint: Endpoint, pending: Fleet, d: Deployment | None) -
     share = 0.0
     if d is not None:
         share = green_share(d, green_ready=d.step_started_at is not None)
-        status = {"Status": _GREEN_STATUS[d.phase], "StartTime": d.step_started_at or d.started_at}
+        status = {"Status": _green_status(d), "StartTime": d.step_started_at or d.started_at}
         if d.phase is Phase.BAKING and d.step_started_at is not None:
             status["StatusMessage"] = (
                 f"Step {d.step + 1} of {len(d.steps)}: {share:.0%} of traffic, baking "
@@ -99,6 +92,14 @@ def _pending_summary(endpoint: Endpoint, pending: Fleet, d: Deployment | None) -
         "ProductionVariants": variants,
         "StartTime": d.started_at if d is not None else endpoint.last_modified_at,
     }
+
+
+def _green_status(d: Deployment) -> str:
+    """What the green fleet's variants are doing (SageMaker's VariantStatus)."""
+    if d.phase is Phase.ROLLING_BACK:
+        return "Deleting"
+    # No step started: being provisioned (again, after a restart).
+    return "Creating" if d.step_started_at is None else "Baking"
 
 
 def _bounded(reason: str | None, limit: int = 1024) -> str | None:
