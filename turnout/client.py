@@ -610,6 +610,65 @@ class Client:
         path = f"/api/v1/endpoints/{_part(endpoint)}/metrics/summary?{urlencode({'since': since})}"
         return cast(MetricsSummaryInfo, self._call("GET", path))
 
+    # routing settings, feedback and experiments (docs/experiments.md)
+    def routing(self, endpoint: str) -> dict[str, Any]:
+        """The endpoint's assignment key sources and targeting rules."""
+        return cast(
+            dict[str, Any], self._call("GET", f"/api/v1/endpoints/{_part(endpoint)}/routing")
+        )
+
+    def set_routing(
+        self,
+        endpoint: str,
+        assignment_key: Mapping[str, str | None] | None = None,
+        rules: Sequence[Mapping[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """Change key sources (e.g. `{"header": "X-User", "cookie": None}`) and/or replace
+        the targeting rules; what is not given stays."""
+        body: dict[str, Any] = {}
+        if assignment_key is not None:
+            body["assignment_key"] = dict(assignment_key)
+        if rules is not None:
+            body["rules"] = [dict(r) for r in rules]
+        path = f"/api/v1/endpoints/{_part(endpoint)}/routing"
+        return cast(dict[str, Any], self._call("PUT", path, body))
+
+    def send_feedback(self, endpoint: str, events: Sequence[Mapping[str, Any]]) -> int:
+        """Outcome events, each `{"metric", "value", "user" or "inference_id"[, "timestamp"]}`;
+        sent in batches of 10,000. Returns how many were accepted."""
+        path = f"/api/v1/endpoints/{_part(endpoint)}/feedback"
+        accepted = 0
+        for i in range(0, len(events), 10_000):
+            batch = [dict(e) for e in events[i : i + 10_000]]
+            accepted += int(self._call("POST", path, {"events": batch})["accepted"])
+        return accepted
+
+    def create_experiment(self, endpoint: str, definition: Mapping[str, Any]) -> dict[str, Any]:
+        """An experiment: `{"name", "variants", "control", "primary": {"name", "kind",
+        "direction"}, "guardrails", "minimum_sample", "alpha", "method", "auto_promote"}`."""
+        path = f"/api/v1/endpoints/{_part(endpoint)}/experiments"
+        return cast(dict[str, Any], self._call("POST", path, dict(definition)))
+
+    def list_experiments(self, endpoint: str) -> list[dict[str, Any]]:
+        path = f"/api/v1/endpoints/{_part(endpoint)}/experiments"
+        return cast(list[dict[str, Any]], self._call("GET", path))
+
+    def experiment_report(self, endpoint: str, experiment: str) -> dict[str, Any]:
+        """The experiment with its report: users, comparisons, decision, feedback counts."""
+        path = f"/api/v1/endpoints/{_part(endpoint)}/experiments/{_part(experiment)}"
+        return cast(dict[str, Any], self._call("GET", path))
+
+    def experiment_report_csv(self, endpoint: str, experiment: str) -> str:
+        path = f"/api/v1/endpoints/{_part(endpoint)}/experiments/{_part(experiment)}/report.csv"
+        response = self._send("GET", path, None, {})
+        if response.status_code >= 400:
+            _raise_api_error(response)
+        return response.text
+
+    def stop_experiment(self, endpoint: str, experiment: str) -> dict[str, Any]:
+        path = f"/api/v1/endpoints/{_part(endpoint)}/experiments/{_part(experiment)}/stop"
+        return cast(dict[str, Any], self._call("POST", path))
+
     # waits
     def wait_for_endpoint(
         self,
@@ -661,8 +720,10 @@ class Client:
         target_variant: str | None = None,
         custom_attributes: str | None = None,
         inference_id: str | None = None,
+        user: str | None = None,
     ) -> Invocation:
-        """InvokeEndpoint: a dict or list body is sent as JSON, a str as UTF-8."""
+        """InvokeEndpoint: a dict or list body is sent as JSON, a str as UTF-8. `user` is
+        the assignment key (header X-Turnout-User) that makes routing sticky."""
         if isinstance(body, dict | list):
             data = json.dumps(body, separators=(",", ":")).encode()
         elif isinstance(body, str):
@@ -675,6 +736,7 @@ class Client:
             ("X-Amzn-SageMaker-Target-Variant", target_variant),
             ("X-Amzn-SageMaker-Custom-Attributes", custom_attributes),
             ("X-Amzn-SageMaker-Inference-Id", inference_id),
+            ("X-Turnout-User", user),
         ):
             if value is not None:
                 headers[header] = value

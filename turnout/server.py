@@ -20,6 +20,10 @@ from turnout.capture.upload import s3_upload
 from turnout.capture.writer import CaptureWriter
 from turnout.deploy.alarm_watch import AlarmWatch
 from turnout.deploy.reconciler import Reconciler
+from turnout.experiments.exposures import ExposureLog
+from turnout.experiments.routing import RoutingService, RoutingSync
+from turnout.experiments.service import ExperimentService, auto_promote
+from turnout.experiments.store import ExperimentStore
 from turnout.instances.local import LocalBackend
 from turnout.instances.supervisor import HealthPolicy
 from turnout.metrics.flusher import Flusher
@@ -79,14 +83,22 @@ class Runtime:
         )
         self.alarms = AlarmWatch(self.store, self.flusher)
         self.monitoring = Monitoring(self.store, self.flusher)
+        # Sticky canaries and experiments (ADR 0013): routing settings reach the router
+        # through the reconciler; exposures leave it through a batched log.
+        experiment_store = ExperimentStore(self.store)
+        self.routing = RoutingService(experiment_store, self.store)
+        self.exposures = ExposureLog(experiment_store)
+        self.router.exposures = self.exposures
         self.reconciler = Reconciler(
             self.store,
             self.backend,
             self.router,
             drain_timeout=settings.model_timeout,
             alarms=self.alarms,
+            routing=RoutingSync(self.routing, self.router),
         )
         self.control = ControlPlane(self.store, self.reconciler, capture=self.capture)
+        self.experiments = ExperimentService(experiment_store, self.control)
         self._loop_task: asyncio.Task[None] | None = None
         self._metric_tasks: list[asyncio.Task[None]] = []
 
@@ -96,7 +108,14 @@ class Runtime:
         self._metric_tasks = [
             asyncio.create_task(self.flusher.run(), name="metrics flusher"),
             asyncio.create_task(self.alarms.run(), name="alarm evaluator"),
+            asyncio.create_task(self.exposures.run(), name="exposure log"),
+            asyncio.create_task(auto_promote(self.experiments), name="experiment promoter"),
         ]
+        loop = asyncio.get_running_loop()
+        # PUT .../routing runs in a worker thread; the router belongs to the event loop.
+        self.routing.apply = lambda endpoint, settings: loop.call_soon_threadsafe(
+            self.router.set_routing, endpoint, settings
+        )
 
     async def stop(self) -> None:
         """Stop deploying, then stop instances; the desired state stays in the store."""
@@ -108,6 +127,7 @@ class Runtime:
             task.cancel()
         await asyncio.gather(*self._metric_tasks, return_exceptions=True)
         await self.flusher.close()  # the counts since the last period boundary
+        await self.exposures.close()
         await self.reconciler.close()
         await self.backend.close()
         self.router.close()

@@ -18,6 +18,8 @@ from turnout.api.prometheus import PATH as METRICS_PATH
 from turnout.api.prometheus import PrometheusMetrics
 from turnout.api.rest import build_rest_app
 from turnout.api.sagemaker import SageMakerApi, is_sagemaker_request
+from turnout.experiments.routing import RoutingService
+from turnout.experiments.service import FEEDBACK_MAX_BYTES, ExperimentService
 from turnout.instances.backend import InstanceBackend
 from turnout.metrics.flusher import Flusher
 from turnout.monitoring import Monitoring
@@ -33,6 +35,8 @@ class Lifecycle(Protocol):
     control: ControlPlane
     monitoring: Monitoring
     flusher: Flusher
+    routing: RoutingService
+    experiments: ExperimentService
 
     @property
     def backend(self) -> InstanceBackend: ...
@@ -47,7 +51,11 @@ class App:
         self._runtime = runtime
         self._invocations = Invocations(runtime.router)
         self._prometheus = PrometheusMetrics(runtime.router, runtime.backend.instances)
-        self._rest = BoundedBody(build_rest_app(runtime.control, runtime.monitoring))
+        rest = build_rest_app(
+            runtime.control, runtime.monitoring, runtime.routing, runtime.experiments
+        )
+        self._rest = BoundedBody(rest)
+        self._feedback = BoundedBody(rest, FEEDBACK_MAX_BYTES)  # batches of 10,000 events
         self._dashboard = build_dashboard(runtime)
         settings = runtime.settings
         self._sagemaker = SageMakerApi(runtime.control, settings.account_id, settings.region)
@@ -75,6 +83,8 @@ class App:
             await self._invocations(scope, receive, send)
         elif is_sagemaker_request(scope):
             await self._sagemaker(scope, receive, send)
+        elif _is_feedback(scope["path"]):
+            await self._feedback(scope, receive, send)
         elif scope["path"] == METRICS_PATH:
             await self._prometheus(scope, receive, send)
         elif is_dashboard_request(scope):
@@ -96,6 +106,10 @@ class App:
                 await self._runtime.stop()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def _is_feedback(path: str) -> bool:
+    return path.startswith("/api/v1/endpoints/") and path.endswith("/feedback")
 
 
 def _takes_basic_auth(scope: Scope) -> bool:

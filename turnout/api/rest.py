@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException
 
 import turnout
 from turnout.api.deployments import DeploymentOut, deployment_routes
+from turnout.api.experiments import experiment_routes
 from turnout.api.rest_monitoring import monitoring_routes
 from turnout.api.schemas import (
     EndpointConfigIn,
@@ -29,6 +30,8 @@ from turnout.api.schemas import (
 )
 from turnout.deploy.plans import DesiredVariant
 from turnout.errors import AlreadyExists, Conflict, InvalidRequest, NotFound, TurnoutError
+from turnout.experiments.routing import RoutingService
+from turnout.experiments.service import ExperimentService
 from turnout.monitoring import Monitoring
 from turnout.resources import Model
 from turnout.service import ControlPlane
@@ -60,7 +63,12 @@ def _problem(e: dict[str, Any]) -> str:
     return f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body') or 'body'}: {e.get('msg')}"
 
 
-def build_rest_app(control: ControlPlane, monitoring: Monitoring) -> FastAPI:
+def build_rest_app(
+    control: ControlPlane,
+    monitoring: Monitoring,
+    routing: RoutingService | None = None,
+    experiments: ExperimentService | None = None,
+) -> FastAPI:
     api = FastAPI(
         title="turnout",
         version=turnout.__version__,
@@ -197,4 +205,6 @@ def build_rest_app(control: ControlPlane, monitoring: Monitoring) -> FastAPI:
 
     api.include_router(deployment_routes(control, _ERRORS))
     api.include_router(monitoring_routes(monitoring))
+    if routing is not None and experiments is not None:
+        api.include_router(experiment_routes(routing, experiments, _ERRORS))
     return api

@@ -61,6 +61,12 @@ class AlarmStates(Protocol):
     async def states(self, names: Sequence[str]) -> dict[str, AlarmState]: ...
 
 
+class RoutingSettingsSource(Protocol):
+    """Carries an endpoint's routing settings (sticky salt, key, rules) into the router."""
+
+    async def sync(self, endpoint: str) -> None: ...
+
+
 class Reconciler:
     def __init__(
         self,
@@ -72,8 +78,10 @@ class Reconciler:
         tick: float = 1.0,
         clock: Callable[[], float] = time.time,
         alarms: AlarmStates | None = None,
+        routing: RoutingSettingsSource | None = None,
     ) -> None:
         self._store = store
+        self._routing = routing
         self._alarms = alarms
         # The green fleet of each endpoint's deployment as this process provisioned it:
         # (deployment id, state, failure). Absent after a restart.
@@ -139,6 +147,8 @@ class Reconciler:
     # --- one step ---------------------------------------------------------------------
     async def _step(self, name: str) -> None:
         try:
+            if self._routing is not None:  # before any publish: the salt must be the stored one
+                await self._routing.sync(name)
             endpoint = await self._read(name)
             if endpoint is None:
                 await self._teardown(name)

@@ -19,8 +19,10 @@ from typing import Any
 from turnout.capture.target import VariantCapture
 from turnout.routing import errors
 from turnout.routing.choice import least_outstanding
+from turnout.routing.keys import new_user_id
 from turnout.routing.router import Router
-from turnout.routing.table import Upstream, VariantRoute
+from turnout.routing.settings import MAX_KEY_LENGTH
+from turnout.routing.table import EndpointRoute, Upstream, VariantRoute
 from turnout.routing.upstream import (
     UpstreamClosed,
     UpstreamConnectError,
@@ -145,20 +147,25 @@ class Invocations:
             if not _NAME.fullmatch(name):  # match() would accept a trailing newline
                 raise _Reject(errors.validation_error(f"Invalid endpoint name {name!r}."))
             raise _Reject(errors.endpoint_not_found(name, router.account_id))
+        user: str | None = None
+        cookie: bytes | None = None
+        randomized = False
         if target is not None:
-            variant = route.named(target.decode("latin-1"), random())
-            if variant is None:
+            found = route.named(target.decode("latin-1"), random())
+            if found is None:
                 raise _Reject(
                     errors.validation_error(
                         f"The variant {target.decode('latin-1')} is not present in endpoint {name}."
                     )
                 )
-        elif route.chooser is not None:
-            variant = route.chooser.pick(random())
+            variant = found
         else:
-            raise _Reject(
-                errors.service_unavailable(f"Endpoint {name} has no variant with weight > 0.")
-            )
+            found, user, cookie, randomized = _assign(route, scope["headers"])
+            if found is None:
+                raise _Reject(
+                    errors.service_unavailable(f"Endpoint {name} has no variant with weight > 0.")
+                )
+            variant = found
 
         head = request_head(len(body), relayed)
         try:
@@ -178,10 +185,17 @@ class Invocations:
         attributes = response.header(_CUSTOM_ATTRIBUTES)
         if attributes is not None:
             headers.append((b"X-Amzn-SageMaker-Custom-Attributes", attributes))
+        if cookie is not None:
+            headers.append((b"set-cookie", cookie))
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": response.body})
         elapsed = (perf_counter() - started) * 1e6
         variant.metrics.observe(response.status, False, model_us, elapsed - model_us)
+        exposures = router.exposures
+        if exposures is not None:
+            inference_id = _inference_id(relayed)
+            if user is not None or inference_id is not None:
+                exposures.offer(name, user, variant, inference_id, randomized)
         capture = variant.capture
         if capture is not None and random() < capture.fraction:
             _capture(capture, relayed, body, headers[0][1], response.body)
@@ -316,6 +330,45 @@ def _capture(
         elif header == b"X-Amzn-SageMaker-Inference-Id":
             inference_id = value
     capture.offer(inference_id, request_type, body, response_type, response)
+
+
+def _assign(
+    route: EndpointRoute, headers: list[tuple[bytes, bytes]]
+) -> tuple[VariantRoute | None, str | None, bytes | None, bool]:
+    """(route, user, Set-Cookie value, whether the weights chose) for a request that named
+    no TargetVariant: targeting rules first, then the user's sticky assignment, else a
+    random draw by weight (ADR 0013)."""
+    sticky = route.sticky
+    if sticky is None:
+        return (route.chooser.pick(random()) if route.chooser else None), None, None, True
+    key, browser = sticky.keys.read(headers)
+    user = cookie = None
+    if key is not None:
+        if len(key) > MAX_KEY_LENGTH:
+            raise _Reject(
+                errors.validation_error(
+                    f"The assignment key is longer than {MAX_KEY_LENGTH} characters."
+                )
+            )
+        user = key.decode("utf-8", "replace")
+    elif browser:
+        user = new_user_id()
+        cookie = sticky.keys.set_cookie(user)
+    targeted = sticky.targeted(user, headers)
+    if targeted is not None:
+        found = sticky.named(targeted, user) if user else route.named(targeted, random())
+        if found is not None:  # a rule naming a variant no longer routed falls through
+            return found, user, cookie, False
+    if user is None:
+        return (route.chooser.pick(random()) if route.chooser else None), None, None, True
+    return sticky.route_for(user), user, cookie, True
+
+
+def _inference_id(relayed: list[tuple[bytes, bytes]]) -> bytes | None:
+    for header, value in relayed:
+        if header == b"X-Amzn-SageMaker-Inference-Id":
+            return value
+    return None
 
 
 def _too_large(size: int, limit: int) -> errors.ErrorAnswer:

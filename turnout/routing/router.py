@@ -12,10 +12,12 @@ import asyncio
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from turnout.capture.hub import CaptureHub
 from turnout.instances.backend import Instance
 from turnout.metrics.counters import VariantKey, VariantMetrics
+from turnout.routing.settings import RoutingSettings
 from turnout.routing.table import (
     EndpointRoute,
     RoutingTable,
@@ -35,6 +37,19 @@ class RouterLimits:
     instance_wait: float = 5.0
 
 
+class ExposureSink(Protocol):
+    """Takes note of an assignment on the event loop without waiting (ADR 0013)."""
+
+    def offer(
+        self,
+        endpoint: str,
+        user: str | None,
+        variant: VariantRoute,
+        inference_id: bytes | None,
+        randomized: bool,
+    ) -> None: ...
+
+
 class Router:
     def __init__(
         self, limits: RouterLimits, account_id: str, capture: CaptureHub | None = None
@@ -46,6 +61,9 @@ class Router:
         self.in_flight = 0
         self._upstreams: dict[str, Upstream] = {}
         self.metrics: dict[VariantKey, VariantMetrics] = {}
+        self._routing: dict[str, RoutingSettings] = {}  # by endpoint (ADR 0013)
+        # Where invocations report who was assigned what (set by the runtime), if anywhere.
+        self.exposures: ExposureSink | None = None
 
     def publish(self, endpoint: str, targets: Sequence[VariantTarget]) -> None:
         """Route `endpoint` to these variants (of one fleet, or two) from the next request on."""
@@ -59,11 +77,25 @@ class Router:
             )
             for t in targets
         ]
-        route = EndpointRoute(endpoint, routes, [t.weight for t in targets])
+        route = EndpointRoute(
+            endpoint, routes, [t.weight for t in targets], self._routing.get(endpoint)
+        )
         self._swap({**self.table.endpoints, endpoint: route})
+
+    def set_routing(self, endpoint: str, settings: RoutingSettings) -> None:
+        """Assign `endpoint`'s users by these settings from the next request on (and in
+        every later publish); a no-op when they are the ones in force."""
+        if self._routing.get(endpoint) == settings:
+            return
+        self._routing[endpoint] = settings
+        current = self.table.endpoints.get(endpoint)
+        if current is not None:
+            route = EndpointRoute(endpoint, current.routes, current.weights_in, settings)
+            self._swap({**self.table.endpoints, endpoint: route})
 
     def withdraw(self, endpoint: str) -> None:
         """Stop routing `endpoint`: its callers get "endpoint not found" from now on."""
+        self._routing.pop(endpoint, None)
         if endpoint in self.table.endpoints:
             self._swap({k: v for k, v in self.table.endpoints.items() if k != endpoint})
 

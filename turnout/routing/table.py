@@ -18,6 +18,8 @@ from turnout.capture.target import VariantCapture
 from turnout.instances.backend import Instance
 from turnout.metrics.counters import VariantMetrics
 from turnout.routing.choice import WeightedChoice
+from turnout.routing.settings import RoutingSettings
+from turnout.routing.sticky import Assigner
 from turnout.routing.upstream import ConnectionPool
 
 
@@ -68,13 +70,26 @@ class VariantTarget:
 
 
 class EndpointRoute:
-    """One endpoint's variant routes and the O(1) weighted choosers over them."""
+    """One endpoint's variant routes and the O(1) weighted choosers over them.
 
-    __slots__ = ("_by_name", "chooser", "name", "routes")
+    With routing settings (ADR 0013), `sticky` assigns users by their key over the same
+    weights and `settings.targeting` routes some of them first.
+    """
 
-    def __init__(self, name: str, routes: Sequence[VariantRoute], weights: Sequence[float]):
+    __slots__ = ("_by_name", "chooser", "name", "routes", "settings", "sticky", "weights_in")
+
+    def __init__(
+        self,
+        name: str,
+        routes: Sequence[VariantRoute],
+        weights: Sequence[float],
+        settings: RoutingSettings | None = None,
+    ):
         self.name = name
         self.routes = tuple(routes)
+        self.weights_in = tuple(weights)  # as published, to rebuild with other settings
+        self.settings = settings
+        self.sticky = Assigner(settings, routes, weights) if settings else None
         # All-zero weights are refused by validation; guard anyway so a bad snapshot
         # answers "no variant" instead of raising on every request.
         self.chooser = _chooser(routes, weights)

@@ -215,3 +215,74 @@ deployment_events = sa.Table(
     sa.Column("green_share", sa.Double, nullable=True),
     sqlite_autoincrement=True,
 )
+
+# An endpoint's routing settings (turnout.routing.settings, ADR 0013): assignment key
+# sources and targeting rules as a JSON document, and the salt of its sticky assignment.
+# Created on first use; deleted with the endpoint.
+routing_settings = sa.Table(
+    "routing_settings",
+    metadata,
+    sa.Column("endpoint_id", sa.ForeignKey("endpoints.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("salt", sa.Text, nullable=False),
+    sa.Column("document", sa.JSON, nullable=False),
+    sa.Column("updated_at", sa.Double, nullable=False),
+)
+
+# First exposure of each user (assignment key) of an endpoint: the variant the router gave
+# it first. `randomized`: the weights chose (not a targeting rule); only those count in
+# experiments. Kept by endpoint name, past the endpoint, until retention drops them.
+exposures = sa.Table(
+    "exposures",
+    metadata,
+    sa.Column("endpoint", sa.Text, primary_key=True),
+    sa.Column("user_key", sa.Text, primary_key=True),
+    sa.Column("variant", sa.Text, nullable=False),
+    sa.Column("config", sa.Text, nullable=False),
+    sa.Column("randomized", sa.Boolean, nullable=False),
+    sa.Column("at", sa.Double, nullable=False, index=True),
+)
+
+# Which variant answered an invocation the caller gave an X-Amzn-SageMaker-Inference-Id,
+# and for which user (if it had a key): feedback may name the inference instead of the user.
+inferences = sa.Table(
+    "inferences",
+    metadata,
+    sa.Column("endpoint", sa.Text, primary_key=True),
+    sa.Column("inference_id", sa.Text, primary_key=True),
+    sa.Column("user_key", sa.Text, nullable=True),
+    sa.Column("variant", sa.Text, nullable=False),
+    sa.Column("at", sa.Double, nullable=False, index=True),
+)
+
+# Outcome events as received (by user or by inference id), matched or not.
+feedback = sa.Table(
+    "feedback",
+    metadata,
+    _id(),
+    sa.Column("endpoint", sa.Text, nullable=False),
+    sa.Column("user_key", sa.Text, nullable=True),
+    sa.Column("inference_id", sa.Text, nullable=True),
+    sa.Column("metric", sa.Text, nullable=False),
+    sa.Column("value", sa.Double, nullable=False),
+    sa.Column("at", sa.Double, nullable=False),
+    sa.Index("ix_feedback_endpoint_metric", "endpoint", "metric"),
+    sa.Index("ix_feedback_at", "at"),
+    sqlite_autoincrement=True,
+)
+
+# Experiments (turnout.experiments.definition.Experiment as JSON) on an endpoint.
+experiments = sa.Table(
+    "experiments",
+    metadata,
+    _id(),
+    sa.Column("endpoint", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("definition", sa.JSON, nullable=False),
+    sa.Column("auto_promote", sa.Boolean, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),  # running, stopped, promoted
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("stopped_at", sa.Double, nullable=True),
+    sa.Column("outcome", sa.Text, nullable=True),  # why it stopped / what was promoted
+    sa.UniqueConstraint("endpoint", "name"),
+    sqlite_autoincrement=True,
+)

@@ -1,0 +1,73 @@
+"""The experiments' side of the store: one transaction per method, like `turnout.store`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from turnout.store import Store
+from turnout.store import experiments as rows
+from turnout.store.experiments import ExperimentRow, ExposureRow, FeedbackRow, MetricTotals
+
+
+class ExperimentStore:
+    def __init__(self, store: Store) -> None:
+        self._db = store.database
+
+    def ensure_routing(
+        self, endpoint: str, salt: str, document: dict[str, Any], at: float
+    ) -> tuple[str, dict[str, Any]]:
+        with self._db.write() as conn:
+            return rows.ensure_routing(conn, endpoint, salt, document, at)
+
+    def save_routing(self, endpoint: str, document: dict[str, Any], at: float) -> None:
+        with self._db.write() as conn:
+            rows.save_routing(conn, endpoint, document, at)
+
+    def add_exposures(self, batch: Sequence[ExposureRow]) -> None:
+        with self._db.write() as conn:
+            rows.add_exposures(conn, batch)
+
+    def add_feedback(self, batch: Sequence[FeedbackRow]) -> None:
+        with self._db.write() as conn:
+            rows.add_feedback(conn, batch)
+
+    def exposed_variant(self, endpoint: str, user: str) -> str | None:
+        with self._db.read() as conn:
+            return rows.exposed_variant(conn, endpoint, user)
+
+    def delete_before(self, cutoff: float) -> int:
+        with self._db.write() as conn:
+            return rows.delete_before(conn, cutoff)
+
+    def metric_totals(
+        self, endpoint: str, metrics: Sequence[str]
+    ) -> dict[str, dict[str, MetricTotals]]:
+        """Per metric, per variant; all read in one snapshot."""
+        with self._db.read() as conn:
+            users = rows.exposed_users(conn, endpoint)
+            return {m: rows.metric_totals(conn, endpoint, m, users) for m in metrics}
+
+    def feedback_counts(self, endpoint: str) -> dict[str, tuple[int, int]]:
+        with self._db.read() as conn:
+            return rows.feedback_counts(conn, endpoint)
+
+    def add_experiment(
+        self, endpoint: str, name: str, definition: dict[str, Any], auto_promote: bool, at: float
+    ) -> ExperimentRow:
+        with self._db.write() as conn:
+            return rows.add_experiment(conn, endpoint, name, definition, auto_promote, at)
+
+    def get_experiment(self, endpoint: str, name: str) -> ExperimentRow:
+        with self._db.read() as conn:
+            return rows.get_experiment(conn, endpoint, name)
+
+    def list_experiments(self, endpoint: str | None = None) -> list[ExperimentRow]:
+        with self._db.read() as conn:
+            return rows.list_experiments(conn, endpoint)
+
+    def finish_experiment(
+        self, endpoint: str, name: str, status: str, outcome: str, at: float
+    ) -> bool:
+        with self._db.write() as conn:
+            return rows.finish_experiment(conn, endpoint, name, status, outcome, at)
