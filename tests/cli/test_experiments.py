@@ -1,0 +1,97 @@
+"""`turnout routing`, `turnout feedback` and `turnout experiment` against a real server:
+set the key and rules, send feedback (one event and a JSON-lines file), create, report
+(table, JSON, CSV), list and stop an experiment; mistakes print one error line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.cli.test_commands import as_json, fails, turnout
+from tests.conftest import Artifacts, Deploy
+from tests.support.endpoints import VariantOf, poll_until
+from turnout.cli.background import BackgroundServer
+from turnout.client import Client
+
+from .conftest import plain
+
+pytestmark = pytest.mark.e2e
+
+ROW = [[0.0] * 64]
+
+
+@pytest.fixture(scope="module")
+def endpoint(deploy: Deploy, artifacts: Artifacts) -> str:
+    deploy(
+        "cli-ab",
+        [
+            VariantOf("A", artifacts.sklearn, weight=0.5),
+            VariantOf("B", artifacts.sklearn_slow_learner, weight=0.5),
+        ],
+    )
+    return "cli-ab"
+
+
+def test_routing_show_and_set(endpoint: str, server: BackgroundServer, tmp_path: Path) -> None:
+    shown = plain(turnout(server, "routing", "show", endpoint).stdout)
+    assert "header X-Turnout-User" in shown and "cookie turnout_user" in shown
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps([{"type": "users", "users": ["vip"], "variant": "B"}]))
+    out = plain(
+        turnout(server, "routing", "set", endpoint, "--rules", str(rules), "--no-cookie").stdout
+    )
+    assert "user in [vip]" in out and "cookie" not in out.splitlines()[0]
+    settings = as_json(server, "routing", "show", endpoint)
+    assert settings["assignment_key"]["cookie"] is None
+    assert settings["rules"][0]["variant"] == "B"
+    assert "nothing to change" in fails(server, "routing", "set", endpoint)
+    rules.write_text(json.dumps([{"type": "users", "users": ["x"], "variant": "Z"}]))
+    assert 'unknown variant "Z"' in fails(server, "routing", "set", endpoint, "--rules", str(rules))
+    rules.write_text("[]")
+    turnout(server, "routing", "set", endpoint, "--rules", str(rules), "--cookie", "turnout_user")
+
+
+def test_experiment_from_feedback_to_report(
+    endpoint: str, server: BackgroundServer, client: Client, tmp_path: Path
+) -> None:
+    turnout(
+        server, "experiment", "create", endpoint, "cli-exp", "--variants", "A,B",
+        "--control", "A", "--metric", "converted", "--guardrail", "basket:numeric",
+        "--minimum-sample", "100",
+    )  # fmt: skip
+    variants = {f"u{i}": client.invoke(endpoint, ROW, user=f"u{i}").variant for i in range(300)}
+    rng = np.random.default_rng(1)
+    lines = [
+        json.dumps({"metric": "converted", "value": 1, "user": user})
+        for user, variant in variants.items()
+        if rng.random() < (0.1 if variant == "A" else 0.6)
+    ]
+    events = tmp_path / "events.jsonl"
+    events.write_text("\n".join(lines) + "\n")
+    out = turnout(server, "feedback", endpoint, "--file", str(events)).stdout
+    assert f"{len(lines):,} feedback events recorded" in out
+    turnout(server, "feedback", endpoint, "--user", "u0", "--metric", "basket", "--value", "12.5")
+    assert "one of --user" in fails(server, "feedback", endpoint, "--metric", "m", "--value", "1")
+
+    report = poll_until(
+        lambda: as_json(server, "experiment", "report", endpoint, "cli-exp"),
+        lambda r: sum(r["users"].values()) == 300,
+        timeout=30,
+        what="300 users in the report",
+    )
+    assert report["decision"]["verdict"] == "winner"
+    csv_file = tmp_path / "report.csv"
+    table = plain(
+        turnout(server, "experiment", "report", endpoint, "cli-exp", "--csv", str(csv_file)).stdout
+    )
+    for expected in ("converted (primary", "basket (guardrail", "A (control)", "p sequential",
+                     "decision: B wins on converted"):  # fmt: skip
+        assert expected in table, table
+    assert csv_file.read_text().startswith("metric,role,variant,users")
+    listed = plain(turnout(server, "experiment", "list", endpoint).stdout)
+    assert "cli-exp" in listed and "running" in listed
+    assert as_json(server, "experiment", "stop", endpoint, "cli-exp")["status"] == "stopped"
+    assert "stopped already" in fails(server, "experiment", "stop", endpoint, "cli-exp")

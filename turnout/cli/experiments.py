@@ -1,0 +1,396 @@
+"""`turnout routing ...`, `turnout feedback ...` and `turnout experiment ...`: sticky
+assignment settings, targeting rules, outcome events and A/B experiment reports."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from turnout.cli.common import (
+    DEFAULT_URL,
+    CredentialsFile,
+    Json,
+    Url,
+    connect,
+    console,
+    fail,
+    print_json,
+)
+from turnout.cli.models import format_time
+
+routing_app = typer.Typer(
+    help="Sticky assignment: where the user's key comes from, and targeting rules.",
+    no_args_is_help=True,
+)
+experiment_app = typer.Typer(
+    help="A/B experiments on an endpoint's variants, analysed from feedback events.",
+    no_args_is_help=True,
+)
+
+Endpoint = Annotated[str, typer.Argument(help="Endpoint name.")]
+Experiment = Annotated[str, typer.Argument(help="Experiment name.")]
+VERDICT_COLOUR = {
+    "winner": "green", "control_wins": "yellow", "keep_running": "cyan",
+    "no_difference": "yellow", "stop_srm": "red", "stop_guardrail": "red",
+}  # fmt: skip
+
+
+# --- routing --------------------------------------------------------------------------
+def _print_routing(endpoint: str, settings: dict[str, Any]) -> None:
+    key = settings["assignment_key"]
+    field = key.get("custom_attribute")
+    sources = [
+        f"header {key['header']}" if key.get("header") else None,
+        f"CustomAttributes field {field}" if field else None,
+        f"cookie {key['cookie']} (set for browsers)" if key.get("cookie") else None,
+    ]
+    on = [s for s in sources if s] or ["none: every request is assigned at random"]
+    console.print(f"[bold]{escape(endpoint)}[/] assignment key, in order: {escape(', '.join(on))}")
+    if not settings["rules"]:
+        console.print("targeting rules: none")
+        return
+    table = Table("#", "when", "variant", title="targeting rules (first match wins)")
+    for i, rule in enumerate(settings["rules"], start=1):
+        if rule["type"] == "users":
+            users = rule["users"]
+            shown = ", ".join(users[:5]) + (f" (+{len(users) - 5} more)" if len(users) > 5 else "")
+            when = f"user in [{shown}]"
+        else:
+            values = rule.get("values") or [rule.get("value")]
+            when = f"{rule['header']} in [{', '.join(values)}]"
+        table.add_row(str(i), escape(when), escape(rule["variant"]))
+    console.print(table)
+
+
+@routing_app.command("show")
+def show_routing(
+    endpoint: Endpoint,
+    url: Url = DEFAULT_URL,
+    credentials: CredentialsFile = None,
+    json_: Json = False,
+) -> None:
+    """The endpoint's assignment key sources and targeting rules."""
+    with connect(url, credentials) as client:
+        settings = client.routing(endpoint)
+    if json_:
+        print_json(settings)
+    else:
+        _print_routing(endpoint, settings)
+
+
+@routing_app.command("set")
+def set_routing(
+    endpoint: Endpoint,
+    header: Annotated[
+        str | None, typer.Option(help="Read the user's key from this request header.")
+    ] = None,
+    cookie: Annotated[
+        str | None, typer.Option(help="...or this cookie (set for browsers that have none).")
+    ] = None,
+    custom_attribute: Annotated[
+        str | None,
+        typer.Option(help="...or this field of X-Amzn-SageMaker-Custom-Attributes (`user=...`)."),
+    ] = None,
+    no_header: Annotated[bool, typer.Option("--no-header", help="Stop reading a header.")] = False,
+    no_cookie: Annotated[bool, typer.Option("--no-cookie", help="Stop using a cookie.")] = False,
+    no_custom_attribute: Annotated[
+        bool, typer.Option("--no-custom-attribute", help="Stop reading CustomAttributes.")
+    ] = False,
+    rules: Annotated[
+        Path | None,
+        typer.Option(
+            help="A JSON file with the targeting rules (replaces them all; [] removes them).",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+    url: Url = DEFAULT_URL,
+    credentials: CredentialsFile = None,
+    json_: Json = False,
+) -> None:
+    """Change where the key comes from and/or the targeting rules; the rest stays."""
+    key: dict[str, str | None] = {}
+    for name, value, off in (
+        ("header", header, no_header),
+        ("cookie", cookie, no_cookie),
+        ("custom_attribute", custom_attribute, no_custom_attribute),
+    ):
+        if value is not None and off:
+            fail(f"--{name.replace('_', '-')} and --no-{name.replace('_', '-')} contradict")
+        if value is not None or off:
+            key[name] = value
+    document = None
+    if rules is not None:
+        try:
+            document = json.loads(rules.read_text())
+        except (OSError, ValueError) as exc:
+            fail(f"cannot read the rules in {rules}: {exc}")
+    if not key and document is None:
+        fail(
+            "nothing to change: pass --header, --cookie, --custom-attribute (or --no-...) "
+            "or --rules"
+        )
+    with connect(url, credentials) as client:
+        settings = client.set_routing(endpoint, key or None, document)
+    if json_:
+        print_json(settings)
+    else:
+        _print_routing(endpoint, settings)
+
+
+# --- feedback ---------------------------------------------------------------------------
+def feedback_command(
+    endpoint: Endpoint,
+    metric: Annotated[str | None, typer.Option(help="The metric, e.g. converted.")] = None,
+    value: Annotated[str | None, typer.Option(help="1/0, true/false (binary) or a number.")] = None,
+    user: Annotated[str | None, typer.Option(help="The user's assignment key.")] = None,
+    inference_id: Annotated[
+        str | None, typer.Option(help="...or the invocation's inference id.")
+    ] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            help="Events as JSON lines: {metric, value, user|inference_id[, timestamp]}.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+    url: Url = DEFAULT_URL,
+    credentials: CredentialsFile = None,
+    json_: Json = False,
+) -> None:
+    """Send outcome events for an endpoint's users (one, or a file of them)."""
+    if file is not None:
+        if metric or value or user or inference_id:
+            fail("give either --file or --metric/--value/--user, not both")
+        events = _read_events(file)
+    else:
+        if metric is None or value is None or (user is None) == (inference_id is None):
+            fail("give --metric, --value and one of --user / --inference-id (or --file)")
+        event: dict[str, Any] = {"metric": metric, "value": _value(value)}
+        event.update({"user": user} if user is not None else {"inference_id": inference_id})
+        events = [event]
+    with connect(url, credentials) as client:
+        accepted = client.send_feedback(endpoint, events)
+    if json_:
+        print_json({"accepted": accepted})
+    else:
+        console.print(f"{accepted:,} feedback events recorded for {escape(endpoint)}")
+
+
+def _value(text: str) -> float:
+    lowered = text.strip().lower()
+    if lowered in ("true", "yes"):
+        return 1.0
+    if lowered in ("false", "no"):
+        return 0.0
+    try:
+        number = float(lowered)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a number or true/false") from None
+    if not math.isfinite(number):
+        raise typer.BadParameter("the value must be finite")
+    return number
+
+
+def _read_events(path: Path) -> list[dict[str, Any]]:
+    events = []
+    try:
+        with path.open() as lines:
+            for n, line in enumerate(lines, start=1):
+                if line.strip():
+                    event = json.loads(line)
+                    if not isinstance(event, dict):
+                        fail(f"{path}:{n}: each line must be a JSON object")
+                    events.append(event)
+    except ValueError as exc:
+        fail(f"{path}: not JSON lines: {exc}")
+    except OSError as exc:
+        fail(f"cannot read {path}: {exc.strerror}")
+    if not events:
+        fail(f"{path} has no events")
+    return events
+
+
+# --- experiments ------------------------------------------------------------------------
+def _metric(text: str) -> dict[str, str]:
+    """`name[:binary|numeric[:higher|lower]]`."""
+    name, _, rest = text.partition(":")
+    kind, _, direction = rest.partition(":")
+    return {"name": name, "kind": kind or "binary", "direction": direction or "higher"}
+
+
+@experiment_app.command("create")
+def create_experiment(
+    endpoint: Endpoint,
+    name: Experiment,
+    variants: Annotated[str, typer.Option(help="Comma-separated variants, e.g. A,B.")],
+    control: Annotated[str, typer.Option(help="The variant the others are compared with.")],
+    metric: Annotated[
+        str, typer.Option(help="Primary metric: name[:binary|numeric[:higher|lower]].")
+    ],
+    guardrail: Annotated[
+        list[str] | None, typer.Option(help="A guardrail metric, same form; repeatable.")
+    ] = None,
+    minimum_sample: Annotated[int, typer.Option(help="Users per variant before deciding.")] = 1000,
+    alpha: Annotated[float, typer.Option(help="Significance level.")] = 0.05,
+    method: Annotated[
+        str, typer.Option(help="sequential (peek any time), fixed_horizon or bayesian.")
+    ] = "sequential",
+    auto_promote: Annotated[
+        bool,
+        typer.Option(help="Shift 100% of traffic to a winner the sequential test finds."),
+    ] = False,
+    url: Url = DEFAULT_URL,
+    credentials: CredentialsFile = None,
+    json_: Json = False,
+) -> None:
+    """Start an experiment: users are counted from their first exposure."""
+    definition = {
+        "name": name,
+        "variants": [v.strip() for v in variants.split(",") if v.strip()],
+        "control": control,
+        "primary": _metric(metric),
+        "guardrails": [_metric(g) for g in guardrail or []],
+        "minimum_sample": minimum_sample,
+        "alpha": alpha,
+        "method": method,
+        "auto_promote": auto_promote,
+    }
+    with connect(url, credentials) as client:
+        created = client.create_experiment(endpoint, definition)
+    if json_:
+        print_json(created)
+    else:
+        console.print(f"experiment {escape(name)} running on {escape(endpoint)}")
+
+
+@experiment_app.command("list")
+def list_experiments(
+    endpoint: Endpoint,
+    url: Url = DEFAULT_URL,
+    credentials: CredentialsFile = None,
+    json_: Json = False,
+) -> None:
+    """The endpoint's experiments."""
+    with connect(url, credentials) as client:
+        found = client.list_experiments(endpoint)
+    if json_:
+        print_json(found)
+        return
+    table = Table("name", "variants", "primary", "status", "created", "outcome")
+    for e in found:
+        d = e["definition"]
+        table.add_row(
+            escape(e["name"]), escape(", ".join(d["variants"])), escape(d["primary"]["name"]),
+            e["status"], format_time(e["created_at"]), escape(e["outcome"] or ""),
+        )  # fmt: skip
+    console.print(table)
+
+
+@experiment_app.command("report")
+def experiment_report(
+    endpoint: Endpoint,
+    name: Experiment,
+    csv: Annotated[
+        Path | None, typer.Option(help="Also write the report as CSV to this file.")
+    ] = None,
+    url: Url = DEFAULT_URL,
+    credentials: CredentialsFile = None,
+    json_: Json = False,
+) -> None:
+    """Each variant against the control, with confidence intervals, p-values and a decision."""
+    with connect(url, credentials) as client:
+        report = client.experiment_report(endpoint, name)
+        if csv is not None:
+            csv.write_text(client.experiment_report_csv(endpoint, name))
+    if json_:
+        print_json(report)
+    else:
+        print_report(report)
+
+
+@experiment_app.command("stop")
+def stop_experiment(
+    endpoint: Endpoint,
+    name: Experiment,
+    url: Url = DEFAULT_URL,
+    credentials: CredentialsFile = None,
+    json_: Json = False,
+) -> None:
+    """Stop counting; the report stays readable."""
+    with connect(url, credentials) as client:
+        stopped = client.stop_experiment(endpoint, name)
+    if json_:
+        print_json(stopped)
+    else:
+        console.print(f"experiment {escape(name)} stopped")
+
+
+def _ci(i: dict[str, float | None] | None, percent: bool = False) -> str:
+    if i is None or i["value"] is None:
+        return "-"
+
+    def f(x: float | None) -> str:
+        if x is None:
+            return "?"
+        return f"{x:+.1%}" if percent else f"{x:.4g}"
+
+    return f"{f(i['value'])} [{f(i['low'])}, {f(i['high'])}]"
+
+
+def _p(x: float | None) -> str:
+    return "-" if x is None else (f"{x:.2g}" if x < 0.001 else f"{x:.3f}")
+
+
+def print_report(report: dict[str, Any]) -> None:
+    definition = report["definition"]
+    control = definition["control"]
+    console.print(
+        f"[bold]{escape(report['name'])}[/] on {escape(report['endpoint'])}: "
+        f"{report['status']}, {definition['method']}, alpha {definition['alpha']}, "
+        f"minimum {definition['minimum_sample']:,} users per variant"
+    )
+    for metric in (definition["primary"], *definition["guardrails"]):
+        rows = [c for c in report["comparisons"] if c["metric"] == metric["name"]]
+        role = "primary" if metric is definition["primary"] else "guardrail"
+        value = "conversion" if metric["kind"] == "binary" else "mean"
+        table = Table(
+            "variant", "users", f"{value} [CI]", "lift abs [CI]", "lift rel [CI]",
+            "p fixed", "p sequential", "chance to beat", title=f"{metric['name']} ({role}, "
+            f"{metric['direction']} is better)",
+        )  # fmt: skip
+        if rows:
+            table.add_row(
+                f"{escape(control)} (control)", f"{report['users'].get(control, 0):,}",
+                _ci(rows[0]["control"]), "", "", "", "", "",
+            )  # fmt: skip
+        for c in rows:
+            mark = " *" if c["significant"] else ""
+            table.add_row(
+                escape(c["variant"]) + mark, f"{report['users'].get(c['variant'], 0):,}",
+                _ci(c["treatment"]), _ci(c["lift_absolute"]), _ci(c["lift_relative"], True),
+                _p(c["p_value"]), _p(c["p_value_sequential"]),
+                "-" if c["chance_to_beat_control"] is None
+                else f"{c['chance_to_beat_control']:.1%}",
+            )  # fmt: skip
+        console.print(table)
+    srm = "[red]MISMATCH[/]" if report["sample_ratio_mismatch"] else "ok"
+    console.print(f"sample ratio: {srm} (p = {_p(report['sample_ratio_p'])}); * significant")
+    for metric, counts in report["feedback"].items():
+        if counts["unmatched"]:
+            console.print(
+                f"feedback {escape(metric)}: {counts['events']:,} events, "
+                f"{counts['unmatched']:,} for users or inference ids never exposed (not counted)"
+            )
+    decision = report["decision"]
+    colour = VERDICT_COLOUR.get(decision["verdict"], "white")
+    console.print(f"decision: [bold {colour}]{escape(decision['message'])}[/]")
+    if report["outcome"]:
+        console.print(f"outcome: {escape(report['outcome'])}")
