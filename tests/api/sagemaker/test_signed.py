@@ -72,7 +72,8 @@ def test_unsigned_requests_are_refused_but_health_stays_open(server: BackgroundS
     assert answer.status_code == 403
     assert answer.json()["__type"] == "MissingAuthenticationTokenException"
     assert httpx.get(server.url + "/api/v1/models").status_code == 403
-    assert httpx.get(server.url + "/metrics").status_code == 403  # Prometheus: same rule
+    # Prometheus cannot sign: /metrics asks for HTTP Basic (a key id and its secret) instead.
+    assert httpx.get(server.url + "/metrics").status_code == 401
     assert httpx.get(server.url + "/api/v1/health").status_code == 200
 
 
