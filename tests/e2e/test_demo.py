@@ -1,6 +1,6 @@
 """`turnout demo --exit` runs the seed's scenario to its end: two tables, the first split
-near 50/50 and the second near 90/10 (binomial 99.9% bounds), exit status 0, and no
-process left behind."""
+near 50/50 and the second near 90/10 (binomial 99.9% bounds), then an A/B experiment whose
+report names B (20% conversion) over A (10%), exit status 0, and no process left behind."""
 
 from __future__ import annotations
 
@@ -104,6 +104,11 @@ def test_demo_runs_to_its_tables(tmp_path: Path) -> None:
     assert sorted(second.weights.values()) == [0.1, 0.9]
     favourite = max(second.weights, key=lambda v: second.weights[v])
     assert_within_binomial(second, favourite)
+
+    # The A/B part: sticky simulated users, their conversions as feedback, a winner.
+    output = " ".join(done.stdout.split())  # Rich wraps long lines at the terminal width
+    assert "A/B experiment" in output
+    assert "decision: B wins on converted" in output, done.stdout[-3000:]
 
     # The child server and its instances were started, and are all gone now.
     assert len(seen) >= 3, seen  # turnout serve and one instance per variant at least

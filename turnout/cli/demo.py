@@ -2,12 +2,15 @@
 
 Trains two digit classifiers that differ only in learning rate, serves them behind one
 endpoint at 50/50, sends traffic, shows per-variant numbers, then moves 90% of the traffic
-to the more accurate one and shows the new split. A `turnout serve` child process does the
+to the more accurate one and shows the new split. Last, an A/B experiment: simulated users
+(sticky by their key) convert at 10% on A and 20% on B, their conversions come back as
+feedback, and the report names the winner. A `turnout serve` child process does the
 serving, exactly as a person would run it.
 """
 
 from __future__ import annotations
 
+import random
 import shutil
 import tempfile
 import time
@@ -22,6 +25,7 @@ from rich.table import Table
 from turnout.cli.background import BackgroundServer, ServerDidNotStart, free_port
 from turnout.cli.common import console, fail
 from turnout.cli.demo_models import Holdout, TrainedModel, train
+from turnout.cli.experiments import print_report
 from turnout.cli.tally import Outcome, Tally, tally
 from turnout.cli.waiting import wait_with_status
 from turnout.client import Client, TurnoutClientError, Variant
@@ -29,6 +33,10 @@ from turnout.client import Client, TurnoutClientError, Variant
 ENDPOINT = "digits"
 CONFIG = "digits-ab"
 VARIANTS = {"A": "digits-a", "B": "digits-b"}
+# The A/B part's simulated conversion rates, and its fewest users: enough for the sequential
+# test to tell 10% from 20% (1,000 users per arm), few enough to take seconds.
+CONVERSION = {"A": 0.10, "B": 0.20}
+AB_USERS = 2000
 
 
 def demo_command(
@@ -86,6 +94,7 @@ def demo_command(
             client.update_traffic(ENDPOINT, weights)
             wait_with_status(client, ENDPOINT, timeout=120)
             _phase(client, holdout, requests, concurrency, weights)
+            _experiment(client, holdout, max(requests, AB_USERS), concurrency)
         if exit_after:
             return
         _serve_until_interrupted(server)
@@ -159,6 +168,56 @@ def _send_traffic(
             outcomes.append(outcome)
             progress.advance(task)
     return outcomes
+
+
+def _experiment(client: Client, holdout: Holdout, users: int, concurrency: int) -> None:
+    """A/B test: sticky users, simulated conversions sent as feedback, the report."""
+    console.rule("[bold]A/B experiment")
+    client.update_traffic(ENDPOINT, {"A": 0.5, "B": 0.5})
+    wait_with_status(client, ENDPOINT, timeout=120)
+    client.create_experiment(
+        ENDPOINT,
+        {"name": "signup", "variants": ["A", "B"], "control": "A",
+         "primary": {"name": "converted"}, "minimum_sample": 500, "method": "sequential"},
+    )  # fmt: skip
+    console.print(
+        f"experiment [bold]signup[/] on {ENDPOINT} at 50/50: {users:,} simulated users, each "
+        "with its own X-Turnout-User key; they convert at "
+        + ", ".join(f"{v} {rate:.0%}" for v, rate in CONVERSION.items())
+    )
+
+    def visit(i: int) -> str:
+        try:
+            return client.invoke(
+                ENDPOINT, [holdout.rows[i % len(holdout.rows)]], user=f"u{i}"
+            ).variant
+        except TurnoutClientError:
+            return ""
+
+    rng = random.Random(2026)  # seeded: the same run gives the same users' outcomes
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())  # fmt: skip
+    with Progress(*columns, console=console) as progress, ThreadPoolExecutor(concurrency) as pool:
+        task = progress.add_task("users visiting", total=users)
+        variants = []
+        for variant in pool.map(visit, range(users)):
+            variants.append(variant)
+            progress.advance(task)
+    events = [
+        {"metric": "converted", "value": 1, "user": f"u{i}"}
+        for i, variant in enumerate(variants)
+        if variant and rng.random() < CONVERSION[variant]
+    ]
+    client.send_feedback(ENDPOINT, events)
+    console.print(f"{len(events):,} conversions sent as feedback (turnout feedback ...)")
+    deadline = time.monotonic() + 30  # exposures reach the store within about a second
+    report = client.experiment_report(ENDPOINT, "signup")
+    while sum(report["users"].values()) < sum(1 for v in variants if v):
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+        report = client.experiment_report(ENDPOINT, "signup")
+    print_report(report)
 
 
 def _models_table(models: list[TrainedModel]) -> Table:

@@ -333,14 +333,13 @@ def stop_experiment(
         console.print(f"experiment {escape(name)} stopped")
 
 
-def _ci(i: dict[str, float | None] | None, percent: bool = False) -> str:
+def _ci(i: dict[str, float | None] | None, form: str = ".4g") -> str:
+    """`value [low, high]` in `form` (a format spec, e.g. "+.1%")."""
     if i is None or i["value"] is None:
         return "-"
 
     def f(x: float | None) -> str:
-        if x is None:
-            return "?"
-        return f"{x:+.1%}" if percent else f"{x:.4g}"
+        return "?" if x is None else format(x, form)
 
     return f"{f(i['value'])} [{f(i['low'])}, {f(i['high'])}]"
 
@@ -360,7 +359,9 @@ def print_report(report: dict[str, Any]) -> None:
     for metric in (definition["primary"], *definition["guardrails"]):
         rows = [c for c in report["comparisons"] if c["metric"] == metric["name"]]
         role = "primary" if metric is definition["primary"] else "guardrail"
-        value = "conversion" if metric["kind"] == "binary" else "mean"
+        binary = metric["kind"] == "binary"
+        value = "conversion" if binary else "mean"
+        form, lift = (".1%", "+.2%") if binary else (".4g", "+.4g")
         table = Table(
             "variant", "users", f"{value} [CI]", "lift abs [CI]", "lift rel [CI]",
             "p fixed", "p sequential", "chance to beat", title=f"{metric['name']} ({role}, "
@@ -369,13 +370,14 @@ def print_report(report: dict[str, Any]) -> None:
         if rows:
             table.add_row(
                 f"{escape(control)} (control)", f"{report['users'].get(control, 0):,}",
-                _ci(rows[0]["control"]), "", "", "", "", "",
+                _ci(rows[0]["control"], form), "", "", "", "", "",
             )  # fmt: skip
         for c in rows:
             mark = " *" if c["significant"] else ""
             table.add_row(
                 escape(c["variant"]) + mark, f"{report['users'].get(c['variant'], 0):,}",
-                _ci(c["treatment"]), _ci(c["lift_absolute"]), _ci(c["lift_relative"], True),
+                _ci(c["treatment"], form), _ci(c["lift_absolute"], lift),
+                _ci(c["lift_relative"], "+.1%"),
                 _p(c["p_value"]), _p(c["p_value_sequential"]),
                 "-" if c["chance_to_beat_control"] is None
                 else f"{c['chance_to_beat_control']:.1%}",
