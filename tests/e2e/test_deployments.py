@@ -25,8 +25,8 @@ pytestmark = pytest.mark.e2e
 BAKE_S = 2
 # Requests sent this soon after a step was recorded may still have been routed by the
 # table before it (the new one is published right after the record is written).
-SETTLE_S = 0.3
-CONFIDENCE = 0.999  # two-sided; the checks below are few, so the suite stays unflaky
+SETTLE_S = 0.5
+CONFIDENCE = 0.9999  # two-sided, per step: ~6 such checks, so a false alarm is ~1 in 1700 runs
 ROWS, LABELS = digits_rows(1)
 
 
@@ -123,7 +123,7 @@ def test_a_good_model_deploys_step_by_step_with_no_failed_request(
         in_progress = updating["deployment"]
         assert in_progress is not None and in_progress["green_config"] == green
         deployment = finished(client, name)
-        load.wait_for(load.snapshot().total + 50)  # some requests after the switch
+        load.wait_for(load.snapshot().total + 1000)  # a second or two after the switch
         result = load.stop()
     assert deployment["phase"] == "Succeeded", deployment
     assert [s["green_share"] for s in deployment["steps"]] == steps
@@ -174,9 +174,10 @@ def test_a_failing_model_trips_the_alarm_during_the_canary_and_is_rolled_back(
     # Failures only while the canary had traffic, and at most the canary's share of them.
     trace = load.trace()
     failed_at = [sent for sent, _, status, _ in trace if status != "200"]
-    assert failed_at and min(failed_at) >= shift["at"] - 0.05, "failures before the shift"
-    assert max(failed_at) <= rollback["at"] + 1.0, "failures after the rollback"
-    during = routed_in(trace, shift["at"], rollback["at"] + 1.0)
+    # (with a margin for requests in the server's queue when the table changed)
+    assert failed_at and min(failed_at) >= shift["at"] - 1.0, "failures before the shift"
+    assert max(failed_at) <= rollback["at"] + 2.0, "failures after the rollback"
+    during = routed_in(trace, shift["at"] - 1.0, rollback["at"] + 2.0)
     high = binom.ppf(CONFIDENCE, len(during), 0.1)
     assert result.failed <= high, f"{result.failed} failed of {len(during)} during the canary"
     print(
