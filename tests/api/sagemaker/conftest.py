@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from botocore.config import Config
 
 from tests.conftest import Artifacts
 from tests.support.models import make_tarball
-from turnout.cli.background import BackgroundServer
+from turnout.cli.background import BackgroundServer, free_port
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -56,6 +57,20 @@ class Tarballs:
 @pytest.fixture(scope="session")
 def tarballs(artifacts: Artifacts, tmp_path_factory: pytest.TempPathFactory) -> Tarballs:
     return Tarballs(artifacts, tmp_path_factory.mktemp("tarballs"))
+
+
+@pytest.fixture(scope="module")
+def store_url() -> Iterator[str]:
+    """An S3-compatible store (moto's server) for s3:// artifacts and capture destinations."""
+    from moto.server import ThreadedMotoServer  # heavy: only for the modules that use it
+
+    port = free_port()
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    moto.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        moto.stop()
 
 
 @pytest.fixture(scope="module")

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from tests.support.capture import check_record
 from tests.support.models import digits_rows
-from turnout.cli.background import BackgroundServer, free_port
+from turnout.cli.background import BackgroundServer
 
 from .conftest import Tarballs, clients
 from .test_lifecycle import FAST, variant
@@ -23,17 +21,6 @@ pytestmark = pytest.mark.e2e
 
 BUCKET = "turnout-capture"
 KEY = re.compile(r"captured/cap-s3/A/\d{4}/\d\d/\d\d/\d\d/\d\d-\d\d-\d{3}-[0-9a-f-]{36}\.jsonl")
-
-
-@pytest.fixture
-def store_url() -> Iterator[str]:
-    port = free_port()
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    moto.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        moto.stop()
 
 
 def test_captured_files_are_uploaded_to_the_bucket(

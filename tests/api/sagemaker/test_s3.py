@@ -9,10 +9,8 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import WaiterError
-from moto.server import ThreadedMotoServer
 
 from tests.support.models import digits_rows
-from turnout.cli.background import free_port
 
 from .conftest import Tarballs
 from .test_lifecycle import FAST, variant
@@ -20,17 +18,6 @@ from .test_lifecycle import FAST, variant
 pytestmark = pytest.mark.e2e
 
 BUCKET = "turnout-models"
-
-
-@pytest.fixture(scope="module")
-def store_url() -> Iterator[str]:
-    port = free_port()
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    moto.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        moto.stop()
 
 
 @pytest.fixture(scope="module")
