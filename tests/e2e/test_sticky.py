@@ -13,7 +13,7 @@ from scipy.stats import binom
 
 from tests.api.sagemaker.conftest import clients
 from tests.conftest import Artifacts, Deploy
-from tests.support.endpoints import VariantOf
+from tests.support.endpoints import VariantOf, deploy_endpoint, poll_until
 from tests.support.users import ROW, assign_users
 from turnout.cli.background import BackgroundServer
 from turnout.client import Client, TurnoutAPIError
@@ -182,3 +182,29 @@ def test_the_key_can_come_from_custom_attributes(
     assert shown["assignment_key"] == {
         "header": "X-Turnout-User", "cookie": "turnout_user", "custom_attribute": "user",
     }  # fmt: skip
+
+
+def test_users_keep_their_variant_across_a_restart(artifacts: Artifacts, tmp_path: Path) -> None:
+    """The salt is persisted: a new `turnout serve` on the same store assigns the same."""
+    data = tmp_path / "serve"
+    seen = []
+    for run in range(2):
+        with BackgroundServer(data) as server, Client(server.url, timeout=30) as client:
+            if run == 0:
+                deploy_endpoint(
+                    client, "again",
+                    [VariantOf("A", artifacts.sklearn), VariantOf("B", artifacts.sklearn)],
+                )  # fmt: skip
+            else:  # InService on disk: wait until its instances answer again
+                poll_until(
+                    lambda: client.describe_endpoint("again"),
+                    lambda e: (
+                        all(i["ready"] for v in e["variants"] for i in v["instances"])
+                        and all(v["instances"] for v in e["variants"])
+                    ),
+                    timeout=120,
+                    what="instances ready after the restart",
+                )
+            seen.append(assign_users(server.url, "again", tmp_path / f"{run}.json", 300))
+    assert seen[0] == seen[1]
+    assert 0 < seen[0].count("A") < 300

@@ -17,6 +17,12 @@ class ExperimentStore:
     def ensure_routing(
         self, endpoint: str, salt: str, document: dict[str, Any], at: float
     ) -> tuple[str, dict[str, Any]]:
+        """The endpoint's (salt, document); created with these if absent. The reconciler
+        asks every second: a read, unless this is the first time (no write lock taken)."""
+        with self._db.read() as conn:
+            found = rows.routing(conn, endpoint)
+        if found is not None:
+            return found
         with self._db.write() as conn:
             return rows.ensure_routing(conn, endpoint, salt, document, at)
 

@@ -79,6 +79,17 @@ def _endpoint_id(conn: Connection, endpoint: str) -> int:
 
 
 # --- routing settings -------------------------------------------------------------------
+def routing(conn: Connection, endpoint: str) -> tuple[str, dict[str, Any]] | None:
+    """The endpoint's (salt, document), or None if it has none yet. NotFound."""
+    endpoint_id = _endpoint_id(conn, endpoint)
+    row = conn.execute(
+        sa.select(routing_table.c.salt, routing_table.c.document).where(
+            routing_table.c.endpoint_id == endpoint_id
+        )
+    ).first()
+    return (row.salt, row.document) if row is not None else None
+
+
 def ensure_routing(
     conn: Connection, endpoint: str, salt: str, document: dict[str, Any], at: float
 ) -> tuple[str, dict[str, Any]]:
