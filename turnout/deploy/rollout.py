@@ -125,7 +125,8 @@ def green_share(d: Deployment, green_ready: bool) -> float:
     """
     if d.phase is P.SUCCEEDED:
         return 1.0
-    if d.phase in (P.BAKING, P.TERMINATION_WAIT) and green_ready and d.step_started_at:
+    started = d.step_started_at is not None
+    if d.phase in (P.BAKING, P.TERMINATION_WAIT) and green_ready and started:
         return d.current.green_share
     return 0.0
 
