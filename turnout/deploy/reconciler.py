@@ -270,7 +270,9 @@ class Reconciler:
         blue, green = await asyncio.to_thread(self._store.endpoint_fleets, name)
         if green is None:
             return
-        self._scale_up(name, blue, _counts(endpoint.variants))  # after a restart
+        # Blue serves throughout: started after a restart, failed starters replaced.
+        await self._replace_failed(name, blue.config.name)
+        self._scale_up(name, blue, _counts(endpoint.variants))
         facts = await self._observe(d, blue)
         for _ in range(MAX_CHANGES_PER_PASS):
             change = decide(d, facts)
