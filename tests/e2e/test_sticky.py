@@ -4,6 +4,9 @@ get a cookie and keep their variant, and targeting rules route before the weight
 
 from __future__ import annotations
 
+import itertools
+import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +17,10 @@ from scipy.stats import binom
 from tests.api.sagemaker.conftest import clients
 from tests.conftest import Artifacts, Deploy
 from tests.support.endpoints import VariantOf, deploy_endpoint, poll_until
+from tests.support.models import train_digits
 from tests.support.users import ROW, assign_users
 from turnout.cli.background import BackgroundServer
-from turnout.client import Client, TurnoutAPIError
+from turnout.client import Client, TurnoutAPIError, Variant
 
 pytestmark = pytest.mark.e2e
 
@@ -208,3 +212,50 @@ def test_users_keep_their_variant_across_a_restart(artifacts: Artifacts, tmp_pat
             seen.append(assign_users(server.url, "again", tmp_path / f"{run}.json", 300))
     assert seen[0] == seen[1]
     assert 0 < seen[0].count("A") < 300
+
+
+def test_during_a_deployment_users_only_move_to_the_new_fleet(
+    deploy: Deploy, artifacts: Artifacts, client: Client, server: BackgroundServer,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """Blue and green both serve a variant A (different models, so the answer to one chosen
+    row tells the fleet); a LINEAR deployment shifts 25% per step. Each user's passes may go
+    blue → green once, never back, and the variant stays A."""
+    blue_model, green_model = train_digits(1.0).estimator, train_digits(0.01).estimator
+    rows = train_digits().X_test
+    blue_labels, green_labels = blue_model.predict(rows), green_model.predict(rows)
+    differ = next(i for i in range(len(rows)) if blue_labels[i] != green_labels[i])
+    blue_answer = int(blue_labels[differ])
+    body = json.dumps([[float(v) for v in rows[differ]]])
+    deploy("fleets", [VariantOf("A", artifacts.sklearn)])
+    client.create_model("fleets-green", str(artifacts.sklearn_slow_learner))
+    client.create_endpoint_config("fleets-green", [Variant("A", "fleets-green")])
+    client.update_endpoint(
+        "fleets", "fleets-green",
+        {"BlueGreenUpdatePolicy": {
+            "TrafficRoutingConfiguration": {
+                "Type": "LINEAR", "WaitIntervalInSeconds": 3,
+                "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 25}},
+            "TerminationWaitInSeconds": 0}},
+    )  # fmt: skip
+    out = tmp_path / "pass.json"
+    passes: list[list[bool]] = []  # per pass: each user on green?
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        running = client.deployments("fleets", limit=1)["current"] is not None
+        variants = assign_users(server.url, "fleets", out, 200, body=body, concurrency=8)
+        assert set(variants) == {"A"}
+        answers = json.loads(out.read_text())["answers"]
+        passes.append([json.loads(a)[0] != blue_answer for a in answers])
+        if not running:
+            break
+    assert all(passes[-1]), "the deployment did not finish within 120 s"
+    mixed = [p for p in passes if 0 < sum(p) < len(p)]
+    assert mixed, "no pass saw both fleets serving"
+    back = sum(
+        a and not b
+        for earlier, later in itertools.pairwise(passes)
+        for a, b in zip(earlier, later, strict=True)
+    )
+    print(f"{len(passes)} passes, green users: {[sum(p) for p in passes]}, back to blue: {back}")
+    assert back == 0

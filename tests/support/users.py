@@ -4,7 +4,8 @@
 
 Users are `<prefix><i>` for i in [start, start + users); each request carries
 `X-Turnout-User` (and, with --inference-ids, `X-Amzn-SageMaker-Inference-Id: <user>-<n>`).
-The output is {"variants": [variant of user i, ...], "errors": {status: count}}. Raw
+The output is {"variants": [variant of user i, ...], "answers": [body, ...], "errors":
+{status: count}}. Raw
 keep-alive HTTP/1.1 over asyncio streams, like tests/support/load.py, so the generator
 costs little CPU; every request and the whole run are bounded by timeouts.
 
@@ -31,8 +32,9 @@ ROW = "[" + ",".join(["0.0"] * 64) + "]"
 async def _run(args: argparse.Namespace) -> dict[str, object]:
     url = urlsplit(args.url)
     host, port = url.hostname or "127.0.0.1", url.port or 80
-    body = ROW.encode()
+    body = args.body.encode()
     variants: list[str | None] = [None] * args.users
+    answers: list[str | None] = [None] * args.users
     errors: Counter[str] = Counter()
     next_index = 0
     deadline = time.monotonic() + args.duration
@@ -74,12 +76,13 @@ async def _run(args: argparse.Namespace) -> dict[str, object]:
                 if response.status != 200:
                     errors[str(response.status)] += 1
                 variants[i] = response.headers.get("x-amzn-invoked-production-variant")
+                answers[i] = response.body.decode("utf-8", "replace")
         finally:
             if writer is not None:
                 writer.close()
 
     await asyncio.gather(*(worker() for _ in range(args.concurrency)))
-    return {"variants": variants, "errors": dict(errors)}
+    return {"variants": variants, "answers": answers, "errors": dict(errors)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=30.0)
     parser.add_argument("--duration", type=float, default=120.0)
     parser.add_argument("--inference-ids", action="store_true")
+    parser.add_argument("--body", default=ROW, help="the JSON body of every request")
     args = parser.parse_args(argv)
     result = asyncio.run(_run(args))
     args.out.write_text(json.dumps(result))
@@ -111,12 +115,15 @@ def assign_users(
     concurrency: int = 16,
     inference_ids: bool = False,
     duration: float = 120.0,
+    body: str = ROW,
 ) -> list[str]:
-    """Send one invocation per user from a child process; every one must succeed."""
+    """Send one invocation per user from a child process; every one must succeed.
+
+    Returns each user's variant; the answers' bodies are in `out` ("answers")."""
     argv = [
         sys.executable, "-m", "tests.support.users", "--url", url, "--endpoint", endpoint,
         "--out", str(out), "--users", str(users), "--start", str(start), "--prefix", prefix,
-        "--concurrency", str(concurrency), "--duration", str(duration),
+        "--concurrency", str(concurrency), "--duration", str(duration), "--body", body,
     ]  # fmt: skip
     if inference_ids:
         argv.append("--inference-ids")
