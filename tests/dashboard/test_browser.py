@@ -197,3 +197,46 @@ def test_a_deployment_shows_its_steps_then_its_outcome(
     past = page.locator("#past-deployments")
     poll_until(past.inner_text, lambda text: "Succeeded" in text, 15, "the past deployment")
     page.screenshot(path=str(SHOTS / "deployment.png"), full_page=True)
+
+
+def test_an_experiment_shows_its_decision_and_lift_chart(
+    server: BackgroundServer,
+    client: Client,
+    deploy: Deploy,
+    artifacts: Artifacts,
+    page: Page,
+) -> None:
+    name = "dash-ab"
+    deploy(name, [VariantOf("A", artifacts.sklearn), VariantOf("B", artifacts.sklearn)])
+    client.create_experiment(
+        name,
+        {"name": "signup", "variants": ["A", "B"], "control": "A",
+         "primary": {"name": "converted"}},
+    )  # fmt: skip
+    rows = [[0.0] * 64]
+    events = []
+    for i in range(200):
+        user = f"user-{i}"
+        variant = client.invoke(name, rows, user=user).variant
+        # B converts every other user, A every fifth: a lift the report must show as positive.
+        events.append(
+            {"user": user, "metric": "converted", "value": i % (2 if variant == "B" else 5) == 0}
+        )
+    client.send_feedback(name, events)
+    expected = poll_until(
+        lambda: client.experiment_report(name, "signup"),
+        lambda r: sum(r["users"].values()) == 200,
+        timeout=15,
+        what="all 200 users' exposures recorded",
+    )
+    page.goto(f"{server.url}/dashboard/endpoints/{name}")
+    decision = page.get_by_test_id("decision-signup")
+    decision.wait_for(timeout=15_000)
+    assert decision.inner_text() == expected["decision"]["message"]
+    lift = page.evaluate(
+        """() => document.querySelector('[data-testid="experiment-chart-signup"]').data[0].x[0]"""
+    )
+    shown = next(c for c in expected["comparisons"] if c["role"] == "primary")
+    assert lift == pytest.approx(100 * shown["lift_relative"]["value"])
+    assert lift > 0
+    page.screenshot(path=str(SHOTS / "experiment.png"), full_page=True)

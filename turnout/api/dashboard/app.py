@@ -22,8 +22,10 @@ from starlette.staticfiles import StaticFiles
 
 from turnout.api.dashboard import views
 from turnout.api.deployments import deployments_of
+from turnout.api.experiments import report_out
 from turnout.api.schemas import EndpointOut
 from turnout.errors import NotFound
+from turnout.experiments.service import ExperimentService
 from turnout.metrics.flusher import Flusher
 from turnout.metrics.rollup import align
 from turnout.monitoring import Monitoring
@@ -39,6 +41,7 @@ class DashboardSources(Protocol):
     control: ControlPlane
     flusher: Flusher
     monitoring: Monitoring
+    experiments: ExperimentService
 
 
 def is_dashboard_request(scope: Scope) -> bool:
@@ -88,6 +91,7 @@ def build_dashboard(sources: DashboardSources) -> Starlette:
         alarms = await asyncio.to_thread(sources.monitoring.list_alarms, name)
         instances = await asyncio.to_thread(sources.control.endpoint_instances, name)
         deployments = await asyncio.to_thread(deployments_of, sources.control, name, 10)
+        experiments = await asyncio.to_thread(_experiment_reports, sources.experiments, name)
         return JSONResponse(
             {
                 "now": now,
@@ -96,6 +100,7 @@ def build_dashboard(sources: DashboardSources) -> Starlette:
                 "series": views.series(rollups, now),
                 "usage": views.usage(instances),
                 "deployments": deployments.model_dump(),
+                "experiments": experiments,
                 "alarms": [
                     {
                         "name": a.alarm.name,
@@ -127,3 +132,13 @@ async def _endpoint_document(sources: DashboardSources, name: str) -> dict[str, 
     endpoint = await asyncio.to_thread(control.describe_endpoint, name)
     instances = await asyncio.to_thread(control.endpoint_instances, name)
     return EndpointOut.of(endpoint, instances).model_dump()
+
+
+MAX_REPORTS = 3  # the running experiments first, then the latest stopped ones
+
+
+def _experiment_reports(experiments: ExperimentService, name: str) -> list[dict[str, Any]]:
+    records = sorted(
+        experiments.list_for(name), key=lambda r: (r.status != "running", -r.created_at)
+    )
+    return [report_out(experiments.report(name, r.name)) for r in records[:MAX_REPORTS]]

@@ -114,6 +114,64 @@ function currentDeployment(d) {
   return box;
 }
 
+// One experiment: the decision, SRM, users per variant, and each comparison's relative
+// lift with its confidence interval as a chart (error bars), plus the numbers as a table.
+function experimentBox(e, index) {
+  const box = document.createElement("div");
+  const head = document.createElement("p");
+  head.innerHTML = "<strong></strong> · <span></span> · <span></span>";
+  head.children[0].textContent = `${e.name} (${e.status})`;
+  head.children[1].textContent = e.decision.message;
+  head.children[1].dataset.testid = `decision-${e.name}`;
+  head.children[1].dataset.verdict = e.decision.verdict;
+  head.children[2].textContent = `SRM p = ${fmt(e.sample_ratio_p, 4)}${e.sample_ratio_mismatch ? " (mismatch!)" : ""}`;
+  head.children[2].className = e.sample_ratio_mismatch ? "state ALARM" : "muted";
+  const users = document.createElement("p");
+  users.className = "muted";
+  users.textContent = "users: " + Object.entries(e.users).map(([v, n]) => `${v} ${fmt(n, 0)}`).join(" · ");
+  const chart = document.createElement("div");
+  chart.id = `experiment-chart-${index}`;
+  chart.dataset.testid = `experiment-chart-${e.name}`;
+  const table = document.createElement("table");
+  table.appendChild(row(["metric", "variant", "value (CI)", "lift", "relative lift (CI)", "p", "p (sequential)", "P(beat control)"].map((t) => {
+    const th = document.createElement("th"); th.textContent = t; return th;
+  })));
+  const ci = (i, f) => (i ? `${f(i.value)} (${f(i.low)} – ${f(i.high)})` : "–");
+  const num = (x) => fmt(x, 4);
+  e.comparisons.forEach((c) => table.appendChild(row([
+    cell(`${c.metric}${c.role === "guardrail" ? " (guardrail)" : ""}`), cell(`${c.variant} vs control`),
+    cell(ci(c.treatment, num)), cell(num(c.lift_absolute?.value)), cell(ci(c.lift_relative, pct)),
+    cell(pvalue(c.p_value), { num: true }), cell(pvalue(c.p_value_sequential), { num: true }),
+    cell(pct(c.chance_to_beat_control), { num: true }),
+  ])));
+  box.append(head, users, chart, table);
+  return box;
+}
+
+function pvalue(p) {
+  if (p === null || p === undefined) return "–";
+  return p < 1e-4 ? p.toExponential(1) : p.toFixed(4);
+}
+
+function drawExperiment(e, index) {
+  const shown = e.comparisons.filter((c) => c.lift_relative && c.lift_relative.value !== null);
+  const labels = shown.map((c) => `${c.metric}: ${c.variant}`);
+  const trace = {
+    type: "scatter", mode: "markers", x: shown.map((c) => 100 * c.lift_relative.value), y: labels,
+    error_x: {
+      type: "data", symmetric: false,
+      array: shown.map((c) => 100 * (c.lift_relative.high - c.lift_relative.value)),
+      arrayminus: shown.map((c) => 100 * (c.lift_relative.value - c.lift_relative.low)),
+    },
+    marker: { size: 10 }, name: "relative lift vs control",
+  };
+  const height = 70 + 40 * shown.length;
+  document.getElementById(`experiment-chart-${index}`).style.height = `${height}px`;
+  const layout = { ...LAYOUT, height, xaxis: { ticksuffix: "%", zeroline: true },
+    yaxis: { automargin: true }, showlegend: false };
+  Plotly.react(`experiment-chart-${index}`, [trace], layout, CONFIG);
+}
+
 poll(`/dashboard/api/endpoints/${encodeURIComponent(NAME)}`, (data) => {
   const ep = data.endpoint;
   document.title = `turnout — ${ep.name}`;
@@ -146,6 +204,11 @@ poll(`/dashboard/api/endpoints/${encodeURIComponent(NAME)}`, (data) => {
   }));
   draw("chart-cpu", perInstance("cpu_percent"));
   draw("chart-memory", perInstance("memory_mb"));
+
+  const experiments = data.experiments;
+  document.getElementById("experiments").replaceChildren(...experiments.map(experimentBox));
+  experiments.forEach(drawExperiment);
+  document.getElementById("no-experiments").hidden = experiments.length > 0;
 
   const deployments = data.deployments;
   document.getElementById("deployment").replaceChildren(
