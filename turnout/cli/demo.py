@@ -248,10 +248,11 @@ def _tally_table(result: Tally, title: str) -> Table:
 
 def _serve_until_interrupted(server: BackgroundServer) -> None:
     console.print(
-        f"\nStill serving. Try it:\n"
+        f"\nStill serving. Open the dashboard at {server.url}/ or try:\n"
         f"  curl -s {server.url}/endpoints/{ENDPOINT}/invocations "
         f"-H 'Content-Type: application/json' -d '[[{', '.join(['0'] * 64)}]]' -i\n"
         f"  TURNOUT_URL={server.url} turnout endpoint describe {ENDPOINT}\n"
+        f"  TURNOUT_URL={server.url} turnout top\n"
         "Press Ctrl-C to stop."
     )
     try:
