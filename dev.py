@@ -3,6 +3,7 @@
 
     python3 dev.py demo [ARGS...]   set up .venv, then run `turnout demo ARGS...`
     python3 dev.py test [ARGS...]   set up .venv, lint (ruff, mypy), then pytest ARGS...
+                                    (in parallel, a file per worker, unless ARGS has -n)
     python3 dev.py bench [ARGS...]  set up .venv, then run bench/routed.py ARGS...
     python3 dev.py venv             only set up .venv
 
@@ -52,6 +53,18 @@ def ensure_venv() -> None:
     STAMP.write_text(wanted)
 
 
+def _parallel(args: list[str]) -> list[str]:
+    """One pytest-xdist worker per core (at most 4), each taking whole files.
+
+    Most of the suite's time is spent waiting for real processes to start, bake and drain,
+    so two workers finish the suite in ~60% of the time even on 2 cores. Whole files
+    (`loadfile`) keep each file's module-scoped server in one worker. `-n 0` turns it off.
+    """
+    if any(a.startswith(("-n", "--numprocesses")) for a in args):
+        return []
+    return ["-n", str(min(os.cpu_count() or 1, 4)), "--dist", "loadfile"]
+
+
 def main(argv: list[str]) -> None:
     if not argv or argv[0] not in {"demo", "test", "bench", "venv"}:
         print(__doc__)
@@ -67,7 +80,7 @@ def main(argv: list[str]) -> None:
         _run(BIN / "ruff", "check", "turnout", "tests", "bench", "dev.py", env=env)
         _run(BIN / "ruff", "format", "--check", "turnout", "tests", "bench", "dev.py", env=env)
         _run(BIN / "mypy", env=env)
-        os.execve(BIN / "python", ["python", "-m", "pytest", *args], env)
+        os.execve(BIN / "python", ["python", "-m", "pytest", *_parallel(args), *args], env)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,12 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+import psutil
+
 from turnout.client import Client, TurnoutClientError
+
+# Starts tried when the port chosen for the child is taken before it binds.
+_PORT_ATTEMPTS = 3
 
 
 class ServerDidNotStart(RuntimeError):
@@ -37,6 +42,7 @@ class BackgroundServer:
         self, data_dir: Path, port: int = 0, extra_args: tuple[str, ...] = (), timeout: float = 60
     ) -> None:
         self.data_dir = data_dir
+        self._chosen_port = not port  # ours to change if another process takes it first
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = data_dir / "serve.log"
@@ -45,7 +51,24 @@ class BackgroundServer:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> BackgroundServer:
+        """Start and wait until it answers; a port taken meanwhile is replaced (if ours)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        for attempt in range(_PORT_ATTEMPTS):
+            try:
+                self._start_once()
+                return self
+            except ServerDidNotStart as err:
+                # free_port() probes, then the child binds: another process can take the
+                # port in between (tests run side by side).
+                if not self._chosen_port or "in use" not in str(err):
+                    raise
+                if attempt == _PORT_ATTEMPTS - 1:
+                    raise
+                self.port = free_port()
+                self.url = f"http://127.0.0.1:{self.port}"
+        raise AssertionError("unreachable")
+
+    def _start_once(self) -> None:
         argv = [
             sys.executable, "-m", "turnout.cli.main", "serve",
             "--port", str(self.port), "--data-dir", str(self.data_dir), *self.extra_args,
@@ -55,7 +78,6 @@ class BackgroundServer:
                 argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
             )
         self._wait_healthy()
-        return self
 
     def _wait_healthy(self) -> None:
         assert self.process is not None
@@ -69,7 +91,9 @@ class BackgroundServer:
                     )
                 try:
                     client.health()
-                    return
+                    # Another process's server on the same port would answer too.
+                    if self._listening():
+                        return
                 except TurnoutClientError:
                     pass
                 if time.monotonic() > deadline:
@@ -78,6 +102,18 @@ class BackgroundServer:
                         f"turnout serve did not answer in {self.timeout:g} s: {self.log_tail()}"
                     )
                 time.sleep(0.1)
+
+    def _listening(self) -> bool:
+        """Whether our child (not another process) listens on our port."""
+        assert self.process is not None
+        try:
+            connections = psutil.Process(self.process.pid).net_connections(kind="tcp")
+        except psutil.Error:
+            return False
+        return any(
+            c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == self.port
+            for c in connections
+        )
 
     def log_tail(self, lines: int = 5) -> str:
         try:

@@ -73,12 +73,12 @@ def show_routing(
     endpoint: Endpoint,
     url: Url = DEFAULT_URL,
     credentials: CredentialsFile = None,
-    json_: Json = False,
+    as_json: Json = False,
 ) -> None:
     """The endpoint's assignment key sources and targeting rules."""
     with connect(url, credentials) as client:
         settings = client.routing(endpoint)
-    if json_:
+    if as_json:
         print_json(settings)
     else:
         _print_routing(endpoint, settings)
@@ -112,7 +112,7 @@ def set_routing(
     ] = None,
     url: Url = DEFAULT_URL,
     credentials: CredentialsFile = None,
-    json_: Json = False,
+    as_json: Json = False,
 ) -> None:
     """Change where the key comes from and/or the targeting rules; the rest stays."""
     key: dict[str, str | None] = {}
@@ -138,7 +138,7 @@ def set_routing(
         )
     with connect(url, credentials) as client:
         settings = client.set_routing(endpoint, key or None, document)
-    if json_:
+    if as_json:
         print_json(settings)
     else:
         _print_routing(endpoint, settings)
@@ -163,7 +163,7 @@ def feedback_command(
     ] = None,
     url: Url = DEFAULT_URL,
     credentials: CredentialsFile = None,
-    json_: Json = False,
+    as_json: Json = False,
 ) -> None:
     """Send outcome events for an endpoint's users (one, or a file of them)."""
     if file is not None:
@@ -178,7 +178,7 @@ def feedback_command(
         events = [event]
     with connect(url, credentials) as client:
         accepted = client.send_feedback(endpoint, events)
-    if json_:
+    if as_json:
         print_json({"accepted": accepted})
     else:
         console.print(f"{accepted:,} feedback events recorded for {escape(endpoint)}")
@@ -249,7 +249,7 @@ def create_experiment(
     ] = False,
     url: Url = DEFAULT_URL,
     credentials: CredentialsFile = None,
-    json_: Json = False,
+    as_json: Json = False,
 ) -> None:
     """Start an experiment: users are counted from their first exposure."""
     definition = {
@@ -265,7 +265,7 @@ def create_experiment(
     }
     with connect(url, credentials) as client:
         created = client.create_experiment(endpoint, definition)
-    if json_:
+    if as_json:
         print_json(created)
     else:
         console.print(f"experiment {escape(name)} running on {escape(endpoint)}")
@@ -276,12 +276,12 @@ def list_experiments(
     endpoint: Endpoint,
     url: Url = DEFAULT_URL,
     credentials: CredentialsFile = None,
-    json_: Json = False,
+    as_json: Json = False,
 ) -> None:
     """The endpoint's experiments."""
     with connect(url, credentials) as client:
         found = client.list_experiments(endpoint)
-    if json_:
+    if as_json:
         print_json(found)
         return
     table = Table("name", "variants", "primary", "status", "created", "outcome")
@@ -303,14 +303,14 @@ def experiment_report(
     ] = None,
     url: Url = DEFAULT_URL,
     credentials: CredentialsFile = None,
-    json_: Json = False,
+    as_json: Json = False,
 ) -> None:
     """Each variant against the control, with confidence intervals, p-values and a decision."""
     with connect(url, credentials) as client:
         report = client.experiment_report(endpoint, name)
         if csv is not None:
             csv.write_text(client.experiment_report_csv(endpoint, name))
-    if json_:
+    if as_json:
         print_json(report)
     else:
         print_report(report)
@@ -322,12 +322,12 @@ def stop_experiment(
     name: Experiment,
     url: Url = DEFAULT_URL,
     credentials: CredentialsFile = None,
-    json_: Json = False,
+    as_json: Json = False,
 ) -> None:
     """Stop counting; the report stays readable."""
     with connect(url, credentials) as client:
         stopped = client.stop_experiment(endpoint, name)
-    if json_:
+    if as_json:
         print_json(stopped)
     else:
         console.print(f"experiment {escape(name)} stopped")
