@@ -269,6 +269,7 @@ class AlarmInfo(TypedDict):
     threshold: float
     comparison: str
     variant: str | None
+    config: str | None
     period: int
     evaluation_periods: int
     datapoints_to_alarm: int | None
@@ -561,17 +562,19 @@ class Client:
         comparison: str,
         *,
         variant: str | None = None,
+        config: str | None = None,
         period: int = 10,
         evaluation_periods: int = 1,
         datapoints_to_alarm: int | None = None,
         treat_missing_data: str = "missing",
     ) -> AlarmInfo:
-        """An alarm on a SageMaker metric of the endpoint (or of one variant), e.g.
-        `create_alarm("digits-5xx", "digits", "Invocation5XXErrors", "Average", 0.05,
-        "GreaterThanThreshold")`."""
+        """An alarm on a SageMaker metric of the endpoint (or of one variant, or of one
+        config's fleet), e.g. `create_alarm("digits-5xx", "digits", "Invocation5XXErrors",
+        "Average", 0.05, "GreaterThanThreshold", config="digits-v2")`."""
         body = {
             "name": name, "endpoint": endpoint, "metric": metric, "statistic": statistic,
             "threshold": threshold, "comparison": comparison, "variant": variant,
+            "config": config,
             "period": period, "evaluation_periods": evaluation_periods,
             "datapoints_to_alarm": datapoints_to_alarm, "treat_missing_data": treat_missing_data,
         }  # fmt: skip

@@ -64,14 +64,17 @@ def test_an_alarm_round_trips(server: BackgroundServer, endpoint: str) -> None:
         "--metric", "ModelLatency", "--statistic", "p99", "--threshold", "5000000",
         "--comparison", ">=", "--evaluation-periods", "3", "--datapoints-to-alarm", "2",
         "--treat-missing-data", "notBreaching", "--variant", "A",
+        "--config", f"{endpoint}-config",
     )  # fmt: skip
     text = plain(done.stdout)
     assert "alarm cli-latency created" in text
+    assert f"variant A of {endpoint}-config" in text
     assert "ModelLatency p99 >= 5e+06 in 2 of 3 periods of 10 s" in text
     listed = as_json(server, "alarm", "list", "--endpoint", endpoint)
     assert [a["name"] for a in listed] == ["cli-latency"]
     assert listed[0]["comparison"] == "GreaterThanOrEqualToThreshold"
     assert listed[0]["treat_missing_data"] == "notBreaching"
+    assert (listed[0]["variant"], listed[0]["config"]) == ("A", f"{endpoint}-config")
     # five invocations, each far below 5 s: the evaluator turns it OK within a second or two
     described = poll_until(
         lambda: as_json(server, "alarm", "describe", "cli-latency"),
@@ -97,6 +100,9 @@ def test_alarm_mistakes_print_one_line(server: BackgroundServer, endpoint: str) 
     assert 'already existing alarm "cli-dup"' in fails(server, *base, "--comparison", ">")
     assert "Period must be a multiple of 10" in fails(
         server, *base[:2], "cli-other", *base[3:], "--comparison", ">", "--period", "15"
+    )
+    assert "Invalid endpoint config name 'no such'" in fails(
+        server, *base[:2], "cli-other", *base[3:], "--comparison", ">", "--config", "no such"
     )
     done = turnout(server, *base, "--comparison", "=>", ok=False)
     assert done.returncode == 2

@@ -176,6 +176,11 @@ def test_a_deployment_shows_its_steps_then_its_outcome(
     name = "dash-deploy"
     deploy(name, [VariantOf("A", artifacts.sklearn)])
     client.create_endpoint_config(f"{name}-green", [Variant("A", f"{name}-A")])
+    alarm = f"{name}-green-5xx"  # the green fleet's error rate; no traffic: OK
+    client.create_alarm(
+        alarm, name, "Invocation5XXErrors", "Average", 0.1, "GreaterThanThreshold",
+        config=f"{name}-green", treat_missing_data="notBreaching",
+    )  # fmt: skip
     canary = {
         "BlueGreenUpdatePolicy": {
             "TrafficRoutingConfiguration": {
@@ -183,7 +188,8 @@ def test_a_deployment_shows_its_steps_then_its_outcome(
                 "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 10},
                 "WaitIntervalInSeconds": 3,
             }
-        }
+        },
+        "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": alarm}]},
     }
     page.goto(f"{server.url}/dashboard/endpoints/{name}")
     client.update_endpoint(name, f"{name}-green", canary)
@@ -193,6 +199,12 @@ def test_a_deployment_shows_its_steps_then_its_outcome(
     shown = page.get_by_test_id("deployment").inner_text()
     assert f"{name}-config → {name}-green" in shown and "CANARY 10%" in shown
     assert "10.0%" in shown and "100.0%" in shown
+    alarm_row = page.get_by_test_id(f"alarm-{alarm}").locator("xpath=..")
+    poll_until(
+        alarm_row.inner_text,
+        lambda text: f"all variants of {name}-green" in text and "OK" in text,
+        15, "the alarm's row",
+    )  # fmt: skip
     client.wait_for_endpoint(name, timeout=120)
     past = page.locator("#past-deployments")
     poll_until(past.inner_text, lambda text: "Succeeded" in text, 15, "the past deployment")

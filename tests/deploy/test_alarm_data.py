@@ -46,6 +46,16 @@ def test_rollups_of_one_period_add_up_across_routers_fleets_and_variants() -> No
     assert datapoints(only_a, rollups, T0 + 5) == [Datapoint(T0, 4 / 20)]
 
 
+def test_a_fleet_alarm_sees_its_own_error_rate_undiluted() -> None:
+    """A 10% canary failing 30%: 3% endpoint-wide, under a 5% threshold; 30% on its own."""
+    rollups = [rollup(T0, 900, 0, config="blue"), rollup(T0, 100, 30, config="green")]
+    assert datapoints(ALARM, rollups, T0 + 5) == [Datapoint(T0, 0.03)]
+    green = Alarm(**{**ALARM.__dict__, "config": "green"})
+    assert datapoints(green, rollups, T0 + 5) == [Datapoint(T0, 0.3)]
+    green_a = Alarm(**{**ALARM.__dict__, "config": "green", "variant": "B"})
+    assert datapoints(green_a, rollups, T0 + 5) == [Datapoint(T0 - 10, None)]  # no such traffic
+
+
 def test_longer_periods_and_missing_ones() -> None:
     alarm = Alarm(**{**ALARM.__dict__, "period_s": 30, "evaluation_periods": 3})
     rollups = [rollup(T0 - 60, 10, 1), rollup(T0 - 50, 10, 1), rollup(T0 + 20, 5, 5)]

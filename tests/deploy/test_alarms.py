@@ -2,7 +2,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from turnout.deploy.alarms import Alarm, AlarmState, Comparison, MissingData, evaluate
+from turnout.deploy.alarms import (
+    Alarm,
+    AlarmState,
+    Comparison,
+    MissingData,
+    evaluate,
+    from_document,
+    to_document,
+)
 from turnout.errors import InvalidRequest
 from turnout.metrics.rollup import Metric
 
@@ -90,9 +98,18 @@ def test_alarm_exactly_when_enough_recent_datapoints_breach(
         ({"evaluation_periods": 0}, "EvaluationPeriods"),
         ({"datapoints_to_alarm": 4}, "DatapointsToAlarm"),
         ({"name": ""}, "AlarmName"),
+        ({"config": "green config"}, "endpoint config name"),
     ],
 )
 def test_invalid_alarms(changes: dict, message: str) -> None:
     with pytest.raises(InvalidRequest, match=message):
         alarm(**changes).validate()
     alarm().validate()
+
+
+def test_documents_round_trip_and_old_ones_watch_every_fleet() -> None:
+    fleet = alarm(variant="B", config="digits-v2")
+    assert from_document(to_document(fleet)) == fleet
+    stored_before = to_document(fleet)
+    del stored_before["config"]  # alarms stored before the EndpointConfigName dimension
+    assert from_document(stored_before) == alarm(variant="B")

@@ -1,7 +1,8 @@
 """Guarded blue/green deployments against a real `turnout serve`, under load from a second
 process: the traffic share of each step follows the plan (binomial bounds), a good model
 deploys with no failed request, a model failing 30% of requests trips an
-Invocation5XXErrors alarm during the canary bake and is rolled back, and a deployment
+Invocation5XXErrors error-rate alarm on its own fleet during the canary bake and is rolled
+back, and a deployment
 survives `kill -9` of the server mid-bake."""
 
 from __future__ import annotations
@@ -147,9 +148,11 @@ def test_a_failing_model_trips_the_alarm_during_the_canary_and_is_rolled_back(
     # The same variant name in both fleets: the invoked-variant header cannot tell them
     # apart, the routes (by config and variant) and the alarm's metrics still do.
     green = add_green(client, name, "A", artifacts.flaky)
+    # The green fleet's own error rate (EndpointConfigName): 30% on green, while the whole
+    # endpoint's, at a 10% canary, is ~3% and would stay under the threshold.
     client.create_alarm(
-        f"{name}-5xx", name, "Invocation5XXErrors", "Sum", 0, "GreaterThanThreshold",
-        treat_missing_data="notBreaching",
+        f"{name}-5xx", name, "Invocation5XXErrors", "Average", 0.1, "GreaterThanThreshold",
+        config=green, treat_missing_data="notBreaching",
     )  # fmt: skip
     trace_path = tmp_path / "trace.jsonl"
     with LoadProcess(

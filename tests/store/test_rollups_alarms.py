@@ -68,6 +68,7 @@ def alarm(name: str = "errors", endpoint: str = "digits") -> Alarm:
         statistic="Average",
         endpoint=endpoint,
         variant="B",
+        config="digits-v2",
         threshold=0.05,
         comparison=Comparison.GREATER_OR_EQUAL,
         evaluation_periods=2,

@@ -31,6 +31,12 @@ class AlarmDefinition(BaseModel):
     threshold: float = Field(examples=[0.05])
     comparison: Comparison = Field(examples=[Comparison.GREATER])
     variant: str | None = Field(None, description="One variant; none: the whole endpoint.")
+    config: str | None = Field(
+        None,
+        description="One endpoint config's fleet (CloudWatch's EndpointConfigName), e.g. the "
+        "green config of a deployment; none: every fleet.",
+        examples=["digits-v2"],
+    )
     period: int = Field(10, description="Seconds per datapoint, a multiple of 10.")
     evaluation_periods: int = Field(1, description="How many recent datapoints to look at.")
     datapoints_to_alarm: int | None = Field(
@@ -51,6 +57,7 @@ class AlarmIn(AlarmDefinition):
             threshold=self.threshold,
             comparison=self.comparison,
             variant=self.variant,
+            config=self.config,
             period_s=self.period,
             evaluation_periods=self.evaluation_periods,
             datapoints_to_alarm=self.datapoints_to_alarm,
@@ -94,6 +101,7 @@ class AlarmOut(AlarmDefinition):
             threshold=alarm.threshold,
             comparison=alarm.comparison,
             variant=alarm.variant,
+            config=alarm.config,
             period=alarm.period_s,
             evaluation_periods=alarm.evaluation_periods,
             datapoints_to_alarm=alarm.datapoints_to_alarm,

@@ -19,7 +19,7 @@ from turnout.cli.common import (
 )
 from turnout.cli.models import format_time
 from turnout.client import AlarmInfo
-from turnout.deploy.alarms import MissingData
+from turnout.deploy.alarms import MissingData, watched_traffic
 from turnout.metrics.rollup import Metric
 
 app = typer.Typer(
@@ -76,6 +76,15 @@ def create_alarm(
     variant: Annotated[
         str | None, typer.Option(help="Only this variant (default: the whole endpoint).")
     ] = None,
+    config: Annotated[
+        str | None,
+        typer.Option(
+            "--config",
+            help="Only this endpoint config's fleet, e.g. the green config of a deployment, "
+            "so the old fleet's traffic does not dilute the new one's error rate "
+            "(default: every fleet).",
+        ),
+    ] = None,
     period: Annotated[int, typer.Option(help="Seconds per datapoint, a multiple of 10.")] = 10,
     evaluation_periods: Annotated[
         int, typer.Option(help="How many recent datapoints to look at.")
@@ -95,7 +104,7 @@ def create_alarm(
     with connect(url, credentials) as client:
         alarm = client.create_alarm(
             name, endpoint, metric.value, statistic, threshold,
-            parse_comparison(comparison), variant=variant, period=period,
+            parse_comparison(comparison), variant=variant, config=config, period=period,
             evaluation_periods=evaluation_periods, datapoints_to_alarm=datapoints_to_alarm,
             treat_missing_data=treat_missing_data.value,
         )  # fmt: skip
@@ -169,10 +178,11 @@ def state_text(state: str) -> str:
 
 
 def alarms_table(alarms: list[AlarmInfo]) -> Table:
-    table = Table("alarm", "endpoint", "variant", "condition", "state", "since", box=None)
+    table = Table("alarm", "endpoint", "watches", "condition", "state", "since", box=None)
     for a in alarms:
         table.add_row(
-            escape(a["name"]), a["endpoint"], a["variant"] or "(all)", condition(a),
+            escape(a["name"]), a["endpoint"], escape(watched_traffic(a["variant"], a["config"])),
+            condition(a),
             state_text(a["state"]), format_time(a["state_updated_at"]),
         )  # fmt: skip
     return table

@@ -32,7 +32,7 @@ def since(alarm: Alarm, now: float) -> float:
 def datapoints(alarm: Alarm, rollups: Iterable[Rollup], now: float) -> list[Datapoint]:
     """The alarm's last `evaluation_periods` datapoints at `now`, oldest first."""
     period = alarm.period_s
-    grouped = by_period(select(rollups, alarm.variant), period)
+    grouped = by_period(select(rollups, alarm.variant, alarm.config), period)
     last = align(now, period)
     if not any(r.window.invocations for r in grouped.get(last, ())):
         last -= period  # the open period has no data yet: end with the last complete one

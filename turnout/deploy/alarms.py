@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from turnout.deploy.validation import check_name
 from turnout.errors import InvalidRequest
 from turnout.metrics.rollup import PERIOD, STATISTICS, Metric
 
@@ -57,6 +58,9 @@ class Alarm:
     threshold: float
     comparison: Comparison
     variant: str | None = None  # None: every variant of the endpoint together
+    # CloudWatch's EndpointConfigName dimension: one fleet, e.g. a deployment's green one,
+    # whose error rate an endpoint-wide statistic would dilute. None: every fleet.
+    config: str | None = None
     period_s: int = 10
     evaluation_periods: int = 1
     datapoints_to_alarm: int | None = None  # None: all evaluation periods
@@ -69,6 +73,8 @@ class Alarm:
     def validate(self) -> None:
         if not 1 <= len(self.name) <= MAX_NAME_LENGTH or not self.name.isprintable():
             raise InvalidRequest(f"AlarmName must be 1 to {MAX_NAME_LENGTH} printable characters.")
+        if self.config is not None:  # it may not exist yet: alarms come before deployments
+            check_name("endpoint config", self.config)
         if self.statistic not in STATISTICS:
             raise InvalidRequest(
                 f"Statistic {self.statistic!r} is not one of {', '.join(STATISTICS)}."
@@ -81,6 +87,12 @@ class Alarm:
             )
         if not 1 <= self.needed <= self.evaluation_periods:
             raise InvalidRequest("DatapointsToAlarm must be between 1 and EvaluationPeriods.")
+
+
+def watched_traffic(variant: str | None, config: str | None) -> str:
+    """What an alarm looks at, in words: "all variants", "variant A of digits-v2", ..."""
+    text = f"variant {variant}" if variant else "all variants"
+    return f"{text} of {config}" if config else text
 
 
 def breaches(alarm: Alarm, value: float) -> bool:
@@ -137,6 +149,7 @@ def to_document(alarm: Alarm) -> dict[str, object]:
         "statistic": alarm.statistic,
         "endpoint": alarm.endpoint,
         "variant": alarm.variant,
+        "config": alarm.config,
         "threshold": alarm.threshold,
         "comparison": alarm.comparison.value,
         "period_s": alarm.period_s,
@@ -153,6 +166,7 @@ def from_document(document: dict[str, Any]) -> Alarm:
         statistic=document["statistic"],
         endpoint=document["endpoint"],
         variant=document.get("variant"),
+        config=document.get("config"),  # absent in alarms stored before it existed
         threshold=float(document["threshold"]),
         comparison=Comparison(document["comparison"]),
         period_s=int(document["period_s"]),

@@ -24,6 +24,7 @@ from turnout.api.dashboard import views
 from turnout.api.deployments import deployments_of
 from turnout.api.experiments import report_out
 from turnout.api.schemas import EndpointOut
+from turnout.deploy.alarms import watched_traffic
 from turnout.errors import NotFound
 from turnout.experiments.service import ExperimentService
 from turnout.metrics.flusher import Flusher
@@ -105,6 +106,7 @@ def build_dashboard(sources: DashboardSources) -> Starlette:
                     {
                         "name": a.alarm.name,
                         "metric": a.alarm.metric.value,
+                        "watches": watched_traffic(a.alarm.variant, a.alarm.config),
                         "state": a.state.value,
                         "reason": a.reason,
                         "since": a.state_updated_at,

@@ -217,12 +217,12 @@ poll(`/dashboard/api/endpoints/${encodeURIComponent(NAME)}`, (data) => {
   fillTable(document.getElementById("past-deployments"), deployments.past.map((d) => row([
     cell(time(d.started_at)), cell(`${d.blue_config} → ${d.green_config}`), cell(policy(d.deployment_config)),
     cell(d.phase, { cls: d.phase === "Succeeded" ? "state OK" : "state ALARM" }),
-    cell(time(d.finished_at)), cell(d.failure_reason || ""),
+    cell(time(d.finished_at)), cell(d.failure_reason || "", { cls: "wrap" }),
   ])));
 
   fillTable(document.getElementById("alarms"), data.alarms.map((a) => row([
-    cell(a.name), cell(a.metric), cell(a.state, { cls: `state ${a.state}`, testid: `alarm-${a.name}` }),
-    cell(new Date(a.since * 1000).toLocaleTimeString()), cell(a.reason),
+    cell(a.name), cell(a.metric), cell(a.watches), cell(a.state, { cls: `state ${a.state}`, testid: `alarm-${a.name}` }),
+    cell(new Date(a.since * 1000).toLocaleTimeString()), cell(a.reason, { cls: "wrap" }),
   ])));
   document.getElementById("no-alarms").hidden = data.alarms.length > 0;
   fillTable(document.getElementById("instances"), ep.variants.flatMap((v) => v.instances).map((i) => row([
