@@ -208,6 +208,14 @@ def test_a_deployment_shows_its_steps_then_its_outcome(
     client.wait_for_endpoint(name, timeout=120)
     past = page.locator("#past-deployments")
     poll_until(past.inner_text, lambda text: "Succeeded" in text, 15, "the past deployment")
+    # The variants are now the green fleet's; blue took no traffic, so it has no row left
+    # (its instances' CPU/memory rollups alone do not make one).
+    variants = page.locator("#variants")
+    poll_until(
+        variants.inner_text,
+        lambda text: f"{name}-green" in text and f"{name}-config" not in text,
+        15, "the green fleet's variants",
+    )  # fmt: skip
     page.screenshot(path=str(SHOTS / "deployment.png"), full_page=True)
 
 

@@ -45,8 +45,25 @@ function variantRows(data) {
   const ep = data.endpoint;
   const weights = new Map(ep.variants.map((v) => [v.name, v]));
   const calls = data.summary.reduce((sum, s) => sum + s.rps, 0);
-  const rows = data.summary.length ? data.summary : ep.variants.map((v) => ({ variant: v.name, config: ep.config }));
-  return rows.map((s) => {
+  // A row per fleet and variant: the serving config's variants, the new fleet's during a
+  // deployment, and any other fleet that took traffic lately (one just retired). A fleet
+  // seen only through its instances' CPU/memory rollups is not a row of its own.
+  const rows = new Map();
+  const add = (config, variant) => {
+    const key = `${config}/${variant}`;
+    if (!rows.has(key)) rows.set(key, { config, variant });
+    return rows.get(key);
+  };
+  ep.variants.forEach((v) => add(ep.config, v.name));
+  if (ep.pending_config) {
+    ep.variants.filter((v) => v.instances.some((i) => i.id.split("/")[1] === ep.pending_config))
+      .forEach((v) => add(ep.pending_config, v.name));
+  }
+  data.summary.forEach((s) => {
+    const known = rows.has(`${s.config}/${s.variant}`);
+    if (known || s.invocations > 0) Object.assign(add(s.config, s.variant), s);
+  });
+  return [...rows.values()].map((s) => {
     const v = weights.get(s.variant);
     // Instance ids are endpoint/config/variant/index: count this fleet's only.
     const instances = v ? v.instances.filter((i) => !s.config || i.id.split("/")[1] === s.config) : [];
