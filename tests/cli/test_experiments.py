@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 
@@ -52,6 +53,44 @@ def test_routing_show_and_set(endpoint: str, server: BackgroundServer, tmp_path:
     assert 'unknown variant "Z"' in fails(server, "routing", "set", endpoint, "--rules", str(rules))
     rules.write_text("[]")
     turnout(server, "routing", "set", endpoint, "--rules", str(rules), "--cookie", "turnout_user")
+
+
+def test_targeting_rules_are_added_and_removed_by_number(
+    endpoint: str, server: BackgroundServer, client: Client
+) -> None:
+    turnout(server, "routing", "target", endpoint, "B", "--users", "alice, bob")
+    out = plain(
+        turnout(server, "routing", "target", endpoint, "A", "--header", "X-Country=FR,BE").stdout
+    )
+    assert (
+        "1 │ user in [alice, bob]" in out and "2 │ x-country in [BE, FR]" in out
+    )  # names: lower case
+    turnout(server, "routing", "target", endpoint, "A", "--users", "bob", "--first")
+    rules = as_json(server, "routing", "show", endpoint)["rules"]
+    assert [(r["type"], r["variant"]) for r in rules] == [
+        ("users", "A"), ("users", "B"), ("header", "A"),
+    ]  # fmt: skip
+    # The router follows them: bob matches the first rule, alice the second, FR the third.
+    row = [[0.0] * 64]
+    assert client.invoke(endpoint, row, user="bob").variant == "A"
+    assert client.invoke(endpoint, row, user="alice").variant == "B"
+    for _ in range(20):  # not by chance: every request from FR
+        answer = httpx.post(
+            f"{server.url}/endpoints/{endpoint}/invocations",
+            json=row, headers={"X-Country": "FR"}, timeout=30,
+        )  # fmt: skip
+        assert answer.headers["x-Amzn-Invoked-Production-Variant"] == "A"
+    turnout(server, "routing", "untarget", endpoint, "1")
+    assert client.invoke(endpoint, row, user="bob").variant == "B"
+    assert "has 2 targeting rules" in fails(server, "routing", "untarget", endpoint, "3")
+    assert "exactly one of --users and --header" in fails(
+        server, "routing", "target", endpoint, "A"
+    )
+    assert "HEADER=VALUE" in fails(server, "routing", "target", endpoint, "A", "--header", "FR")
+    assert 'unknown variant "Z"' in fails(
+        server, "routing", "target", endpoint, "Z", "--users", "x"
+    )
+    client.set_routing(endpoint, rules=[])
 
 
 def test_experiment_from_feedback_to_report(
