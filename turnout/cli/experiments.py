@@ -42,7 +42,10 @@ VERDICT_COLOUR = {
 
 
 # --- routing --------------------------------------------------------------------------
-def _print_routing(endpoint: str, settings: dict[str, Any]) -> None:
+def _show_routing(endpoint: str, settings: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print_json(settings)
+        return
     key = settings["assignment_key"]
     field = key.get("custom_attribute")
     sources = [
@@ -78,10 +81,7 @@ def show_routing(
     """The endpoint's assignment key sources and targeting rules."""
     with connect(url, credentials) as client:
         settings = client.routing(endpoint)
-    if as_json:
-        print_json(settings)
-    else:
-        _print_routing(endpoint, settings)
+    _show_routing(endpoint, settings, as_json)
 
 
 @routing_app.command("set")
@@ -138,10 +138,7 @@ def set_routing(
         )
     with connect(url, credentials) as client:
         settings = client.set_routing(endpoint, key or None, document)
-    if as_json:
-        print_json(settings)
-    else:
-        _print_routing(endpoint, settings)
+    _show_routing(endpoint, settings, as_json)
 
 
 @routing_app.command("target")
@@ -181,10 +178,7 @@ def add_target(
     with connect(url, credentials) as client:
         rules = client.routing(endpoint)["rules"]
         settings = client.set_routing(endpoint, rules=[rule, *rules] if first else [*rules, rule])
-    if as_json:
-        print_json(settings)
-    else:
-        _print_routing(endpoint, settings)
+    _show_routing(endpoint, settings, as_json)
 
 
 @routing_app.command("untarget")
@@ -201,10 +195,7 @@ def remove_target(
         if not 1 <= number <= len(rules):
             fail(f"{endpoint} has {len(rules)} targeting rules; `turnout routing show {endpoint}`")
         settings = client.set_routing(endpoint, rules=rules[: number - 1] + rules[number:])
-    if as_json:
-        print_json(settings)
-    else:
-        _print_routing(endpoint, settings)
+    _show_routing(endpoint, settings, as_json)
 
 
 def _listed(text: str) -> list[str]:
