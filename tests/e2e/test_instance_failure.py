@@ -3,16 +3,20 @@ from its other instance, and the supervisor brings the dead one back."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import time
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from tests.conftest import Artifacts, Deploy
 from tests.support.endpoints import VariantOf, instances_of, poll_until
+from tests.support.impostor import impostor
 from tests.support.load import LoadProcess
 from tests.support.models import digits_rows
 from turnout.cli.background import BackgroundServer
@@ -155,3 +159,40 @@ def test_a_model_error_does_not_restart_the_instance(
     assert response.status_code == 424
     after = instances_of(client.describe_endpoint("raises"), "F")[0]
     assert (after["pid"], after["restarts"], after["ready"]) == (before["pid"], 0, True)
+
+
+def test_a_command_instance_whose_port_is_taken_while_down_comes_back_elsewhere(
+    server: BackgroundServer, client: Client, deploy: Deploy, artifacts: Artifacts
+) -> None:
+    """The router follows the instance to its new port, never to the port's new owner."""
+    name = "port-taken"
+    deploy(name, [VariantOf("A", artifacts.command)])
+    [victim] = instances_of(client.describe_endpoint(name), "A")
+    old_port = listening_port(victim["pid"])
+    assert client.invoke(name, [1]).json() == {"echo": [1]}
+    os.kill(victim["pid"], signal.SIGKILL)
+    with contextlib.ExitStack() as held:
+        for _ in range(200):  # another process takes the port as soon as it is free
+            try:
+                held.enter_context(impostor(old_port))
+                break
+            except OSError:
+                time.sleep(0.01)
+        else:
+            pytest.fail(f"port {old_port} stayed in use after the kill")
+        wait_until_back(client, name, "A", victim)
+        [back] = instances_of(client.describe_endpoint(name), "A")
+        assert listening_port(back["pid"]) != old_port
+        answers = [client.invoke(name, [i]).json() for i in range(20)]
+    assert answers == [{"echo": [i]} for i in range(20)]
+
+
+def listening_port(pid: int | None) -> int:
+    assert pid is not None
+    ports = {
+        c.laddr.port
+        for c in psutil.Process(pid).net_connections(kind="tcp")
+        if c.status == psutil.CONN_LISTEN
+    }
+    assert len(ports) == 1, ports
+    return ports.pop()

@@ -11,9 +11,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-import psutil
-
 from turnout.client import Client, TurnoutClientError
+from turnout.instances.listening import listens
 
 # Starts tried when the port chosen for the child is taken before it binds.
 _PORT_ATTEMPTS = 3
@@ -92,7 +91,7 @@ class BackgroundServer:
                 try:
                     client.health()
                     # Another process's server on the same port would answer too.
-                    if self._listening():
+                    if listens(self.process.pid, self.port):
                         return
                 except TurnoutClientError:
                     pass
@@ -102,18 +101,6 @@ class BackgroundServer:
                         f"turnout serve did not answer in {self.timeout:g} s: {self.log_tail()}"
                     )
                 time.sleep(0.1)
-
-    def _listening(self) -> bool:
-        """Whether our child (not another process) listens on our port."""
-        assert self.process is not None
-        try:
-            connections = psutil.Process(self.process.pid).net_connections(kind="tcp")
-        except psutil.Error:
-            return False
-        return any(
-            c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == self.port
-            for c in connections
-        )
 
     def log_tail(self, lines: int = 5) -> str:
         try:

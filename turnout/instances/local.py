@@ -12,6 +12,7 @@ import shutil
 import socket
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from turnout.instances.backend import Address, Instance, InstanceSpec
@@ -47,7 +48,7 @@ class LocalBackend:
         self._serial += 1
         command = spec.model.flavor is Flavor.COMMAND or spec.model.command is not None
         address = (
-            Address.tcp("127.0.0.1", _free_port())
+            _loopback_port()
             if command
             else Address.unix(str(self._sockets_dir / f"i{self._serial}.sock"))
         )
@@ -56,8 +57,11 @@ class LocalBackend:
             spec,
             address,
             log_path,
-            lambda: self._launch(spec, address),
+            lambda: self._prepare(spec),
             self._policy,
+            # A port is free only when probed: a restart takes a new one (a Unix socket
+            # path is ours alone and is kept).
+            fresh_address=_loopback_port if command else None,
         )
         self._instances[spec.id] = instance
         return instance
@@ -76,8 +80,8 @@ class LocalBackend:
         await asyncio.gather(*(i.stop() for i in instances), return_exceptions=True)
         shutil.rmtree(self._sockets_dir, ignore_errors=True)
 
-    def _launch(self, spec: InstanceSpec, address: Address) -> Launch:
-        """Prepare the artifact (runs in a thread) and decide the process to run."""
+    def _prepare(self, spec: InstanceSpec) -> Callable[[Address], Launch]:
+        """Prepare the artifact (runs in a thread); give the process to run at an address."""
         model = localize(spec.model, self._downloads_dir, self._s3)
         prepared = prepare(model, self._models_dir)
         env = {
@@ -89,23 +93,29 @@ class LocalBackend:
         }
         if prepared.flavor is Flavor.COMMAND:
             program = list(spec.model.command or [str(prepared.path / "serve")])
-            env["SAGEMAKER_BIND_TO_PORT"] = str(address.port)
-            argv = [sys.executable, "-m", "turnout.instances.launch", "--", *program]
-        else:
+
+            def command_at(address: Address) -> Launch:
+                return Launch(
+                    argv=[sys.executable, "-m", "turnout.instances.launch", "--", *program],
+                    env={**env, "SAGEMAKER_BIND_TO_PORT": str(address.port)},
+                    cwd=prepared.path,
+                )
+
+            return command_at
+
+        def worker_at(address: Address) -> Launch:
             argv = [
-                sys.executable,
-                "-m",
-                "turnout.instances.worker",
-                "--model-dir",
-                str(prepared.path),
-                "--flavor",
-                prepared.flavor.value,
-                "--bind",
-                str(address),
-                "--max-payload-bytes",
-                str(self._max_payload_bytes),
-            ]
-        return Launch(argv=argv, env=env, cwd=prepared.path)
+                sys.executable, "-m", "turnout.instances.worker",
+                "--model-dir", str(prepared.path), "--flavor", prepared.flavor.value,
+                "--bind", str(address), "--max-payload-bytes", str(self._max_payload_bytes),
+            ]  # fmt: skip
+            return Launch(argv=argv, env=env, cwd=prepared.path)
+
+        return worker_at
+
+
+def _loopback_port() -> Address:
+    return Address.tcp("127.0.0.1", _free_port())
 
 
 def _free_port() -> int:

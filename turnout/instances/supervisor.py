@@ -24,12 +24,20 @@ from pathlib import Path
 
 from turnout.instances.backend import Address, InstanceSpec, InstanceStartFailed, InstanceState
 from turnout.instances.backoff import STABLE_AFTER, restart_delay
+from turnout.instances.listening import listens
 from turnout.instances.ping import ping
 from turnout.instances.usage import Usage, UsageSampler
 
 log = logging.getLogger("turnout.instances")
 
 LOG_ROTATE_BYTES = 10 * 1024 * 1024
+# Starts moved to a new port in a row because another process held the one chosen.
+MAX_PORT_MOVES = 3
+
+
+class PortTaken(str):
+    """Why a start failed: the TCP port was taken by another process before the child bound
+    it (ports are probed free, then bound by the child moments later)."""
 
 
 @dataclass(frozen=True)
@@ -60,13 +68,18 @@ class SupervisedInstance:
         spec: InstanceSpec,
         address: Address,
         log_path: Path,
-        prepare: Callable[[], Launch],
+        prepare: Callable[[], Callable[[Address], Launch]],
         policy: HealthPolicy,
+        fresh_address: Callable[[], Address] | None = None,
     ) -> None:
+        """`prepare` readies the artifact (once, in a thread) and gives how to run the
+        process at an address. With `fresh_address` (TCP), every restart binds a new
+        address: another process may have taken the old port meanwhile."""
         self._spec = spec
         self._address = address
         self._log_path = log_path
         self._prepare = prepare
+        self._fresh_address = fresh_address
         self._policy = policy
         self._state = InstanceState.STARTING
         self._ready = False
@@ -147,19 +160,29 @@ class SupervisedInstance:
     # the supervision loop
     async def _run(self) -> None:
         try:
-            launch = await asyncio.to_thread(self._prepare)
+            launch_at = await asyncio.to_thread(self._prepare)
         except Exception as exc:  # an artifact problem: say why, in one line
             self._fail_start(str(exc) or type(exc).__name__)
             return
         if self._stopping:
             return
         failures = 0
+        moves = 0
         while not self._stopping:
             self._state = InstanceState.STARTING
-            offset = await self._spawn(launch)
+            offset = await self._spawn(launch_at(self._address))
             problem = await self._await_ready()
             if self._stopping:
                 return
+            if isinstance(problem, PortTaken) and moves < MAX_PORT_MOVES:
+                # Not the model's fault: start again at once elsewhere, even the first time.
+                assert self._fresh_address is not None
+                log.warning("instance %s: %s; moving to another port", self._spec.id, problem)
+                await self._terminate(graceful=False)
+                self._address = self._fresh_address()
+                moves += 1
+                continue
+            moves = 0
             if problem is not None:
                 self._last_error = f"{problem}{self._log_tail(offset)}"
                 await self._terminate(graceful=False)
@@ -182,6 +205,8 @@ class SupervisedInstance:
                 failures = 1 if stable else failures + 1
             self._state = InstanceState.RESTARTING
             self._restarts += 1
+            if self._fresh_address is not None:
+                self._address = self._fresh_address()
             delay = restart_delay(failures)
             log.warning(
                 "instance %s: %s; restarting in %.1f s", self._spec.id, self._last_error, delay
@@ -214,7 +239,8 @@ class SupervisedInstance:
         return offset
 
     async def _await_ready(self) -> str | None:
-        """None once /ping answers 200; else why the instance did not come up."""
+        """None once /ping answers 200 from our child; else why the instance did not come up
+        (a `PortTaken` when someone else answers on its TCP port)."""
         assert self._proc is not None
         deadline = time.monotonic() + self._policy.startup_timeout
         interval = 0.05
@@ -224,7 +250,12 @@ class SupervisedInstance:
             if self._stopping:
                 return "stopped before it was ready"
             if await ping(self._address, self._policy.ping_timeout):
-                return None
+                if self._address.port is None or await asyncio.to_thread(
+                    listens, self._proc.pid, self._address.port
+                ):
+                    return None
+                # Only one process can listen on a port: our child will not get this one.
+                return PortTaken(f"another process answers on {self._address}")
             if time.monotonic() >= deadline:
                 return (
                     f"did not answer /ping within the startup timeout of "

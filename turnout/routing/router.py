@@ -144,8 +144,9 @@ class Router:
         if upstream is None or upstream.instance is not instance:
             if upstream is not None:  # same id, new incarnation: its old connections are dead
                 upstream.pool.close()
+            # The address is read at each new connection: a restart may move the instance.
             pool = ConnectionPool(
-                instance.address, max_response_bytes=self.limits.max_payload_bytes
+                lambda: instance.address, max_response_bytes=self.limits.max_payload_bytes
             )
             upstream = Upstream(instance, pool)
             self._upstreams[instance.spec.id] = upstream

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
 
@@ -180,19 +181,25 @@ class ConnectionPool:
 
     def __init__(
         self,
-        address: Address,
+        address: Address | Callable[[], Address],
         *,
         max_idle: int = 256,
         max_response_bytes: int = 6 * 1024 * 1024,
         connect_timeout: float = 5.0,
     ) -> None:
-        self.address = address
+        """`address` may be a function: an instance restarted on a new port is reached at
+        its new address by the next connection (the old ones died with its process)."""
+        self._address = address
         self.max_idle = max_idle
         self.max_response_bytes = max_response_bytes
         self.connect_timeout = connect_timeout
         self._idle: list[_Connection] = []
         self._all: set[_Connection] = set()
         self._closed = False
+
+    @property
+    def address(self) -> Address:
+        return self._address() if callable(self._address) else self._address
 
     @property
     def idle_count(self) -> int:
