@@ -61,23 +61,28 @@ def test_opening_again_is_a_no_op(db_url: str, db: Database) -> None:
         second.close()
 
 
-def test_concurrent_first_opens_migrate_once(db_url: str, db: Database) -> None:
+def open_at_once(url: str, openers: int = 4) -> list[BaseException]:
+    """Open and close the store from `openers` threads released together; their errors."""
     errors: list[BaseException] = []
-    start = threading.Barrier(4)
+    start = threading.Barrier(openers)
 
     def open_and_close() -> None:
         start.wait()
         try:
-            Store.open(db_url).close()
+            Store.open(url).close()
         except BaseException as err:
             errors.append(err)
 
-    threads = [threading.Thread(target=open_and_close) for _ in range(4)]
+    threads = [threading.Thread(target=open_and_close) for _ in range(openers)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert errors == []
+    return errors
+
+
+def test_concurrent_first_opens_migrate_once(db_url: str, db: Database) -> None:
+    assert open_at_once(db_url) == []
     assert _revisions(db) == (HEAD,)
 
 
@@ -91,26 +96,7 @@ def test_new_sqlite_files_opened_by_several_at_once_never_report_locked(
     """
     for round_ in range(30):
         url = f"sqlite:///{tmp_path / f'r{round_}' / 'turnout.db'}"
-        errors: list[BaseException] = []
-        start = threading.Barrier(4)
-
-        def open_and_close(
-            url: str = url,
-            errors: list[BaseException] = errors,
-            start: threading.Barrier = start,
-        ) -> None:
-            start.wait()
-            try:
-                Store.open(url).close()
-            except BaseException as err:
-                errors.append(err)
-
-        threads = [threading.Thread(target=open_and_close) for _ in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert errors == [], f"round {round_}"
+        assert open_at_once(url) == [], f"round {round_}"
 
 
 def test_downgrade_to_base_and_back(db_url: str, db: Database) -> None:
