@@ -17,7 +17,7 @@ from tests.support.models import (
     make_sklearn_model,
     train_digits,
 )
-from turnout.models.inference import Context
+from turnout.models.flavors.inference import Context
 from turnout.models.predictor import (
     InvocationError,
     ModelLoadError,

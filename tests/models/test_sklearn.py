@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from tests.support.models import digits_rows, npy_bytes, train_digits
+from turnout.models.flavors.sklearn import SklearnPredictor
 from turnout.models.predictor import (
     InvocationError,
     ModelLoadError,
@@ -17,7 +18,6 @@ from turnout.models.predictor import (
     Predictor,
     load_predictor,
 )
-from turnout.models.sklearn import SklearnPredictor
 from turnout.resources import Flavor
 
 

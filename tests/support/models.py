@@ -10,7 +10,7 @@ SageMaker `model.tar.gz`. Training happens once per process per (C, seed).
   sleeps, `{"crash": true}` calls os._exit(1), `{"leak_mb": n}` allocates n MB and keeps it,
   `{"echo_attributes": true}` answers `{"custom_attributes": <request's>}` and sends the same
   value back as the response's X-Amzn-SageMaker-Custom-Attributes (through the handler's
-  `context`, see turnout.models.inference.Context). Rows predict digits as usual.
+  `context`, see turnout.models.flavors.inference.Context). Rows predict digits as usual.
 - `make_command_model`: an executable `serve` (stdlib http.server, shebang = this Python) that
   serves /ping and /invocations on 127.0.0.1:$SAGEMAKER_BIND_TO_PORT, answering
   `{"echo": <request JSON>}`. Run it as the artifact's `serve` file (flavor auto detects it),

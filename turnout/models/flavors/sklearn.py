@@ -6,9 +6,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from turnout.models import codecs
+from turnout.models.codecs import sagemaker as codecs
+from turnout.models.errors import InvocationError, ModelLoadError
 from turnout.models.layout import MODEL_FILE_SUFFIXES, Listing, model_files, pick_model_file
-from turnout.models.predictor import InvocationError, ModelLoadError, Prediction
+from turnout.models.predictor import Prediction
 
 METHOD_VARIABLE = "TURNOUT_SKLEARN_METHOD"
 METHODS = ("predict", "predict_proba", "decision_function", "transform")

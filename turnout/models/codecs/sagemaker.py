@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from turnout.models.predictor import InvocationError
+from turnout.models.errors import InvocationError
 
 JSON = "application/json"
 CSV = "text/csv"

@@ -10,9 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from turnout.models import codecs
-from turnout.models.codecs import CSV, JSON, NPY, decode, encode, negotiate
-from turnout.models.predictor import InvocationError
+from turnout.models.codecs import sagemaker as codecs
+from turnout.models.codecs.sagemaker import CSV, JSON, NPY, decode, encode, negotiate
+from turnout.models.errors import InvocationError
 
 finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
 matrices = hnp.arrays(

@@ -29,10 +29,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from turnout.models import codecs
+from turnout.models.codecs import sagemaker as codecs
+from turnout.models.errors import InvocationError, ModelLoadError
+from turnout.models.flavors.sklearn import find_model_file, load_model_file
 from turnout.models.layout import CODE_DIR, script_name
-from turnout.models.predictor import InvocationError, ModelLoadError, Prediction
-from turnout.models.sklearn import find_model_file, load_model_file
+from turnout.models.predictor import Prediction
 
 DEFAULT_ACCEPT_VARIABLE = "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT"
 CUSTOM_ATTRIBUTES = "x-amzn-sagemaker-custom-attributes"
