@@ -11,15 +11,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 
-class Flavor(StrEnum):
-    """How an instance serves a model."""
-
-    AUTO = "auto"  # detect from the artifact's files
-    SKLEARN = "sklearn"  # a joblib/pickle file with a scikit-learn estimator
-    INFERENCE = "inference"  # SageMaker inference-toolkit handlers in code/inference.py
-    COMMAND = "command"  # any program serving /ping and /invocations on SAGEMAKER_BIND_TO_PORT
-
-
 class EndpointStatus(StrEnum):
     """SageMaker's endpoint status values."""
 
@@ -40,7 +31,9 @@ class Model:
 
     name: str
     artifact: str  # a directory, a .tar.gz, or a file:// URL to either
-    flavor: Flavor = Flavor.AUTO
+    # How an instance serves it: a registered flavor's name (turnout.models.registry), or
+    # "auto" to detect it from the artifact's files.
+    flavor: str = "auto"
     # For the command flavor: argv of the program (run with the unpacked artifact as cwd).
     command: tuple[str, ...] | None = None
     environment: Mapping[str, str] = field(default_factory=dict)

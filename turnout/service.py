@@ -19,7 +19,8 @@ from turnout.deploy.plans import DesiredVariant, apply_desired, initial_states
 from turnout.deploy.validation import check_name, check_variants
 from turnout.errors import Conflict, InvalidRequest, NotFound
 from turnout.instances.backend import Instance
-from turnout.models.artifact import ArtifactError, inspect_artifact
+from turnout.models.artifact import inspect_artifact
+from turnout.models.errors import ArtifactError
 from turnout.resources import (
     DataCapture,
     Endpoint,

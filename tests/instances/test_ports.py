@@ -22,7 +22,7 @@ from turnout.instances.backend import Instance, InstanceSpec
 from turnout.instances.listening import listens
 from turnout.instances.local import LocalBackend
 from turnout.instances.supervisor import HealthPolicy
-from turnout.resources import Flavor, Model
+from turnout.resources import Model
 
 
 @pytest.fixture
@@ -32,7 +32,7 @@ def taken() -> Iterator[int]:
 
 
 def spec(artifact: Path) -> InstanceSpec:
-    model = Model("echo", str(artifact), Flavor.COMMAND, command=(sys.executable, "serve"))
+    model = Model("echo", str(artifact), "command", command=(sys.executable, "serve"))
     return InstanceSpec("ep", "ep-config", "A", 1, model)
 
 

@@ -23,7 +23,7 @@ from turnout.models.artifact import (
     locate,
     prepare,
 )
-from turnout.resources import Flavor, Model
+from turnout.resources import Model
 
 
 def model_of(artifact: Path | str, **fields: object) -> Model:
@@ -87,13 +87,13 @@ def test_a_file_url_with_a_host_is_refused(tmp_path: Path) -> None:
 def test_detect_sklearn_from_a_single_pickle(tmp_path: Path) -> None:
     touch(tmp_path / "estimator.pkl")
     touch(tmp_path / "README.md")
-    assert detect_flavor(tmp_path, model_of(tmp_path)) == Flavor.SKLEARN
+    assert detect_flavor(tmp_path, model_of(tmp_path)) == "sklearn"
 
 
 def test_detect_prefers_model_joblib_among_several(tmp_path: Path) -> None:
     touch(tmp_path / "model.joblib")
     touch(tmp_path / "scaler.pkl")
-    assert detect_flavor(tmp_path, model_of(tmp_path)) == Flavor.SKLEARN
+    assert detect_flavor(tmp_path, model_of(tmp_path)) == "sklearn"
 
 
 def test_several_model_files_without_model_joblib_is_ambiguous(tmp_path: Path) -> None:
@@ -105,13 +105,13 @@ def test_several_model_files_without_model_joblib_is_ambiguous(tmp_path: Path) -
 
 def test_detect_inference_script(tmp_path: Path) -> None:
     make_inference_model(tmp_path)
-    assert detect_flavor(tmp_path, model_of(tmp_path)) == Flavor.INFERENCE
+    assert detect_flavor(tmp_path, model_of(tmp_path)) == "inference"
 
 
 def test_sagemaker_program_names_the_script(tmp_path: Path) -> None:
     touch(tmp_path / "code" / "serve_it.py")
     model = model_of(tmp_path, environment={"SAGEMAKER_PROGRAM": "serve_it.py"})
-    assert detect_flavor(tmp_path, model) == Flavor.INFERENCE
+    assert detect_flavor(tmp_path, model) == "inference"
     lacking = model_of(tmp_path, environment={"SAGEMAKER_PROGRAM": "other.py"})
     with pytest.raises(ArtifactError, match=r"code/other\.py"):
         detect_flavor(tmp_path, lacking)
@@ -119,12 +119,12 @@ def test_sagemaker_program_names_the_script(tmp_path: Path) -> None:
 
 def test_a_command_wins(tmp_path: Path) -> None:
     make_sklearn_model(tmp_path)
-    assert detect_flavor(tmp_path, model_of(tmp_path, command=("x",))) == Flavor.COMMAND
+    assert detect_flavor(tmp_path, model_of(tmp_path, command=("x",))) == "command"
 
 
 def test_an_executable_serve_is_a_command(tmp_path: Path) -> None:
     make_command_model(tmp_path)
-    assert detect_flavor(tmp_path, model_of(tmp_path)) == Flavor.COMMAND
+    assert detect_flavor(tmp_path, model_of(tmp_path)) == "command"
 
 
 def test_a_serve_that_is_not_executable_is_not_enough(tmp_path: Path) -> None:
@@ -146,18 +146,18 @@ def test_cannot_tell_says_what_to_add(tmp_path: Path) -> None:
 
 def test_an_explicit_flavor_wins(tmp_path: Path) -> None:
     make_inference_model(tmp_path)  # has model.joblib too
-    assert detect_flavor(tmp_path, model_of(tmp_path, flavor=Flavor.SKLEARN)) == Flavor.SKLEARN
+    assert detect_flavor(tmp_path, model_of(tmp_path, flavor="sklearn")) == "sklearn"
 
 
 @pytest.mark.parametrize(
     ("flavor", "fragment"),
     [
-        (Flavor.SKLEARN, r"no \.joblib/\.pkl/\.pickle file"),
-        (Flavor.INFERENCE, r"no code/inference\.py"),
-        (Flavor.COMMAND, r"no executable 'serve'"),
+        ("sklearn", r"no \.joblib/\.pkl/\.pickle file"),
+        ("inference", r"no code/inference\.py"),
+        ("command", r"no executable 'serve'"),
     ],
 )
-def test_an_explicit_flavor_must_fit(tmp_path: Path, flavor: Flavor, fragment: str) -> None:
+def test_an_explicit_flavor_must_fit(tmp_path: Path, flavor: str, fragment: str) -> None:
     touch(tmp_path / "notes.txt")
     with pytest.raises(ArtifactError, match=fragment):
         detect_flavor(tmp_path, model_of(tmp_path, flavor=flavor))
@@ -166,7 +166,7 @@ def test_an_explicit_flavor_must_fit(tmp_path: Path, flavor: Flavor, fragment: s
 def test_a_command_contradicting_the_flavor_is_refused(tmp_path: Path) -> None:
     make_sklearn_model(tmp_path)
     with pytest.raises(ArtifactError, match="gives a command"):
-        detect_flavor(tmp_path, model_of(tmp_path, flavor=Flavor.SKLEARN, command=("x",)))
+        detect_flavor(tmp_path, model_of(tmp_path, flavor="sklearn", command=("x",)))
 
 
 # -- inspecting -------------------------------------------------------------------------
@@ -176,7 +176,7 @@ def test_inspect_a_directory_reports_flavor_and_requirements(tmp_path: Path) -> 
     make_inference_model(tmp_path)
     touch(tmp_path / "code" / "requirements.txt", "numpy>=1\nturnout-no-such-package==1\n")
     report = inspect_artifact(model_of(tmp_path))
-    assert report.flavor == Flavor.INFERENCE
+    assert report.flavor == "inference"
     assert len(report.warnings) == 1
     assert "turnout-no-such-package==1" in report.warnings[0]
 
@@ -187,7 +187,7 @@ def test_inspect_a_tarball_without_unpacking(tmp_path: Path) -> None:
     archive = make_tarball(source, tmp_path / "model.tar.gz")
     before = set(tmp_path.iterdir())
     report = inspect_artifact(model_of("file://" + str(archive)))
-    assert report.flavor == Flavor.INFERENCE
+    assert report.flavor == "inference"
     assert ["turnout-no-such-package" in w for w in report.warnings] == [True]
     assert set(tmp_path.iterdir()) == before
 
@@ -196,7 +196,7 @@ def test_inspect_a_tarball_made_with_dot_paths(tmp_path: Path) -> None:
     archive = tarball(
         tmp_path / "model.tar.gz", [info(".", tarfile.DIRTYPE), info("./model.joblib")]
     )
-    assert inspect_artifact(model_of(archive)).flavor == Flavor.SKLEARN
+    assert inspect_artifact(model_of(archive)).flavor == "sklearn"
 
 
 def test_inspect_a_file_that_is_not_a_tarball(tmp_path: Path) -> None:
@@ -220,7 +220,7 @@ def test_a_directory_is_used_in_place(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     prepared = prepare(model_of(source), cache)
     assert prepared.path == source
-    assert prepared.flavor == Flavor.SKLEARN
+    assert prepared.flavor == "sklearn"
     assert prepared.warnings == ()
     assert not cache.exists()
 
@@ -235,7 +235,7 @@ def test_a_tarball_is_unpacked_once(tmp_path: Path) -> None:
     assert (first.path / "model.joblib").read_bytes() == (
         tmp_path / "src/model.joblib"
     ).read_bytes()
-    assert first.flavor == Flavor.SKLEARN
+    assert first.flavor == "sklearn"
     (first.path / "marker").write_text("kept")
     assert prepare(model, cache).path == first.path
     assert (first.path / "marker").exists()  # reused, not unpacked again
@@ -258,7 +258,7 @@ def test_the_cache_key_follows_name_creation_and_artifact() -> None:
 def test_an_executable_serve_survives_the_tarball(tmp_path: Path) -> None:
     archive = make_tarball(make_command_model(tmp_path / "src"), tmp_path / "model.tar.gz")
     prepared = prepare(model_of(archive), tmp_path / "cache")
-    assert prepared.flavor == Flavor.COMMAND
+    assert prepared.flavor == "command"
     assert os.access(prepared.path / "serve", os.X_OK)
 
 

@@ -17,21 +17,18 @@ from tests.support.models import (
     make_sklearn_model,
     train_digits,
 )
+from turnout.models import registry
+from turnout.models.errors import InvocationError, ModelLoadError
 from turnout.models.flavors.inference import Context
-from turnout.models.predictor import (
-    InvocationError,
-    ModelLoadError,
-    Prediction,
-    Predictor,
-    load_predictor,
-)
-from turnout.resources import Flavor
+from turnout.models.runtime import Call, LoadedModel, Prediction
 
 PERFKIT_HANDLER = Path(__file__).resolve().parents[3] / "shared" / "perfkit" / "inference.py"
 
 
-def load(model_dir: Path, **environment: str) -> Predictor:
-    return load_predictor(model_dir, Flavor.INFERENCE, environment)
+def load(model_dir: Path, **environment: str) -> LoadedModel:
+    load_model = registry.get("inference").load
+    assert load_model is not None
+    return load_model(model_dir, environment)
 
 
 def with_script(model_dir: Path, source: str, name: str = "inference.py") -> Path:
@@ -42,18 +39,18 @@ def with_script(model_dir: Path, source: str, name: str = "inference.py") -> Pat
 
 
 def invoke(
-    predictor: Predictor,
+    model: LoadedModel,
     body: bytes,
     content_type: str | None = None,
     accept: str | None = None,
     attributes: str | None = None,
 ) -> Prediction:
-    return predictor.invoke(body, content_type, accept, attributes)
+    return model.invoke(Call(body, content_type, accept, attributes))
 
 
-def failure(predictor: Predictor, body: bytes, **headers: Any) -> InvocationError:
+def failure(model: LoadedModel, body: bytes, **headers: Any) -> InvocationError:
     with pytest.raises(InvocationError) as caught:
-        invoke(predictor, body, **headers)
+        invoke(model, body, **headers)
     return caught.value
 
 

@@ -10,30 +10,29 @@ import numpy as np
 import pytest
 
 from tests.support.models import digits_rows, npy_bytes, train_digits
-from turnout.models.flavors.sklearn import SklearnPredictor
-from turnout.models.predictor import (
-    InvocationError,
-    ModelLoadError,
-    Prediction,
-    Predictor,
-    load_predictor,
-)
-from turnout.resources import Flavor
+from turnout.models import registry
+from turnout.models.codecs.sagemaker import ArrayBodies
+from turnout.models.codecs.tensors import RowTensors
+from turnout.models.errors import InvocationError, ModelLoadError
+from turnout.models.flavors.sklearn import SklearnModel
+from turnout.models.runtime import Call, LoadedModel, Prediction
 
 
-def load(model_dir: Path, **environment: str) -> Predictor:
-    return load_predictor(model_dir, Flavor.SKLEARN, environment)
+def load(model_dir: Path, **environment: str) -> LoadedModel:
+    load_model = registry.get("sklearn").load
+    assert load_model is not None
+    return load_model(model_dir, environment)
 
 
 def invoke(
-    predictor: Predictor, body: bytes, content_type: str | None = None, accept: str | None = None
+    model: LoadedModel, body: bytes, content_type: str | None = None, accept: str | None = None
 ) -> Prediction:
-    return predictor.invoke(body, content_type, accept, None)
+    return model.invoke(Call(body, content_type, accept, None))
 
 
-def failure(predictor: Predictor, body: bytes, **headers: Any) -> InvocationError:
+def failure(model: LoadedModel, body: bytes, **headers: Any) -> InvocationError:
     with pytest.raises(InvocationError) as caught:
-        invoke(predictor, body, **headers)
+        invoke(model, body, **headers)
     return caught.value
 
 
@@ -106,7 +105,10 @@ class Exploding:
 
 
 def test_other_estimator_errors_are_500_with_type_and_message() -> None:
-    error = failure(SklearnPredictor(Exploding()), b"[1, 2]")
+    exploding = LoadedModel(
+        SklearnModel(Exploding()), ArrayBodies(), RowTensors("predict"), True, "sklearn"
+    )
+    error = failure(exploding, b"[1, 2]")
     assert (error.status, error.message) == (500, "KeyError: 'boom'")
 
 

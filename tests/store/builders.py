@@ -9,7 +9,6 @@ from turnout.resources import (
     Endpoint,
     EndpointConfig,
     EndpointStatus,
-    Flavor,
     Model,
     ProductionVariant,
     VariantState,
@@ -20,7 +19,7 @@ def model(name: str = "m", **changes: Any) -> Model:
     base = Model(
         name=name,
         artifact=f"/models/{name}",
-        flavor=Flavor.COMMAND,
+        flavor="command",
         command=("python", "serve.py", "--port=$PORT"),
         environment={"THREADS": "2", "GREETING": "héllo wörld ✓"},
         image="registry.local/serve:1",

@@ -5,7 +5,8 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from turnout.resources import EndpointConfig, Flavor, Model, ProductionVariant
+from turnout.models import registry
+from turnout.resources import EndpointConfig, Model, ProductionVariant
 from turnout.store import Store
 
 # Any Unicode scalar but NUL, which PostgreSQL text cannot hold (nor can names or env vars).
@@ -18,7 +19,7 @@ MODELS = st.builds(
     Model,
     name=NAMES,
     artifact=TEXT,
-    flavor=st.sampled_from(Flavor),
+    flavor=st.sampled_from(registry.names()),
     command=st.none() | st.lists(TEXT, max_size=5).map(tuple),
     environment=st.dictionaries(TEXT, TEXT, max_size=8),
     image=st.none() | TEXT,

@@ -8,11 +8,11 @@ from turnout.api.capture_schemas import DataCaptureIn, DataCaptureOut, DataCaptu
 from turnout.api.deployments import DeploymentConfigIn, DeploymentOut
 from turnout.capture.hub import CaptureStatus
 from turnout.instances.backend import Instance
+from turnout.models import registry
 from turnout.resources import (
     DataCapture,
     Endpoint,
     EndpointConfig,
-    Flavor,
     Model,
     ProductionVariant,
 )
@@ -27,7 +27,12 @@ class ModelIn(BaseModel):
         description="A directory, a .tar.gz (SageMaker model.tar.gz layout) or a file:// URL.",
         examples=["/models/digits-a"],
     )
-    flavor: Flavor = Field(Flavor.AUTO, description="How to serve it; auto detects.")
+    flavor: str = Field(
+        "auto",
+        description="How to serve it: auto detects from the artifact, or one of "
+        + ", ".join(registry.names()[1:])
+        + ".",
+    )
     command: list[str] | None = Field(
         None,
         description="For the command flavor: the program serving /ping and /invocations on "
@@ -41,7 +46,7 @@ class ModelIn(BaseModel):
 class ModelOut(BaseModel):
     name: str
     artifact: str
-    flavor: Flavor
+    flavor: str
     command: list[str] | None
     environment: dict[str, str]
     image: str | None

@@ -22,10 +22,11 @@ from turnout.cli.common import (
 )
 from turnout.cli.pairs import parse_pairs
 from turnout.client import ModelInfo
+from turnout.models import registry
 
 app = typer.Typer(help="Register and inspect models.", no_args_is_help=True)
 
-FLAVORS = ("auto", "sklearn", "inference", "command")
+FLAVORS = tuple(registry.names())
 
 
 @app.command("create")

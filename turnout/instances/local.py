@@ -19,8 +19,8 @@ from turnout.instances.backend import Address, Instance, InstanceSpec
 from turnout.instances.lifeline import PARENT_VARIABLE
 from turnout.instances.supervisor import HealthPolicy, Launch, SupervisedInstance
 from turnout.models.artifact import prepare
+from turnout.models.flavors.command import NAME as COMMAND
 from turnout.models.s3 import S3Source, localize
-from turnout.resources import Flavor
 
 
 class LocalBackend:
@@ -46,7 +46,7 @@ class LocalBackend:
         if spec.id in self._instances:
             raise ValueError(f"instance {spec.id} is already running")
         self._serial += 1
-        command = spec.model.flavor is Flavor.COMMAND or spec.model.command is not None
+        command = spec.model.flavor == COMMAND or spec.model.command is not None
         address = (
             _loopback_port()
             if command
@@ -91,7 +91,7 @@ class LocalBackend:
             "TURNOUT_INSTANCE": spec.id,
             PARENT_VARIABLE: str(os.getpid()),
         }
-        if prepared.flavor is Flavor.COMMAND:
+        if prepared.flavor == COMMAND:
             program = list(spec.model.command or [str(prepared.path / "serve")])
 
             def command_at(address: Address) -> Launch:
@@ -106,7 +106,7 @@ class LocalBackend:
         def worker_at(address: Address) -> Launch:
             argv = [
                 sys.executable, "-m", "turnout.instances.worker",
-                "--model-dir", str(prepared.path), "--flavor", prepared.flavor.value,
+                "--model-dir", str(prepared.path), "--flavor", prepared.flavor,
                 "--bind", str(address), "--max-payload-bytes", str(self._max_payload_bytes),
             ]  # fmt: skip
             return Launch(argv=argv, env=env, cwd=prepared.path)

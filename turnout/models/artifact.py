@@ -21,28 +21,26 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from turnout.models import layout
+from turnout.models import layout, registry
+from turnout.models.errors import ArtifactError
+from turnout.models.flavors.command import NAME as COMMAND
 from turnout.models.layout import Listing
 from turnout.models.requirements import check_requirements, requirement_warnings
-from turnout.resources import Flavor, Model
-
-
-class ArtifactError(Exception):
-    """The artifact cannot be served; `str(err)` says what is wrong and what to do."""
+from turnout.resources import Model
 
 
 @dataclass(frozen=True)
 class ArtifactReport:
     """What registration learns about an artifact without unpacking it."""
 
-    flavor: Flavor  # resolved, never AUTO
+    flavor: str  # a registered flavor's name, never auto
     warnings: tuple[str, ...]
 
 
 @dataclass(frozen=True)
 class PreparedModel:
     path: Path  # directory holding the unpacked artifact
-    flavor: Flavor  # resolved, never AUTO
+    flavor: str  # a registered flavor's name, never auto
     warnings: tuple[str, ...]  # e.g. code/requirements.txt items that are not installed
 
 
@@ -71,7 +69,7 @@ def locate(artifact: str) -> Path:
     return path.absolute()
 
 
-def detect_flavor(model_dir: Path, model: Model) -> Flavor:
+def detect_flavor(model_dir: Path, model: Model) -> str:
     """The flavor that serves `model` from its unpacked directory `model_dir`."""
     return _detect(Listing.of_directory(model_dir), model)
 
@@ -109,55 +107,39 @@ def prepare(model: Model, cache_dir: Path) -> PreparedModel:
 # -- flavor detection -------------------------------------------------------------------
 
 
-def _detect(listing: Listing, model: Model) -> Flavor:
+def _detect(listing: Listing, model: Model) -> str:
+    """The flavor's name: the one the model names if its files fit, else the first (by
+    rank) whose files are there. Only the listing is read: nothing is imported or loaded."""
     artifact = model.artifact
-    script = layout.script_name(model.environment)
-    has_script = f"{layout.CODE_DIR}/{script}" in listing.files
-    model_file = layout.pick_model_file(listing)
-    has_serve = layout.has_serve(listing)
-    wanted = Flavor(model.flavor)
-
-    if model.command and wanted not in (Flavor.AUTO, Flavor.COMMAND):
-        raise ArtifactError(
-            f"model {model.name} gives a command but has flavor {wanted.value}; "
-            "use flavor command (or auto), or drop the command"
-        )
-    if wanted == Flavor.AUTO:
-        if model.command:
-            return Flavor.COMMAND
-        if has_script:
-            return Flavor.INFERENCE
-        if "SAGEMAKER_PROGRAM" in model.environment:
+    wanted = model.flavor
+    if model.command:
+        if wanted not in (registry.AUTO, COMMAND):
             raise ArtifactError(
-                f"SAGEMAKER_PROGRAM names {layout.CODE_DIR}/{script}, which {artifact} lacks"
+                f"model {model.name} gives a command but has flavor {wanted}; "
+                f"use flavor {COMMAND} (or {registry.AUTO}), or drop the command"
             )
-        if model_file is not None:
-            return Flavor.SKLEARN
-        if has_serve:
-            return Flavor.COMMAND
-        raise ArtifactError(_cannot_tell(listing, artifact))
-    if wanted == Flavor.INFERENCE and not has_script:
-        raise ArtifactError(
-            f"model {model.name} has flavor inference but {artifact} has no "
-            f"{layout.CODE_DIR}/{script}"
-        )
-    if wanted == Flavor.SKLEARN and model_file is None:
-        raise ArtifactError(
-            f"model {model.name} has flavor sklearn but {_no_model_file(listing, artifact)}"
-        )
-    if wanted == Flavor.COMMAND and not (model.command or has_serve):
-        raise ArtifactError(
-            f"model {model.name} has flavor command but no command, and {artifact} has no "
-            f"executable '{layout.SERVE}' file at its root"
-        )
-    return wanted
-
-
-def _no_model_file(listing: Listing, artifact: str) -> str:
-    several = layout.model_files(listing)
-    if several:
-        return f"{artifact} has several model files ({', '.join(several)}); name one model.joblib"
-    return f"{artifact} has no .joblib/.pkl/.pickle file at its root"
+        return COMMAND
+    try:
+        if wanted == registry.AUTO:
+            for flavor in registry.flavors():
+                if flavor.detect(listing, model.environment):
+                    return flavor.name
+            raise ArtifactError(_cannot_tell(listing, artifact))
+        try:
+            flavor = registry.get(wanted)
+        except KeyError:
+            raise ArtifactError(
+                f"model {model.name} has flavor {wanted!r}, which turnout does not know; "
+                f"use one of {', '.join(registry.names())}"
+            ) from None
+        if not flavor.detect(listing, model.environment):
+            raise ArtifactError(
+                f"model {model.name} has flavor {wanted} but {artifact} "
+                f"{flavor.explain(listing, model.environment)}"
+            )
+        return flavor.name
+    except ArtifactError as err:  # a flavor's own words name "the artifact"
+        raise ArtifactError(str(err).replace("the artifact", artifact, 1)) from None
 
 
 def _cannot_tell(listing: Listing, artifact: str) -> str:
@@ -167,10 +149,8 @@ def _cannot_tell(listing: Listing, artifact: str) -> str:
             f"cannot tell which model file in {artifact} to serve ({', '.join(several)}): "
             "name it model.joblib"
         )
-    return (
-        f"cannot tell how to serve {artifact}: add code/inference.py, a .joblib/.pkl file, "
-        "or give a command"
-    )
+    markers = [f.marker for f in registry.flavors() if f.marker]
+    return f"cannot tell how to serve {artifact}: add {', '.join(markers)}, or give a command"
 
 
 # -- tarballs ---------------------------------------------------------------------------

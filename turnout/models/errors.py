@@ -18,3 +18,7 @@ class InvocationError(Exception):
 
 class ModelLoadError(Exception):
     """The model cannot load; `str(err)` is a one-line reason."""
+
+
+class ArtifactError(Exception):
+    """The artifact cannot be served; `str(err)` says what is wrong and what to do."""

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from turnout.models.artifact import ArtifactError, cache_key
+from turnout.models.artifact import cache_key
+from turnout.models.errors import ArtifactError
 from turnout.resources import Model
 
 ACCESS_KEY_VAR = "TURNOUT_S3_ACCESS_KEY_ID"

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
 from turnout.errors import AlreadyExists, NotFound
-from turnout.resources import Flavor, Model
+from turnout.resources import Model
 from turnout.store import tags
 from turnout.store.schema import models
 from turnout.store.unique import insert_unless_name_taken
@@ -21,7 +21,7 @@ def add(conn: Connection, model: Model) -> None:
     values = {
         "name": model.name,
         "artifact": model.artifact,
-        "flavor": model.flavor.value,
+        "flavor": model.flavor,
         "command": None if model.command is None else list(model.command),
         "environment": dict(model.environment),
         "image": model.image,
@@ -68,7 +68,7 @@ def from_row(row: Row[Any]) -> Model:
     return Model(
         name=m[models.c.name],
         artifact=m[models.c.artifact],
-        flavor=Flavor(m[models.c.flavor]),
+        flavor=m[models.c.flavor],
         command=None if command is None else tuple(command),
         environment=m[models.c.environment],
         image=m[models.c.image],

@@ -4,8 +4,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from turnout.api.sagemaker import arns
-from turnout.api.sagemaker.models import flavor_of
-from turnout.resources import Flavor
 
 NAME = st.from_regex(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,20}", fullmatch=True)
 
@@ -30,12 +28,3 @@ def test_other_arns_do_not_parse() -> None:
         "model/m",
     ):
         assert arns.parse(arn) is None
-
-
-def test_images_name_flavors() -> None:
-    assert flavor_of("turnout/sklearn") is Flavor.SKLEARN
-    assert flavor_of("localhost:5000/turnout/sklearn:1.2") is Flavor.SKLEARN
-    assert flavor_of("turnout/inference@sha256:abc") is Flavor.INFERENCE
-    assert flavor_of("123.dkr.ecr.us-east-1.amazonaws.com/sklearn-inference:1.2-1") is (Flavor.AUTO)
-    assert flavor_of("myturnout/sklearn") is Flavor.AUTO
-    assert flavor_of(None) is Flavor.AUTO

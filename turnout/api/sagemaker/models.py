@@ -14,26 +14,11 @@ from turnout.api.sagemaker.context import (
 from turnout.api.sagemaker.errors import validation_error
 from turnout.api.sagemaker.listing import query_of
 from turnout.api.sagemaker.tags import tag_new
-from turnout.resources import Flavor, Model
+from turnout.models import registry
+from turnout.resources import Model
 
-# Images that name a built-in flavor; any other image means "detect from the artifact".
-IMAGE_FLAVORS = {"turnout/sklearn": Flavor.SKLEARN, "turnout/inference": Flavor.INFERENCE}
 _UNSUPPORTED_CONTAINER = ("ModelDataSource", "AdditionalModelDataSources", "ModelPackageName",
                           "InferenceSpecificationName", "MultiModelConfig")  # fmt: skip
-
-
-def flavor_of(image: str | None) -> Flavor:
-    """`turnout/sklearn`, `registry:5000/turnout/sklearn:1.2` -> sklearn; others -> auto."""
-    if not image:
-        return Flavor.AUTO
-    path = image.split("@", 1)[0]
-    last = path.rsplit("/", 1)[-1]
-    if ":" in last:  # a tag, not a registry port
-        path = path[: -(len(last) - last.index(":"))]
-    for suffix, flavor in IMAGE_FLAVORS.items():
-        if path == suffix or path.endswith("/" + suffix):
-            return flavor
-    return Flavor.AUTO
 
 
 def create_model(ctx: Context, params: Params) -> Answer:
@@ -51,7 +36,7 @@ def create_model(ctx: Context, params: Params) -> Answer:
     model = Model(
         name=name,
         artifact=artifact,
-        flavor=flavor_of(container.get("Image")),
+        flavor=registry.of_image(container.get("Image")),
         environment=dict(container.get("Environment") or {}),
         image=container.get("Image"),
         execution_role_arn=params.get("ExecutionRoleArn"),

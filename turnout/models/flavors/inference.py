@@ -11,6 +11,9 @@ Semantics follow sagemaker-inference-toolkit's Transformer:
   missing Content-Type is passed as application/json; a missing or `*/*` Accept as
   SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT (default application/json).
 - A handler returns bytes, str, or `(body, content_type)`.
+- Batching (turnout's, not the toolkit's) is off unless the script sets
+  `accepts_batches = True`: then predict_fn must take the stacked input_fn results of
+  several requests and answer one row per input row (turnout splits them for output_fn).
 
 `Context` carries the request's headers and lets a handler set the response's
 `X-Amzn-SageMaker-Custom-Attributes`: `context.custom_attributes` (or the toolkit's
@@ -29,13 +32,18 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import numpy as np
+
 from turnout.models.codecs import sagemaker as codecs
-from turnout.models.errors import InvocationError, ModelLoadError
+from turnout.models.errors import ArtifactError, InvocationError, ModelLoadError
 from turnout.models.flavors.sklearn import find_model_file, load_model_file
-from turnout.models.layout import CODE_DIR, script_name
-from turnout.models.predictor import Prediction
+from turnout.models.layout import CODE_DIR, Listing, script_name
+from turnout.models.registry import Flavor, register
+from turnout.models.runtime import Array, Call, LoadedModel, Prediction
 
 DEFAULT_ACCEPT_VARIABLE = "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT"
+# Set to True in the script when predict_fn takes the rows of several requests at once.
+BATCH_DECLARATION = "accepts_batches"
 CUSTOM_ATTRIBUTES = "x-amzn-sagemaker-custom-attributes"
 _UTF8_TYPES = frozenset((codecs.JSON, codecs.CSV))  # the toolkit hands these over as str
 
@@ -183,8 +191,38 @@ def _response_type(accept: str) -> str:
         return codecs.JSON
 
 
-class InferencePredictor:
-    """Runs a loaded model through the toolkit's handler chain."""
+class _Request:
+    """One request's input_fn result and its context, on their way to predict_fn alone."""
+
+    __slots__ = ("context", "data")
+
+    def __init__(self, data: Any, context: Context | None) -> None:
+        self.data = data
+        self.context = context
+
+
+class _Raw:
+    """A request for transform_fn, which does everything itself."""
+
+    __slots__ = ("accept", "body", "content_type", "context")
+
+    def __init__(
+        self, body: bytes | str, content_type: str, accept: str, context: Context | None
+    ) -> None:
+        self.body = body
+        self.content_type = content_type
+        self.accept = accept
+        self.context = context
+
+
+class InferenceHandlers:
+    """A loaded code/inference.py: the model, and its handlers as model and codec at once.
+
+    input_fn is the decoder, predict_fn the model, output_fn the encoder. With
+    `accepts_batches = True` in the script, predict_fn gets the stacked input_fn results of
+    several requests (and a context without request headers) and must answer one row per
+    input row; otherwise it gets one request's data and context.
+    """
 
     def __init__(self, module: ModuleType, model_dir: Path, environment: Mapping[str, str]):
         self.model_dir = str(model_dir)
@@ -214,6 +252,12 @@ class InferencePredictor:
         self._predict_ctx = contexts.get("predict_fn", False)
         self._output_ctx = contexts.get("output_fn", False)
         self._wants_context = any(contexts.get(n) for n in handlers if n != "model_fn")
+        declared = getattr(module, BATCH_DECLARATION, False)
+        if not isinstance(declared, bool):
+            raise ModelLoadError(
+                f"{BATCH_DECLARATION} in {CODE_DIR}/ must be True or False, not {declared!r}"
+            )
+        self.batchable = declared and self._transform is None
 
         model_fn = handlers["model_fn"][1]
         try:
@@ -240,6 +284,11 @@ class InferencePredictor:
                     "callable; define predict_fn in code/"
                 )
 
+    @property
+    def takes_tensors(self) -> bool:
+        """Tensors can go straight to predict_fn, unless transform_fn does everything."""
+        return self._transform is None
+
     def _default_model(self) -> Any:
         try:
             path = find_model_file(Path(self.model_dir))
@@ -248,64 +297,76 @@ class InferencePredictor:
         return load_model_file(path)
 
     @classmethod
-    def load(cls, model_dir: Path, environment: Mapping[str, str]) -> InferencePredictor:
+    def load(cls, model_dir: Path, environment: Mapping[str, str]) -> InferenceHandlers:
         script = model_dir / CODE_DIR / script_name(environment)
         if not script.is_file():
             raise ModelLoadError(f"{CODE_DIR}/{script.name} does not exist in {model_dir}")
         return cls(_import_script(script), model_dir, environment)
 
-    def invoke(
-        self,
-        body: bytes,
-        content_type: str | None,
-        accept: str | None,
-        custom_attributes: str | None,
-    ) -> Prediction:
-        content_type = content_type or codecs.JSON
+    # -- BodyCodec ------------------------------------------------------------------
+
+    def decode(self, call: Call) -> Any:
+        content_type = call.content_type or codecs.JSON
+        accept = call.accept
         if not accept or accept == "*/*":
             accept = self.default_accept
         context = (
-            Context(self.model_dir, content_type, accept, custom_attributes)
+            Context(self.model_dir, content_type, accept, call.custom_attributes)
             if self._wants_context
             else None
         )
+        call.context = (accept, context)
         if self._transform is not None:
-            return self._transform_request(body, content_type, accept, context)
+            return _Raw(self._text(call.body, content_type), content_type, accept, context)
         if self._output is None:
             codecs.negotiate(accept)  # a 406 should not cost a predict
-        data = self._decode(body, content_type, context)
+        data = self._decode(call.body, content_type, context)
+        return data if self.batchable else _Request(data, context)
+
+    def encode(self, call: Call, outputs: Any) -> Prediction:
+        accept, context = call.context
+        if self._transform is not None:
+            return self._answer(outputs, accept, context, "transform_fn")
         try:
-            if self._predict is None:
-                assert self._default_predict is not None
-                prediction = self._default_predict(data)
-            elif self._predict_ctx:
-                prediction = self._predict(data, self.model, context)
-            else:
-                prediction = self._predict(data, self.model)
             if self._output is None:
-                payload, media = codecs.encode(prediction, accept)
+                payload, media = codecs.encode(outputs, accept)
                 return Prediction(payload, media, _attributes(context))
             if self._output_ctx:
-                result = self._output(prediction, accept, context)
+                result = self._output(outputs, accept, context)
             else:
-                result = self._output(prediction, accept)
+                result = self._output(outputs, accept)
         except Exception as err:
             raise InvocationError(*_error_status(err, 500)) from None
         return self._answer(result, accept, context, "output_fn")
 
-    def _transform_request(
-        self, body: bytes, content_type: str, accept: str, context: Context | None
-    ) -> Prediction:
-        assert self._transform is not None
+    # -- Model ----------------------------------------------------------------------
+
+    def predict(self, batch: Any) -> Any:
+        if isinstance(batch, _Raw):
+            return self._transform_request(batch)
+        if isinstance(batch, _Request):
+            data, context = batch.data, batch.context
+        else:  # stacked rows, or tensors: no one request's headers apply
+            data, context = batch, Context(self.model_dir) if self._predict_ctx else None
         try:
-            args = (self.model, self._text(body, content_type), content_type, accept)
-            if self._transform_ctx:
-                result = self._transform(*args, context)
-            else:
-                result = self._transform(*args)
+            if self._predict is None:
+                assert self._default_predict is not None
+                return self._default_predict(data)
+            if self._predict_ctx:
+                return self._predict(data, self.model, context)
+            return self._predict(data, self.model)
         except Exception as err:
             raise InvocationError(*_error_status(err, 500)) from None
-        return self._answer(result, accept, context, "transform_fn")
+
+    def _transform_request(self, raw: _Raw) -> Any:
+        assert self._transform is not None
+        try:
+            args = (self.model, raw.body, raw.content_type, raw.accept)
+            if self._transform_ctx:
+                return self._transform(*args, raw.context)
+            return self._transform(*args)
+        except Exception as err:
+            raise InvocationError(*_error_status(err, 500)) from None
 
     def _decode(self, body: bytes, content_type: str, context: Context | None) -> Any:
         """input_fn, or the default codecs; whatever it raises is the caller's fault (400)."""
@@ -333,6 +394,57 @@ class InferencePredictor:
         default_type = (context and context.response_content_type) or _response_type(accept)
         payload, media = _to_bytes(result, default_type, where)
         return Prediction(payload, media, _attributes(context))
+
+
+class HandlerTensors:
+    """Open Inference Protocol tensors straight to predict_fn (input_fn and output_fn speak
+    bodies, not tensors): one input tensor is passed as its array, several as a dict."""
+
+    __slots__ = ()
+
+    def inputs(self, tensors: Mapping[str, Array]) -> Any:
+        if len(tensors) == 1:
+            return next(iter(tensors.values()))
+        return dict(tensors)
+
+    def outputs(self, outputs: Any) -> dict[str, Array]:
+        if isinstance(outputs, dict):
+            return {str(name): np.asarray(value) for name, value in outputs.items()}
+        return {"output-0": np.asarray(outputs)}
+
+
+def load(model_dir: Path, environment: Mapping[str, str]) -> LoadedModel:
+    handlers = InferenceHandlers.load(model_dir, environment)
+    tensors = HandlerTensors() if handlers.takes_tensors else None
+    return LoadedModel(
+        handlers, handlers, tensors, batchable=handlers.batchable, platform="sagemaker_inference"
+    )
+
+
+def _detect(listing: Listing, environment: Mapping[str, str]) -> bool:
+    script = f"{CODE_DIR}/{script_name(environment)}"
+    if script in listing.files:
+        return True
+    if "SAGEMAKER_PROGRAM" in environment:
+        raise ArtifactError(f"SAGEMAKER_PROGRAM names {script}, which the artifact lacks")
+    return False
+
+
+FLAVOR = register(
+    Flavor(
+        name="inference",
+        summary="code/inference.py with SageMaker inference-toolkit handlers (model_fn, "
+        "input_fn, predict_fn, output_fn, or transform_fn); code/requirements.txt is "
+        "checked against what is installed and reported, not installed",
+        rank=10,
+        detect=_detect,
+        explain=lambda listing, environment: f"has no {CODE_DIR}/{script_name(environment)}",
+        load=load,
+        marker=f"{CODE_DIR}/inference.py",
+        images=("turnout/inference",),
+        batching=f"when the script sets {BATCH_DECLARATION} = True",
+    )
+)
 
 
 def _attributes(context: Context | None) -> str | None:

@@ -1,4 +1,4 @@
-"""The scikit-learn flavor: a joblib/pickle file at the artifact root, one method per request."""
+"""The scikit-learn flavor: a joblib/pickle file at the artifact root, one method per batch."""
 
 from __future__ import annotations
 
@@ -6,10 +6,14 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from turnout.models.codecs import sagemaker as codecs
+import numpy as np
+
+from turnout.models.codecs.sagemaker import ArrayBodies
+from turnout.models.codecs.tensors import RowTensors
 from turnout.models.errors import InvocationError, ModelLoadError
 from turnout.models.layout import MODEL_FILE_SUFFIXES, Listing, model_files, pick_model_file
-from turnout.models.predictor import Prediction
+from turnout.models.registry import Flavor, register
+from turnout.models.runtime import LoadedModel, TensorSpec
 
 METHOD_VARIABLE = "TURNOUT_SKLEARN_METHOD"
 METHODS = ("predict", "predict_proba", "decision_function", "transform")
@@ -38,8 +42,8 @@ def load_model_file(path: Path) -> Any:
         raise ModelLoadError(f"cannot load {path.name}: {type(err).__name__}: {err}") from None
 
 
-class SklearnPredictor:
-    """Decode, call one estimator method, encode as the caller accepts."""
+class SklearnModel:
+    """One estimator method, called on a batch of rows."""
 
     __slots__ = ("_method", "estimator", "method_name")
 
@@ -58,29 +62,63 @@ class SklearnPredictor:
         self.method_name = method_name
         self._method: Callable[[Any], Any] = method
 
-    @classmethod
-    def load(cls, model_dir: Path, environment: Mapping[str, str]) -> SklearnPredictor:
-        method_name = environment.get(METHOD_VARIABLE, "").strip() or "predict"
-        if method_name not in METHODS:  # checked before the (possibly slow) load
-            raise ModelLoadError(
-                f"{METHOD_VARIABLE}={method_name!r} is not one of {', '.join(METHODS)}"
-            )
-        return cls(load_model_file(find_model_file(model_dir)), method_name)
-
-    def invoke(
-        self,
-        body: bytes,
-        content_type: str | None,
-        accept: str | None,
-        custom_attributes: str | None,
-    ) -> Prediction:
-        media = codecs.negotiate(accept)  # a 406 should not cost a predict
-        features = codecs.decode(body, content_type)
+    def predict(self, batch: Any) -> Any:
         try:
-            result = self._method(features)
+            return self._method(batch)
         except ValueError as err:  # sklearn's input validation: wrong shape, NaN, ...
             raise InvocationError(400, str(err)) from None
         except Exception as err:
             raise InvocationError(500, f"{type(err).__name__}: {err}") from None
-        payload, media = codecs.encode(result, media)
-        return Prediction(payload, media)
+
+    def signature(self) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]]:
+        """Inputs and outputs as the estimator tells them (features seen in fit, classes)."""
+        features = getattr(self.estimator, "n_features_in_", -1)
+        inputs = (TensorSpec("input-0", "FP64", (-1, int(features))),)
+        classes = getattr(self.estimator, "classes_", None)
+        if self.method_name == "predict" and classes is not None:
+            kind = np.asarray(classes).dtype.kind
+            datatype = {"i": "INT64", "u": "UINT64", "b": "BOOL", "f": "FP64"}.get(kind, "BYTES")
+            return inputs, (TensorSpec(self.method_name, datatype, (-1,)),)
+        return inputs, (TensorSpec(self.method_name, "FP64", (-1, -1)),)
+
+
+def load(model_dir: Path, environment: Mapping[str, str]) -> LoadedModel:
+    method_name = environment.get(METHOD_VARIABLE, "").strip() or "predict"
+    if method_name not in METHODS:  # checked before the (possibly slow) load
+        raise ModelLoadError(
+            f"{METHOD_VARIABLE}={method_name!r} is not one of {', '.join(METHODS)}"
+        )
+    model = SklearnModel(load_model_file(find_model_file(model_dir)), method_name)
+    inputs, outputs = model.signature()
+    return LoadedModel(
+        model, ArrayBodies(), RowTensors(method_name), batchable=True, platform="sklearn",
+        inputs=inputs, outputs=outputs,
+    )  # fmt: skip
+
+
+def _detect(listing: Listing, environment: Mapping[str, str]) -> bool:
+    return pick_model_file(listing) is not None
+
+
+def explain_missing(listing: Listing) -> str:
+    several = model_files(listing)
+    if several:
+        return f"has several model files ({', '.join(several)}); name one model.joblib"
+    return "has no .joblib/.pkl/.pickle file at its root"
+
+
+FLAVOR = register(
+    Flavor(
+        name="sklearn",
+        summary="one model.joblib / .pkl / .pickle at the root (scikit-learn or anything "
+        "with the chosen method); TURNOUT_SKLEARN_METHOD picks predict (default), "
+        "predict_proba, decision_function or transform",
+        rank=60,
+        detect=_detect,
+        explain=lambda listing, environment: explain_missing(listing),
+        load=load,
+        marker="a .joblib/.pkl file",
+        images=("turnout/sklearn",),
+        batching="yes",
+    )
+)

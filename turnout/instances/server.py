@@ -1,0 +1,147 @@
+"""An instance's HTTP server: `GET /ping` and `POST /invocations` (SageMaker's container
+contract), as a raw ASGI app: routing by path, one pass over the headers, then decode,
+the batcher, encode.
+
+This is the hot path: no framework. The model runs inline on the event loop (see
+turnout.instances.batcher), so a hanging model also stops /ping from answering, which is
+how the supervisor notices it. The first request of each batch carries the batch's size in
+`X-Turnout-Batch-Size`, for the router's `turnout_batch_size` histogram.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from turnout.instances.batcher import Batcher
+from turnout.models.batching import BatchPolicy
+from turnout.models.errors import InvocationError
+from turnout.models.runtime import Call, LoadedModel
+from turnout.settings import MAX_PAYLOAD_BYTES
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+BATCH_SIZE_HEADER = b"x-turnout-batch-size"
+_JSON = b"application/json"
+_TEXT = b"text/plain; charset=utf-8"
+_CUSTOM_ATTRIBUTES = b"x-amzn-sagemaker-custom-attributes"
+_BATCH_SIZES = [str(n).encode() for n in range(1025)]  # header values, encoded once
+
+
+class InstanceApp:
+    """The raw ASGI app: routing by path, one pass over the headers, inline invoke."""
+
+    __slots__ = ("_batcher", "_codec", "_max_payload_bytes", "_too_large")
+
+    def __init__(
+        self,
+        model: LoadedModel,
+        policy: BatchPolicy | None = None,
+        max_payload_bytes: int = MAX_PAYLOAD_BYTES,
+    ) -> None:
+        self._codec = model.body
+        self._batcher = Batcher(model.model, policy or BatchPolicy(1))
+        self._max_payload_bytes = max_payload_bytes
+        self._too_large = f"the request body is larger than {max_payload_bytes} bytes".encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        path = scope["path"]
+        if path == "/invocations":
+            if scope["method"] == "POST":
+                await self._invocations(scope, receive, send)
+            else:
+                await _reply(send, 405, b"use POST /invocations", _TEXT, (b"allow", b"POST"))
+        elif path == "/ping":
+            if scope["method"] == "GET":
+                await _reply(send, 200, b"{}", _JSON)
+            else:
+                await _reply(send, 405, b"use GET /ping", _TEXT, (b"allow", b"GET"))
+        else:
+            await _reply(send, 404, b"not found: use GET /ping or POST /invocations", _TEXT)
+
+    async def _invocations(self, scope: Scope, receive: Receive, send: Send) -> None:
+        content_type = accept = attributes = None
+        declared = 0
+        for name, value in scope["headers"]:
+            if name == b"content-type":
+                content_type = value.decode("latin-1")
+            elif name == b"accept":
+                accept = value.decode("latin-1")
+            elif name == _CUSTOM_ATTRIBUTES:
+                attributes = value.decode("latin-1")
+            elif name == b"content-length" and value.isdigit():
+                declared = int(value)
+        limit = self._max_payload_bytes
+        if declared > limit:  # refuse before reading any of it
+            await self._reply_too_large(send)
+            return
+
+        message = await receive()
+        body: bytes = message.get("body", b"")
+        if message.get("more_body", False):
+            chunks = [body]
+            size = len(body)
+            while message.get("more_body", False):
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:  # chunked upload without a Content-Length
+                    await self._reply_too_large(send)
+                    return
+                chunks.append(chunk)
+            body = b"".join(chunks)
+        elif message["type"] == "http.disconnect":
+            return
+        if len(body) > limit:
+            await self._reply_too_large(send)
+            return
+
+        call = Call(body, content_type, accept, attributes)
+        try:
+            outputs, batch_size = await self._batcher.predict(self._codec.decode(call))
+            prediction = self._codec.encode(call, outputs)
+        except InvocationError as err:
+            await _reply(send, err.status, err.message.encode(errors="replace"), _TEXT)
+            return
+        except (Exception, SystemExit) as err:  # a request must never take the worker down
+            message_text = f"{type(err).__name__}: {err}"
+            await _reply(send, 500, message_text.encode(errors="replace"), _TEXT)
+            return
+        payload = prediction.body
+        headers = [
+            (b"content-type", prediction.content_type.encode("latin-1", "replace")),
+            (b"content-length", str(len(payload)).encode()),
+        ]
+        if prediction.custom_attributes is not None:
+            headers.append(
+                (_CUSTOM_ATTRIBUTES, prediction.custom_attributes.encode("latin-1", "replace"))
+            )
+        if batch_size:
+            headers.append((BATCH_SIZE_HEADER, _BATCH_SIZES[batch_size]))
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})
+
+    async def _reply_too_large(self, send: Send) -> None:
+        # Close the connection rather than drain an oversized upload to keep it alive.
+        await _reply(send, 413, self._too_large, _TEXT, (b"connection", b"close"))
+
+
+async def _reply(
+    send: Send,
+    status: int,
+    body: bytes,
+    content_type: bytes,
+    extra: tuple[bytes, bytes] | None = None,
+) -> None:
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+    if extra is not None:
+        headers.append(extra)
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
