@@ -21,7 +21,8 @@ from pathlib import Path
 from turnout.capture.hub import CaptureHub
 from turnout.capture.writer import CaptureWriter
 from turnout.resources import DataCapture
-from turnout.routing.invocations import _capture
+from turnout.routing.dispatch import Invocation, offer_capture
+from turnout.routing.upstream import UpstreamResponse
 
 ROW = json.dumps([float(v % 17) for v in range(64)]).encode()  # a digits row, as JSON
 RELAYED = [(b"Content-Type", b"application/json"), (b"Accept", b"application/json")]
@@ -39,9 +40,11 @@ def main() -> None:
         writer = CaptureWriter(max_records=args.records, max_bytes=1 << 30)
         target = CaptureHub(writer, lambda _: settings, Path(tmp)).for_variant("e", "c", "A")
         assert target is not None
+        invocation = Invocation("e", None, [], RELAYED, ROW, 0.0)
+        response = UpstreamResponse(200, [(b"Content-Type", b"application/json")], b"[8]")
         started = time.perf_counter()
         for _ in range(args.records):
-            _capture(target, RELAYED, ROW, b"application/json", b"[8]")
+            offer_capture(target, invocation, response)
         hot_us = (time.perf_counter() - started) / args.records * 1e6
         cpu = time.thread_time()
         writer.drain(final=True)

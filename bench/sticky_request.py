@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/sticky_request.py [--keys 100000] [--repeat 5]
 
-Times `turnout.routing.invocations._assign` (read the key from the headers, targeting,
+Times `turnout.routing.dispatch._assign` (read the key from the headers, targeting,
 sticky assignment or a random draw) per call, best of --repeat passes, for 2 variants:
   random        no routing settings: the weighted random choice (the old data path)
   no key        settings on, the caller sent no key: key lookup, then the random choice
@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 
 from turnout.metrics.counters import VariantKey, VariantMetrics
-from turnout.routing.invocations import _assign
+from turnout.routing.dispatch import _assign
 from turnout.routing.settings import RoutingSettings
 from turnout.routing.table import EndpointRoute, VariantRoute
 

@@ -16,9 +16,9 @@ from botocore.config import Config
 from tests.conftest import Artifacts, Deploy
 from tests.support.endpoints import VariantOf, poll_until
 from tests.support.models import BROKEN_MESSAGE, digits_rows
+from turnout.api.runtime.sagemaker_errors import TIMEOUT_MESSAGE
 from turnout.cli.background import BackgroundServer
 from turnout.client import Client, EndpointFailed
-from turnout.routing.errors import TIMEOUT_MESSAGE
 from turnout.settings import MAX_PAYLOAD_BYTES
 
 pytestmark = pytest.mark.e2e

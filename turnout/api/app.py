@@ -17,13 +17,15 @@ from turnout.api.limits import BoundedBody
 from turnout.api.prometheus import PATH as METRICS_PATH
 from turnout.api.prometheus import PrometheusMetrics
 from turnout.api.rest import build_rest_app
+from turnout.api.runtime.sagemaker import PREFIX, InvokeEndpoint
 from turnout.api.sagemaker import SageMakerApi, is_sagemaker_request
+from turnout.asgi import Receive, Scope, Send
 from turnout.experiments.routing import RoutingService
 from turnout.experiments.service import FEEDBACK_MAX_BYTES, ExperimentService
 from turnout.instances.backend import InstanceBackend
 from turnout.metrics.flusher import Flusher
 from turnout.monitoring import Monitoring
-from turnout.routing.invocations import PREFIX, Invocations, Receive, Scope, Send
+from turnout.routing.dispatch import Dispatcher
 from turnout.routing.router import Router
 from turnout.service import ControlPlane
 from turnout.settings import Settings
@@ -49,7 +51,8 @@ class Lifecycle(Protocol):
 class App:
     def __init__(self, runtime: Lifecycle) -> None:
         self._runtime = runtime
-        self._invocations = Invocations(runtime.router)
+        dispatcher = Dispatcher(runtime.router)
+        self._invocations = InvokeEndpoint(dispatcher)
         self._prometheus = PrometheusMetrics(runtime.router, runtime.backend.instances)
         rest = build_rest_app(
             runtime.control, runtime.monitoring, runtime.routing, runtime.experiments

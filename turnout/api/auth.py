@@ -20,7 +20,7 @@ from typing import Any
 
 from turnout.api.body import read_body
 from turnout.api.sigv4 import AuthError, Request, verify
-from turnout.routing.invocations import Receive, Scope, Send
+from turnout.asgi import Receive, Scope, Send
 
 ACCESS_KEY_VAR = "TURNOUT_ACCESS_KEY_ID"
 SECRET_KEY_VAR = "TURNOUT_SECRET_ACCESS_KEY"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from turnout.routing.invocations import Receive
+from turnout.asgi import Receive
 
 
 async def read_body(receive: Receive, limit: int) -> bytes | None:

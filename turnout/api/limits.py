@@ -6,7 +6,7 @@ import json
 from collections.abc import Awaitable, Callable
 
 from turnout.api.body import read_body
-from turnout.routing.invocations import Message, Receive, Scope, Send
+from turnout.asgi import Message, Receive, Scope, Send
 
 MAX_API_BODY_BYTES = 1024 * 1024  # control-plane documents are small; as the SageMaker facade
 

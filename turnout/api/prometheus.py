@@ -9,9 +9,9 @@ from collections.abc import Callable, Sequence
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from turnout.asgi import Receive, Scope, Send
 from turnout.instances.backend import Instance
 from turnout.metrics.prometheus import InstanceCollector, RouterCollector
-from turnout.routing.invocations import Receive, Scope, Send
 from turnout.routing.router import Router
 
 PATH = "/metrics"

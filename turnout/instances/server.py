@@ -10,19 +10,12 @@ how the supervisor notices it. The first request of each batch carries the batch
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
-
+from turnout.asgi import Receive, Scope, Send
 from turnout.instances.batcher import Batcher
 from turnout.models.batching import BatchPolicy
 from turnout.models.errors import InvocationError
 from turnout.models.runtime import Call, LoadedModel
 from turnout.settings import MAX_PAYLOAD_BYTES
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 BATCH_SIZE_HEADER = b"x-turnout-batch-size"
 _JSON = b"application/json"

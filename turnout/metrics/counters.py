@@ -57,13 +57,19 @@ class Window:
         return self.invocations == 0
 
 
+# Upper bounds of the batch-size histogram's buckets (requests per predict call).
+BATCH_BOUNDS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+
+
 class VariantMetrics:
-    __slots__ = ("_flushed", "key", "window")
+    __slots__ = ("_flushed", "batches", "key", "window")
 
     def __init__(self, key: VariantKey) -> None:
         self.key = key
         self.window = Window()
         self._flushed = Window()
+        # Cumulative count of predict calls per BATCH_BOUNDS bucket, and their sizes' sum.
+        self.batches = BatchSizes()
 
     def observe(
         self, status: int, model_error: bool, model_us: float | None, overhead_us: float
@@ -86,6 +92,10 @@ class VariantMetrics:
             window.model_latency.record(model_us)
         window.overhead_latency.record(overhead_us)
 
+    def observe_batch(self, size: int) -> None:
+        """One predict call of `size` requests on an instance of this variant."""
+        self.batches.observe(size)
+
     def take_window(self) -> Window:
         """The window so far, replaced by a fresh one; it also joins the cumulative totals."""
         taken, self.window = self.window, Window()
@@ -98,3 +108,25 @@ class VariantMetrics:
         total.merge(self._flushed)
         total.merge(self.window)
         return total
+
+
+class BatchSizes:
+    """A cumulative histogram of batch sizes, for Prometheus' `turnout_batch_size`."""
+
+    __slots__ = ("counts", "total")
+
+    def __init__(self) -> None:
+        self.counts = [0] * len(BATCH_BOUNDS)
+        self.total = 0  # the sum of the sizes
+
+    def observe(self, size: int) -> None:
+        self.total += size
+        for i, bound in enumerate(BATCH_BOUNDS):
+            if size <= bound:
+                self.counts[i] += 1
+                return
+        self.counts[-1] += 1  # beyond the largest bound: the worker never batches more
+
+    @property
+    def count(self) -> int:
+        return sum(self.counts)

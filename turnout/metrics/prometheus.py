@@ -13,6 +13,7 @@ bucket lies below it, so a bound can under-count values within ~9% below it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from itertools import accumulate
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -24,6 +25,7 @@ from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
 from turnout.instances.backend import Instance
+from turnout.metrics.counters import BATCH_BOUNDS, BatchSizes
 from turnout.metrics.histogram import LatencyHistogram
 from turnout.routing.router import Router
 
@@ -60,6 +62,12 @@ class RouterCollector(Collector):
             "Time turnout added around the model (SageMaker OverheadLatency).",
             labels=LABELS,
         )
+        batches = HistogramMetricFamily(
+            "turnout_batch_size",
+            "Requests per predict call on the variant's instances (adaptive batching); "
+            "counted by the router from the instances' answers.",
+            labels=LABELS,
+        )
         for key, metrics in list(self._router.metrics.items()):
             labels = [key.endpoint, key.config, key.variant]
             totals = metrics.totals()
@@ -67,9 +75,12 @@ class RouterCollector(Collector):
                 family.add_metric(labels, getattr(totals, field))
             _add_histogram(model, labels, totals.model_latency)
             _add_histogram(overhead, labels, totals.overhead_latency)
+            if metrics.batches.count:
+                _add_batch_sizes(batches, labels, metrics.batches)
         yield from counters
         yield model
         yield overhead
+        yield batches
 
 
 class InstanceCollector(Collector):
@@ -108,6 +119,17 @@ class InstanceCollector(Collector):
                 memory.add_metric(values, last.memory_percent)
                 rss.add_metric(values, float(last.memory_bytes))
         yield from (cpu, memory, rss, ready)
+
+
+def _add_batch_sizes(
+    family: HistogramMetricFamily, labels: list[str], sizes: BatchSizes
+) -> None:
+    buckets = [
+        (str(bound), float(n))
+        for bound, n in zip(BATCH_BOUNDS, accumulate(sizes.counts), strict=True)
+    ]
+    buckets.append(("+Inf", float(sizes.count)))
+    family.add_metric(labels, buckets, sum_value=float(sizes.total))
 
 
 def _add_histogram(

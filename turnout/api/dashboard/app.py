@@ -24,13 +24,13 @@ from turnout.api.dashboard import views
 from turnout.api.deployments import deployments_of
 from turnout.api.experiments import report_out
 from turnout.api.schemas import EndpointOut
+from turnout.asgi import Scope
 from turnout.deploy.alarms import watched_traffic
 from turnout.errors import NotFound
 from turnout.experiments.service import ExperimentService
 from turnout.metrics.flusher import Flusher
 from turnout.metrics.rollup import align
 from turnout.monitoring import Monitoring
-from turnout.routing.invocations import Scope
 from turnout.service import ControlPlane
 
 STATIC = Path(__file__).resolve().parent / "static"

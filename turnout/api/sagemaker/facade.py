@@ -25,8 +25,8 @@ from turnout.api.sagemaker.errors import (
 from turnout.api.sagemaker.operations import HANDLERS
 from turnout.api.sagemaker.protocol import Reply
 from turnout.api.sagemaker.servicemodel import sagemaker
+from turnout.asgi import Receive, Scope, Send
 from turnout.errors import AlreadyExists, NotFound, TurnoutError
-from turnout.routing.invocations import Receive, Scope, Send
 from turnout.service import ControlPlane
 
 log = logging.getLogger("turnout.api.sagemaker")

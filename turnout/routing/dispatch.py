@@ -1,0 +1,371 @@
+"""Protocol-neutral dispatch: choose a variant, forward to one of its instances, report.
+
+A protocol adapter (turnout.api.runtime) turns a request into an `Invocation`, and the
+`Outcome` or `DispatchError` back into its protocol's bytes. Everything in between happens
+here, knowing no protocol: admission, the variant choice (TargetVariant, targeting rules,
+sticky users, weights), the instance choice (fewest requests in flight), forwarding with
+its retry and bounded waits, and after the answer the outcome hooks (metrics, exposures,
+data capture; shadow mirroring next). The hot path: no store access, no allocation storms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from enum import StrEnum
+from random import random
+from time import perf_counter
+
+from turnout.capture.target import VariantCapture
+from turnout.routing.choice import least_outstanding
+from turnout.routing.keys import new_user_id
+from turnout.routing.router import Router
+from turnout.routing.settings import MAX_KEY_LENGTH
+from turnout.routing.table import EndpointRoute, Upstream, VariantRoute
+from turnout.routing.upstream import (
+    UpstreamClosed,
+    UpstreamConnectError,
+    UpstreamProtocolError,
+    UpstreamResponse,
+    UpstreamTimeout,
+    request_head,
+)
+
+INSTANCE_PATH = b"/invocations"
+BATCH_SIZE_HEADER = b"x-turnout-batch-size"  # set by turnout's worker on a batch's first answer
+_INFERENCE_ID = b"X-Amzn-SageMaker-Inference-Id"
+_CONTENT_TYPE = b"Content-Type"
+
+
+class Failure(StrEnum):
+    NO_ENDPOINT = "no-endpoint"  # no endpoint of that name is routed
+    NO_VARIANT = "no-variant"  # the named variant is not one of the endpoint's
+    NO_WEIGHT = "no-weight"  # every variant has weight 0
+    BAD_KEY = "bad-key"  # the assignment key is longer than allowed
+    OVERLOADED = "overloaded"  # the router answers its limit of concurrent invocations
+    NO_INSTANCE = "no-instance"  # no ready instance within the wait (starting, restarting)
+    MODEL_ERROR = "model-error"  # the model answered with an error status
+    TIMEOUT = "timeout"  # no answer within the model timeout
+    NO_ANSWER = "no-answer"  # the connection closed, or the answer was not valid HTTP
+
+
+# The status the metrics count when the model gave none (SageMaker counts these as 5XX).
+_NO_ANSWER_STATUS = 502
+_TIMEOUT_STATUS = 504
+_NO_INSTANCE_STATUS = 503
+
+
+class DispatchError(Exception):
+    """Why an invocation got no answer from a model, in words any protocol can use.
+
+    Once a variant was chosen, `variant` is set and `status` is what its metrics count: the
+    model's HTTP status, or the 5xx turnout stands in with when the model gave none.
+    """
+
+    def __init__(
+        self,
+        failure: Failure,
+        message: str,
+        *,
+        variant: VariantRoute | None = None,
+        status: int = 0,
+        model_us: float | None = None,
+        response: UpstreamResponse | None = None,
+        log: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.failure = failure
+        self.message = message
+        self.variant = variant
+        self.status = status
+        self.model_us = model_us
+        self.response = response  # the model's own error answer (MODEL_ERROR)
+        self.log = log  # where the instance's log is, for a person to look
+
+
+class Invocation:
+    """One request, protocol-neutral.
+
+    `headers` are the request's as received (lower-case names: assignment keys, targeting
+    rules); `relayed` go to the instance (Content-Type, Accept, ...). `path` is the path on
+    the instance, or a function of the chosen variant's name giving it.
+    """
+
+    __slots__ = ("body", "endpoint", "headers", "path", "relayed", "started", "target")
+
+    def __init__(
+        self,
+        endpoint: str,
+        target: str | None,
+        headers: list[tuple[bytes, bytes]],
+        relayed: list[tuple[bytes, bytes]],
+        body: bytes,
+        started: float,
+        path: bytes | Callable[[str], bytes] = INSTANCE_PATH,
+    ) -> None:
+        self.endpoint = endpoint
+        self.target = target
+        self.headers = headers
+        self.relayed = relayed
+        self.body = body
+        self.started = started
+        self.path = path
+
+    def relayed_header(self, name: bytes) -> bytes | None:
+        for header, value in self.relayed:
+            if header == name:
+                return value
+        return None
+
+
+class Outcome:
+    """A model's successful answer and how the invocation got there."""
+
+    __slots__ = ("cookie", "model_us", "randomized", "response", "user", "variant")
+
+    def __init__(
+        self,
+        variant: VariantRoute,
+        response: UpstreamResponse,
+        model_us: float,
+        user: str | None,
+        cookie: bytes | None,
+        randomized: bool,
+    ) -> None:
+        self.variant = variant
+        self.response = response
+        self.model_us = model_us  # ModelLatency: from sending to the whole answer
+        self.user = user  # the assignment key, when the request had one
+        self.cookie = cookie  # a Set-Cookie value for a browser that had no key
+        self.randomized = randomized  # the weights chose (not a rule, not a TargetVariant)
+
+
+class Dispatcher:
+    def __init__(self, router: Router) -> None:
+        self.router = router
+        self._turn = 0  # rotates tie-breaking between equally loaded instances
+
+    # -- admission --------------------------------------------------------------------
+
+    def admit(self) -> None:
+        """Count an invocation in, or refuse it (OVERLOADED); pair with `release`."""
+        router = self.router
+        if router.in_flight >= router.limits.max_concurrency:
+            raise DispatchError(
+                Failure.OVERLOADED,
+                f"turnout is answering its limit of {router.limits.max_concurrency} "
+                "concurrent invocations; retry shortly.",
+            )
+        router.in_flight += 1
+
+    def release(self) -> None:
+        self.router.in_flight -= 1
+
+    # -- choice and forwarding ----------------------------------------------------------
+
+    async def dispatch(self, invocation: Invocation) -> Outcome:
+        """The chosen variant's answer; DispatchError when there is none to relay as is."""
+        name = invocation.endpoint
+        route = self.router.table.endpoints.get(name)
+        if route is None:
+            raise DispatchError(Failure.NO_ENDPOINT, f"Endpoint {name} not found.")
+        user: str | None = None
+        cookie: bytes | None = None
+        randomized = False
+        if invocation.target is not None:
+            found = route.named(invocation.target, random())
+            if found is None:
+                raise DispatchError(
+                    Failure.NO_VARIANT,
+                    f"The variant {invocation.target} is not present in endpoint {name}.",
+                )
+        else:
+            found, user, cookie, randomized = _assign(route, invocation.headers)
+            if found is None:
+                raise DispatchError(
+                    Failure.NO_WEIGHT, f"Endpoint {name} has no variant with weight > 0."
+                )
+        path = invocation.path
+        if not isinstance(path, bytes):
+            path = path(found.name)
+        head = request_head(len(invocation.body), invocation.relayed, path)
+        response, model_us = await self._forward(name, found, head, invocation.body)
+        return Outcome(found, response, model_us, user, cookie, randomized)
+
+    async def _forward(
+        self, name: str, variant: VariantRoute, head: bytes, body: bytes
+    ) -> tuple[UpstreamResponse, float]:
+        """Send to the least-loaded ready instance; on a refused connection, try another.
+
+        Returns the answer and the microseconds the model took (ModelLatency).
+        """
+        limits = self.router.limits
+        refused: list[Upstream] = []
+        wait_until = 0.0  # set on the first wait; bounds all waiting for this request
+        while True:
+            upstream = self._pick(variant, refused)
+            if upstream is None:
+                wait_until = wait_until or time.monotonic() + limits.instance_wait
+                upstream = await self._wait_for_ready(name, variant, refused, wait_until)
+            upstream.outstanding += 1
+            sent = perf_counter()
+            try:
+                response = await upstream.pool.request(head, body, limits.model_timeout)
+            except UpstreamConnectError:
+                refused.append(upstream)  # never sent: safe to send elsewhere
+                continue
+            except UpstreamTimeout:
+                upstream.instance.report_unresponsive(
+                    f"no answer within the model timeout of {limits.model_timeout:g} s"
+                )
+                raise DispatchError(
+                    Failure.TIMEOUT,
+                    f"The model gave no answer within {limits.model_timeout:g} s.",
+                    variant=variant,
+                    status=_TIMEOUT_STATUS,
+                    log=upstream.instance.log,
+                ) from None
+            except UpstreamClosed:
+                raise DispatchError(
+                    Failure.NO_ANSWER,
+                    "The instance closed the connection before answering "
+                    "(its process may have exited).",
+                    variant=variant,
+                    status=_NO_ANSWER_STATUS,
+                    log=upstream.instance.log,
+                ) from None
+            except UpstreamProtocolError as exc:
+                raise DispatchError(
+                    Failure.NO_ANSWER,
+                    str(exc),
+                    variant=variant,
+                    status=_NO_ANSWER_STATUS,
+                    log=upstream.instance.log,
+                ) from None
+            finally:
+                upstream.outstanding -= 1
+            model_us = (perf_counter() - sent) * 1e6
+            if 200 <= response.status < 300:
+                return response, model_us
+            raise DispatchError(
+                Failure.MODEL_ERROR,
+                response.body.decode("utf-8", "replace"),
+                variant=variant,
+                status=response.status,
+                model_us=model_us,
+                response=response,
+                log=upstream.instance.log,
+            )
+
+    def _pick(self, variant: VariantRoute, refused: list[Upstream]) -> Upstream | None:
+        self._turn += 1
+        upstreams = variant.upstreams
+        if refused:
+            upstreams = tuple(u for u in upstreams if u not in refused)
+        return least_outstanding(upstreams, self._turn) if upstreams else None
+
+    async def _wait_for_ready(
+        self, name: str, chosen: VariantRoute, refused: list[Upstream], deadline: float
+    ) -> Upstream:
+        """Wait until `deadline` for an instance of the variant to be ready (e.g. restarting)."""
+        variant_name = chosen.name
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+            # Read the table afresh: a publish may have replaced the variant's instances.
+            route = self.router.table.endpoints.get(name)
+            variant = route.find(chosen.config, variant_name) if route is not None else None
+            if variant is None:
+                break
+            if refused:  # a refused instance may be back (restarted); give it another chance
+                refused.clear()
+            upstream = self._pick(variant, refused)
+            if upstream is not None:
+                return upstream
+        raise DispatchError(
+            Failure.NO_INSTANCE,
+            f"No instance of variant {variant_name} of endpoint {name} is ready "
+            "(starting or restarting); retry shortly.",
+            variant=chosen,
+            status=_NO_INSTANCE_STATUS,
+        )
+
+    # -- outcome hooks ------------------------------------------------------------------
+
+    def succeeded(self, invocation: Invocation, outcome: Outcome) -> None:
+        """After the answer went out: metrics, then exposures and data capture."""
+        variant = outcome.variant
+        response = outcome.response
+        elapsed = (perf_counter() - invocation.started) * 1e6
+        metrics = variant.metrics
+        metrics.observe(response.status, False, outcome.model_us, elapsed - outcome.model_us)
+        batch = response.header(BATCH_SIZE_HEADER)
+        if batch is not None and batch.isdigit():
+            metrics.observe_batch(int(batch))
+        exposures = self.router.exposures
+        if exposures is not None:
+            inference_id = invocation.relayed_header(_INFERENCE_ID)
+            if outcome.user is not None or inference_id is not None:
+                exposures.offer(
+                    invocation.endpoint, outcome.user, variant, inference_id, outcome.randomized
+                )
+        capture = variant.capture
+        if capture is not None and random() < capture.fraction:
+            offer_capture(capture, invocation, response)
+
+    def failed(self, invocation: Invocation, error: DispatchError) -> None:
+        """Count a failure in its variant's metrics, when a variant had been chosen."""
+        variant = error.variant
+        if variant is None:
+            return
+        elapsed = (perf_counter() - invocation.started) * 1e6
+        model_error = error.failure in _MODEL_FAILURES
+        variant.metrics.observe(
+            error.status, model_error, error.model_us, elapsed - (error.model_us or 0.0)
+        )
+
+
+def offer_capture(
+    capture: VariantCapture, invocation: Invocation, response: UpstreamResponse
+) -> None:
+    """Hand a sampled invocation to data capture (a queue append; the writer does the rest)."""
+    capture.offer(
+        invocation.relayed_header(_INFERENCE_ID),
+        invocation.relayed_header(_CONTENT_TYPE),
+        invocation.body,
+        response.header(b"content-type") or b"application/octet-stream",
+        response.body,
+    )
+
+
+_MODEL_FAILURES = frozenset((Failure.MODEL_ERROR, Failure.TIMEOUT, Failure.NO_ANSWER))
+
+
+def _assign(
+    route: EndpointRoute, headers: list[tuple[bytes, bytes]]
+) -> tuple[VariantRoute | None, str | None, bytes | None, bool]:
+    """(route, user, Set-Cookie value, whether the weights chose) for a request that named
+    no TargetVariant: targeting rules first, then the user's sticky assignment, else a
+    random draw by weight (ADR 0013)."""
+    sticky = route.sticky
+    if sticky is None:
+        return (route.chooser.pick(random()) if route.chooser else None), None, None, True
+    key, browser = sticky.keys.read(headers)
+    user = cookie = None
+    if key is not None:
+        if len(key) > MAX_KEY_LENGTH:
+            raise DispatchError(
+                Failure.BAD_KEY, f"The assignment key is longer than {MAX_KEY_LENGTH} characters."
+            )
+        user = key.decode("utf-8", "replace")
+    elif browser:
+        user = new_user_id()
+        cookie = sticky.keys.set_cookie(user)
+    targeted = sticky.targeted(user, headers)
+    if targeted is not None:
+        found = sticky.named(targeted, user) if user else route.named(targeted, random())
+        if found is not None:  # a rule naming a variant no longer routed falls through
+            return found, user, cookie, False
+    if user is None:
+        return (route.chooser.pick(random()) if route.chooser else None), None, None, True
+    return sticky.route_for(user), user, cookie, True
