@@ -20,7 +20,7 @@ from pathlib import Path
 
 from turnout.capture.hub import CaptureHub
 from turnout.capture.writer import CaptureWriter
-from turnout.resources import DataCapture
+from turnout.domain.resources import DataCapture
 from turnout.routing.invocations import _capture
 
 ROW = json.dumps([float(v % 17) for v in range(64)]).encode()  # a digits row, as JSON

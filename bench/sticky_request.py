@@ -18,7 +18,8 @@ import argparse
 import time
 from collections.abc import Callable
 
-from turnout.metrics.counters import VariantKey, VariantMetrics
+from turnout.domain.rollups import VariantKey
+from turnout.metrics.counters import VariantMetrics
 from turnout.routing.invocations import _assign
 from turnout.routing.settings import RoutingSettings
 from turnout.routing.table import EndpointRoute, VariantRoute

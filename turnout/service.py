@@ -17,10 +17,7 @@ from turnout.deploy import shifting
 from turnout.deploy.deployments import Deployment, Event, Phase, Request, RolloutPolicy
 from turnout.deploy.plans import DesiredVariant, apply_desired, initial_states
 from turnout.deploy.validation import check_name, check_variants
-from turnout.errors import Conflict, InvalidRequest, NotFound
-from turnout.instances.backend import Instance
-from turnout.models.artifact import ArtifactError, inspect_artifact
-from turnout.resources import (
+from turnout.domain.resources import (
     DataCapture,
     Endpoint,
     EndpointConfig,
@@ -29,6 +26,9 @@ from turnout.resources import (
     Model,
     VariantState,
 )
+from turnout.errors import Conflict, InvalidRequest, NotFound
+from turnout.instances.backend import Instance
+from turnout.models.artifact import ArtifactError, inspect_artifact
 from turnout.store import Store
 
 S = EndpointStatus

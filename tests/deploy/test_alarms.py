@@ -11,8 +11,8 @@ from turnout.deploy.alarms import (
     from_document,
     to_document,
 )
+from turnout.domain.rollups import Metric
 from turnout.errors import InvalidRequest
-from turnout.metrics.rollup import Metric
 
 OK, ALARM, NO_DATA = AlarmState.OK, AlarmState.ALARM, AlarmState.INSUFFICIENT_DATA
 

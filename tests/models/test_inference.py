@@ -17,6 +17,7 @@ from tests.support.models import (
     make_sklearn_model,
     train_digits,
 )
+from turnout.domain.resources import Flavor
 from turnout.models.inference import Context
 from turnout.models.predictor import (
     InvocationError,
@@ -25,7 +26,6 @@ from turnout.models.predictor import (
     Predictor,
     load_predictor,
 )
-from turnout.resources import Flavor
 
 PERFKIT_HANDLER = Path(__file__).resolve().parents[3] / "shared" / "perfkit" / "inference.py"
 

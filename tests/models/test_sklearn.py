@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from tests.support.models import digits_rows, npy_bytes, train_digits
+from turnout.domain.resources import Flavor
 from turnout.models.predictor import (
     InvocationError,
     ModelLoadError,
@@ -18,7 +19,6 @@ from turnout.models.predictor import (
     load_predictor,
 )
 from turnout.models.sklearn import SklearnPredictor
-from turnout.resources import Flavor
 
 
 def load(model_dir: Path, **environment: str) -> Predictor:

@@ -7,8 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from turnout.domain.rollups import VariantKey
 from turnout.errors import InvalidRequest
-from turnout.metrics.counters import VariantKey, VariantMetrics
+from turnout.metrics.counters import VariantMetrics
 from turnout.routing.keys import KeyReader
 from turnout.routing.settings import RoutingSettings
 from turnout.routing.sticky import Assigner

@@ -16,8 +16,8 @@ from turnout.deploy.shifting import (
     TrafficRouting,
     steps,
 )
+from turnout.domain.resources import EndpointStatus
 from turnout.errors import Conflict
-from turnout.resources import EndpointStatus
 from turnout.store import Store
 
 from .builders import config, endpoint, model, states

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from turnout.resources import EndpointConfig, Flavor, Model, ProductionVariant
+from turnout.domain.resources import EndpointConfig, Flavor, Model, ProductionVariant
 from turnout.store import Store
 
 # Any Unicode scalar but NUL, which PostgreSQL text cannot hold (nor can names or env vars).

@@ -7,8 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from turnout.api.capture_schemas import DataCaptureIn, DataCaptureOut, DataCaptureStatusOut
 from turnout.api.deployments import DeploymentConfigIn, DeploymentOut
 from turnout.capture.hub import CaptureStatus
-from turnout.instances.backend import Instance
-from turnout.resources import (
+from turnout.domain.resources import (
     DataCapture,
     Endpoint,
     EndpointConfig,
@@ -16,6 +15,7 @@ from turnout.resources import (
     Model,
     ProductionVariant,
 )
+from turnout.instances.backend import Instance
 
 _STRICT = ConfigDict(extra="forbid")
 

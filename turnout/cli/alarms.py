@@ -20,7 +20,7 @@ from turnout.cli.common import (
 from turnout.cli.models import format_time
 from turnout.client import AlarmInfo
 from turnout.deploy.alarms import MissingData, watched_traffic
-from turnout.metrics.rollup import Metric
+from turnout.domain.rollups import Metric
 
 app = typer.Typer(
     help="Alarms: thresholds on an endpoint's metrics (CloudWatch-style); deployments roll "

@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterable, Sequence
 
 from turnout.deploy.alarms import Alarm, AlarmState, Comparison, MissingData, breaches
-from turnout.metrics.rollup import Rollup, align, statistic
+from turnout.domain.rollups import Rollup, align, statistic
 from turnout.metrics.series import Datapoint, by_period, select
 
 _WORDS = {

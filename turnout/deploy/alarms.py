@@ -15,8 +15,8 @@ from enum import StrEnum
 from typing import Any
 
 from turnout.deploy.validation import check_name
+from turnout.domain.rollups import PERIOD, STATISTICS, Metric
 from turnout.errors import InvalidRequest
-from turnout.metrics.rollup import PERIOD, STATISTICS, Metric
 
 
 class AlarmState(StrEnum):

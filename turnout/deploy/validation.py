@@ -6,8 +6,8 @@ import math
 import re
 from collections.abc import Sequence
 
+from turnout.domain.resources import ProductionVariant
 from turnout.errors import InvalidRequest
-from turnout.resources import ProductionVariant
 
 NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
 _NAME = re.compile(NAME_PATTERN)

@@ -15,12 +15,12 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from turnout.domain.resources import Flavor
 from turnout.instances.backend import Address, Instance, InstanceSpec
 from turnout.instances.lifeline import PARENT_VARIABLE
 from turnout.instances.supervisor import HealthPolicy, Launch, SupervisedInstance
 from turnout.models.artifact import prepare
 from turnout.models.s3 import S3Source, localize
-from turnout.resources import Flavor
 
 
 class LocalBackend:

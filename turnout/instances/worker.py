@@ -33,10 +33,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from turnout.domain.resources import Flavor
 from turnout.instances.backend import Address
 from turnout.instances.lifeline import die_with_parent
 from turnout.models.predictor import InvocationError, ModelLoadError, Predictor, load_predictor
-from turnout.resources import Flavor
 from turnout.settings import MAX_PAYLOAD_BYTES
 
 LOAD_FAILED = 3

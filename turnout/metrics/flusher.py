@@ -22,8 +22,7 @@ import socket
 import time
 from collections.abc import Callable
 
-from turnout.metrics.counters import VariantKey, Window
-from turnout.metrics.rollup import PERIOD, Rollup, align
+from turnout.domain.rollups import PERIOD, Rollup, VariantKey, Window, align
 from turnout.routing.router import Router
 from turnout.store import Store
 

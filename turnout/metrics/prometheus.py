@@ -23,8 +23,8 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
+from turnout.domain.histogram import LatencyHistogram
 from turnout.instances.backend import Instance
-from turnout.metrics.histogram import LatencyHistogram
 from turnout.routing.router import Router
 
 LABELS = ("endpoint", "config", "variant")

@@ -21,10 +21,10 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from turnout.domain.resources import Flavor, Model
 from turnout.models import layout
 from turnout.models.layout import Listing
 from turnout.models.requirements import check_requirements, requirement_warnings
-from turnout.resources import Flavor, Model
 
 
 class ArtifactError(Exception):

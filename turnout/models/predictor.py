@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from turnout.resources import Flavor
+from turnout.domain.resources import Flavor
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from turnout.domain.resources import Model
 from turnout.models.artifact import ArtifactError, cache_key
-from turnout.resources import Model
 
 ACCESS_KEY_VAR = "TURNOUT_S3_ACCESS_KEY_ID"
 SECRET_KEY_VAR = "TURNOUT_S3_SECRET_ACCESS_KEY"

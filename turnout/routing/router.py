@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from turnout.capture.hub import CaptureHub
+from turnout.domain.rollups import VariantKey
 from turnout.instances.backend import Instance
-from turnout.metrics.counters import VariantKey, VariantMetrics
+from turnout.metrics.counters import VariantMetrics
 from turnout.routing.settings import RoutingSettings
 from turnout.routing.table import (
     EndpointRoute,

@@ -23,8 +23,8 @@ from turnout.deploy.deployments import (
     policy_of,
 )
 from turnout.deploy.shifting import Step
+from turnout.domain.resources import EndpointStatus
 from turnout.errors import Conflict, NotFound
-from turnout.resources import EndpointStatus
 from turnout.store import endpoints
 from turnout.store.schema import deployment_events, deployments
 from turnout.store.schema import endpoints as endpoint_rows

@@ -66,7 +66,7 @@ endpoint_configs = sa.Table(
     sa.Column("name", sa.Text, nullable=False),
     sa.Column("created_at", sa.Double, nullable=False),
     sa.Column("deleted_at", sa.Double, nullable=True),
-    # SageMaker's DataCaptureConfig (turnout.resources.DataCapture as JSON), or NULL.
+    # SageMaker's DataCaptureConfig (turnout.domain.resources.DataCapture as JSON), or NULL.
     sa.Column("data_capture", sa.JSON(none_as_null=True), nullable=True),
     _live_name_index("endpoint_configs"),
     sqlite_autoincrement=True,
@@ -129,7 +129,7 @@ tags = sa.Table(
 
 # Per-variant invocation metrics, one row per (period, router). Several routers (scale-out)
 # each write their own row (`source`); readers add them up. Latencies are sparse histograms
-# {"buckets": {index: count}, "total": µs, "max": µs} (turnout.metrics.histogram).
+# {"buckets": {index: count}, "total": µs, "max": µs} (turnout.domain.histogram).
 rollups = sa.Table(
     "rollups",
     metadata,

@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 
 from turnout.api.sagemaker import arns
 from turnout.api.sagemaker.models import flavor_of
-from turnout.resources import Flavor
+from turnout.domain.resources import Flavor
 
 NAME = st.from_regex(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,20}", fullmatch=True)
 

@@ -14,7 +14,7 @@ from turnout.api.sagemaker.context import (
 from turnout.api.sagemaker.errors import validation_error
 from turnout.api.sagemaker.listing import query_of
 from turnout.api.sagemaker.tags import tag_new
-from turnout.resources import Flavor, Model
+from turnout.domain.resources import Flavor, Model
 
 # Images that name a built-in flavor; any other image means "detect from the artifact".
 IMAGE_FLAVORS = {"turnout/sklearn": Flavor.SKLEARN, "turnout/inference": Flavor.INFERENCE}
