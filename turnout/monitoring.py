@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from turnout.deploy.alarms import Alarm, AlarmStatus, AlarmTransition
+from turnout.domain.alarms import Alarm, AlarmStatus, AlarmTransition
 from turnout.domain.rollups import (
     LATENCIES,
     PERIOD,

@@ -14,9 +14,10 @@ from typing import Protocol
 from turnout.capture import destination as capture
 from turnout.capture.hub import CaptureHub, CaptureStatus
 from turnout.deploy import shifting
-from turnout.deploy.deployments import Deployment, Event, Phase, Request, RolloutPolicy
 from turnout.deploy.plans import DesiredVariant, apply_desired, initial_states
-from turnout.deploy.validation import check_name, check_variants
+from turnout.deploy.validation import check_variants
+from turnout.domain.deployments import Deployment, Event, Phase, Request, RolloutPolicy
+from turnout.domain.names import check_name
 from turnout.domain.resources import (
     DataCapture,
     Endpoint,

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from turnout.deploy.alarm_data import datapoints, reason, since
-from turnout.deploy.alarms import Alarm, AlarmState, Comparison, MissingData
+from turnout.domain.alarms import Alarm, AlarmState, Comparison, MissingData
 from turnout.domain.rollups import Metric, Rollup, VariantKey, Window
 from turnout.metrics.series import Datapoint
 

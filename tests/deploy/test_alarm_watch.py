@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from turnout.deploy.alarm_watch import AlarmWatch
-from turnout.deploy.alarms import Alarm, AlarmState, Comparison
+from turnout.domain.alarms import Alarm, AlarmState, Comparison
 from turnout.domain.rollups import PERIOD, Metric, VariantKey
 from turnout.metrics.flusher import Flusher
 from turnout.routing.router import Router, RouterLimits

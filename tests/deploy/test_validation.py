@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from turnout.deploy.validation import NAME_PATTERN, check_name, check_variants
+from turnout.deploy.validation import check_variants
+from turnout.domain.names import NAME_PATTERN, check_name
 from turnout.domain.resources import ProductionVariant
 from turnout.errors import InvalidRequest
 

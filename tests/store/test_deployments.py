@@ -7,16 +7,16 @@ from dataclasses import replace
 
 import pytest
 
-from turnout.deploy.deployments import Deployment, Event, Phase, Request, RolloutPolicy
-from turnout.deploy.shifting import (
+from turnout.deploy.shifting import steps
+from turnout.domain.deployments import Deployment, Event, Phase, Request, RolloutPolicy
+from turnout.domain.resources import EndpointStatus
+from turnout.domain.shifting import (
     BlueGreenPolicy,
     CapacitySize,
     CapacityType,
     RoutingType,
     TrafficRouting,
-    steps,
 )
-from turnout.domain.resources import EndpointStatus
 from turnout.errors import Conflict
 from turnout.store import Store
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from turnout.deploy.alarms import Alarm, AlarmState, Comparison, MissingData
+from turnout.domain.alarms import Alarm, AlarmState, Comparison, MissingData
 from turnout.domain.rollups import PERIOD, Metric, Rollup, VariantKey, statistic
 from turnout.errors import AlreadyExists, NotFound
 from turnout.metrics.counters import VariantMetrics

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from turnout.deploy.alarms import (
+from turnout.domain.alarms import (
     Alarm,
     AlarmState,
     AlarmStatus,

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 from sqlalchemy.engine import Connection
 
-from turnout.deploy.alarms import Alarm, AlarmState, AlarmStatus, AlarmTransition
-from turnout.deploy.deployments import Deployment, Event, Request
+from turnout.domain.alarms import Alarm, AlarmState, AlarmStatus, AlarmTransition
+from turnout.domain.deployments import Deployment, Event, Request
 from turnout.domain.resources import (
     DataCapture,
     Endpoint,

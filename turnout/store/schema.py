@@ -152,7 +152,7 @@ rollups = sa.Table(
     sa.Index("ix_rollups_endpoint_start", "endpoint", "start"),
 )
 
-# Alarm definitions (turnout.deploy.alarms.Alarm as JSON) with their current state.
+# Alarm definitions (turnout.domain.alarms.Alarm as JSON) with their current state.
 alarms = sa.Table(
     "alarms",
     metadata,
@@ -179,7 +179,7 @@ alarm_history = sa.Table(
     sqlite_autoincrement=True,
 )
 
-# Guarded blue/green deployments (turnout.deploy.deployments.Deployment), one row each;
+# Guarded blue/green deployments (turnout.domain.deployments.Deployment), one row each;
 # the reconciler writes a row (compare-and-set on `revision`) before it acts on it. The API
 # writes only `requested`. Deleted with their endpoint.
 deployments = sa.Table(

@@ -24,7 +24,7 @@ from turnout.api.dashboard import views
 from turnout.api.deployments import deployments_of
 from turnout.api.experiments import report_out
 from turnout.api.schemas import EndpointOut
-from turnout.deploy.alarms import watched_traffic
+from turnout.domain.alarms import watched_traffic
 from turnout.domain.rollups import align
 from turnout.errors import NotFound
 from turnout.experiments.service import ExperimentService

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from turnout.deploy.validation import check_name
+from turnout.domain.names import check_name
 from turnout.domain.rollups import PERIOD, STATISTICS, Metric
 from turnout.errors import InvalidRequest
 

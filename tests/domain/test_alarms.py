@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from turnout.deploy.alarms import (
+from turnout.domain.alarms import (
     Alarm,
     AlarmState,
     Comparison,
