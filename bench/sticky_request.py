@@ -19,9 +19,9 @@ import time
 from collections.abc import Callable
 
 from turnout.domain.rollups import VariantKey
+from turnout.domain.routing import RoutingSettings
 from turnout.metrics.counters import VariantMetrics
 from turnout.routing.invocations import _assign
-from turnout.routing.settings import RoutingSettings
 from turnout.routing.table import EndpointRoute, VariantRoute
 
 Headers = list[tuple[bytes, bytes]]

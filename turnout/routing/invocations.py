@@ -17,11 +17,11 @@ from time import perf_counter
 from typing import Any
 
 from turnout.capture.target import VariantCapture
+from turnout.domain.routing import MAX_KEY_LENGTH
 from turnout.routing import errors
 from turnout.routing.choice import least_outstanding
 from turnout.routing.keys import new_user_id
 from turnout.routing.router import Router
-from turnout.routing.settings import MAX_KEY_LENGTH
 from turnout.routing.table import EndpointRoute, Upstream, VariantRoute
 from turnout.routing.upstream import (
     UpstreamClosed,

@@ -16,9 +16,9 @@ from typing import Protocol
 
 from turnout.capture.hub import CaptureHub
 from turnout.domain.rollups import VariantKey
+from turnout.domain.routing import RoutingSettings
 from turnout.instances.backend import Instance
 from turnout.metrics.counters import VariantMetrics
-from turnout.routing.settings import RoutingSettings
 from turnout.routing.table import (
     EndpointRoute,
     RoutingTable,

@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
+from turnout.domain.routing import RoutingSettings
+from turnout.domain.targeting import HeaderRule
 from turnout.routing.assignment import StickyAssignment
 from turnout.routing.keys import KeyReader
-from turnout.routing.settings import RoutingSettings
-from turnout.routing.targeting import HeaderRule
 
 if TYPE_CHECKING:
     from turnout.routing.table import VariantRoute

@@ -216,7 +216,7 @@ deployment_events = sa.Table(
     sqlite_autoincrement=True,
 )
 
-# An endpoint's routing settings (turnout.routing.settings, ADR 0013): assignment key
+# An endpoint's routing settings (turnout.domain.routing, ADR 0013): assignment key
 # sources and targeting rules as a JSON document, and the salt of its sticky assignment.
 # Created on first use; deleted with the endpoint.
 routing_settings = sa.Table(
