@@ -20,7 +20,7 @@ from pathlib import Path
 
 from turnout.capture.hub import CaptureHub
 from turnout.capture.writer import CaptureWriter
-from turnout.resources import DataCapture
+from turnout.domain.resources import DataCapture
 from turnout.routing.dispatch import Invocation, offer_capture
 from turnout.routing.upstream import UpstreamResponse
 

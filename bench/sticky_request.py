@@ -18,9 +18,9 @@ import argparse
 import time
 from collections.abc import Callable
 
+from turnout.domain.routing import RoutingSettings
 from turnout.metrics.counters import VariantKey, VariantMetrics
 from turnout.routing.dispatch import _assign
-from turnout.routing.settings import RoutingSettings
 from turnout.routing.table import EndpointRoute, VariantRoute
 
 Headers = list[tuple[bytes, bytes]]

@@ -14,11 +14,19 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from turnout.deploy.alarms import Alarm, AlarmStatus, AlarmTransition
+from turnout.domain.alarms import Alarm, AlarmStatus, AlarmTransition
+from turnout.domain.rollups import (
+    LATENCIES,
+    PERIOD,
+    STATISTICS,
+    Metric,
+    Rollup,
+    VariantKey,
+    align,
+    statistic,
+)
 from turnout.errors import InvalidRequest
-from turnout.metrics.counters import VariantKey
 from turnout.metrics.flusher import Flusher
-from turnout.metrics.rollup import LATENCIES, PERIOD, STATISTICS, Metric, Rollup, align, statistic
 from turnout.metrics.series import Datapoint, period_starts, select, series
 from turnout.store import Store
 

@@ -20,6 +20,7 @@ from turnout.capture.upload import s3_upload
 from turnout.capture.writer import CaptureWriter
 from turnout.deploy.alarm_watch import AlarmWatch
 from turnout.deploy.reconciler import Reconciler
+from turnout.domain.rollups import PERIOD
 from turnout.experiments.exposures import ExposureLog
 from turnout.experiments.routing import RoutingService, RoutingSync
 from turnout.experiments.service import ExperimentService, auto_promote
@@ -27,7 +28,6 @@ from turnout.experiments.store import ExperimentStore
 from turnout.instances.local import LocalBackend
 from turnout.instances.supervisor import HealthPolicy
 from turnout.metrics.flusher import Flusher
-from turnout.metrics.rollup import PERIOD
 from turnout.models.s3 import S3Source
 from turnout.monitoring import Monitoring
 from turnout.routing.router import Router, RouterLimits

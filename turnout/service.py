@@ -14,14 +14,10 @@ from typing import Protocol
 from turnout.capture import destination as capture
 from turnout.capture.hub import CaptureHub, CaptureStatus
 from turnout.deploy import shifting
-from turnout.deploy.deployments import Deployment, Event, Phase, Request, RolloutPolicy
 from turnout.deploy.plans import DesiredVariant, apply_desired, initial_states
 from turnout.deploy.validation import check_name, check_variants
-from turnout.errors import Conflict, InvalidRequest, NotFound
-from turnout.instances.backend import Instance
-from turnout.models.artifact import inspect_artifact
-from turnout.models.errors import ArtifactError
-from turnout.resources import (
+from turnout.domain.deployments import Deployment, Event, Phase, Request, RolloutPolicy
+from turnout.domain.resources import (
     DataCapture,
     Endpoint,
     EndpointConfig,
@@ -30,6 +26,10 @@ from turnout.resources import (
     Model,
     VariantState,
 )
+from turnout.errors import Conflict, InvalidRequest, NotFound
+from turnout.instances.backend import Instance
+from turnout.models.artifact import inspect_artifact
+from turnout.models.errors import ArtifactError
 from turnout.store import Store
 
 S = EndpointStatus

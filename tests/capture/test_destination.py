@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from turnout.capture.destination import check, parse_destination
+from turnout.domain.resources import DataCapture
 from turnout.errors import InvalidRequest
-from turnout.resources import DataCapture
 
 OK = DataCapture(destination="s3://bucket/prefix", sampling_percentage=30)
 

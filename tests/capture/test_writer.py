@@ -13,7 +13,7 @@ from turnout.capture.files import append
 from turnout.capture.hub import CaptureHub
 from turnout.capture.target import VariantCapture
 from turnout.capture.writer import CaptureWriter
-from turnout.resources import DataCapture
+from turnout.domain.resources import DataCapture
 
 HOUR = 3600.0
 T0 = 1764064800.0  # 2025-11-25T10:00:00Z

@@ -23,7 +23,7 @@ from tests.support.endpoints import VariantOf, poll_until
 from tests.support.load import LoadProcess
 from turnout.cli.background import BackgroundServer
 from turnout.client import Client, Variant
-from turnout.metrics.rollup import PERIOD
+from turnout.domain.rollups import PERIOD
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page

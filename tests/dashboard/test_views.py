@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from turnout.api.dashboard import views
-from turnout.metrics.counters import VariantKey, VariantMetrics
-from turnout.metrics.rollup import PERIOD, Rollup
+from turnout.domain.rollups import PERIOD, Rollup, VariantKey
+from turnout.metrics.counters import VariantMetrics
 
 NOW = 1_000_000.0 + 4.0  # 4 s into a period
 

@@ -9,9 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from turnout.deploy.alarm_data import datapoints, reason, since
-from turnout.deploy.alarms import Alarm, AlarmState, Comparison, MissingData
-from turnout.metrics.counters import VariantKey, Window
-from turnout.metrics.rollup import Metric, Rollup
+from turnout.domain.alarms import Alarm, AlarmState, Comparison, MissingData
+from turnout.domain.rollups import Metric, Rollup, VariantKey, Window
 from turnout.metrics.series import Datapoint
 
 T0 = 1_764_064_800.0  # 2025-11-25 10:00:00 UTC

@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 
 from turnout.deploy.alarm_watch import AlarmWatch
-from turnout.deploy.alarms import Alarm, AlarmState, Comparison
-from turnout.metrics.counters import VariantKey
+from turnout.domain.alarms import Alarm, AlarmState, Comparison
+from turnout.domain.rollups import PERIOD, Metric, VariantKey
 from turnout.metrics.flusher import Flusher
-from turnout.metrics.rollup import PERIOD, Metric
 from turnout.routing.router import Router, RouterLimits
 from turnout.store import Store
 

@@ -14,8 +14,8 @@ from turnout.deploy.plans import (
     serving_states,
     weights_of,
 )
+from turnout.domain.resources import EndpointConfig, ProductionVariant, VariantState
 from turnout.errors import InvalidRequest
-from turnout.resources import EndpointConfig, ProductionVariant, VariantState
 
 
 def states() -> tuple[VariantState, ...]:

@@ -7,16 +7,16 @@ from dataclasses import replace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from turnout.deploy.alarms import AlarmState
-from turnout.deploy.deployments import Deployment, Phase, Request, RolloutPolicy
 from turnout.deploy.rollout import Facts, Green, decide, due_at, green_share, watches_alarms
-from turnout.deploy.shifting import (
+from turnout.deploy.shifting import steps
+from turnout.domain.alarms import AlarmState
+from turnout.domain.deployments import Deployment, Phase, Request, RolloutPolicy
+from turnout.domain.shifting import (
     BlueGreenPolicy,
     CapacitySize,
     CapacityType,
     RoutingType,
     TrafficRouting,
-    steps,
 )
 
 OK, ALARM, NODATA = AlarmState.OK, AlarmState.ALARM, AlarmState.INSUFFICIENT_DATA

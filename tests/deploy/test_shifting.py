@@ -4,14 +4,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from turnout.deploy.shifting import (
+from turnout.deploy.shifting import steps, validate
+from turnout.domain.shifting import (
     BlueGreenPolicy,
     CapacitySize,
     CapacityType,
     RoutingType,
     TrafficRouting,
-    steps,
-    validate,
 )
 from turnout.errors import InvalidRequest
 

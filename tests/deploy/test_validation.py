@@ -8,9 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from turnout.deploy.validation import NAME_PATTERN, check_name, check_variants
+from turnout.deploy.validation import check_variants
+from turnout.domain.names import NAME_PATTERN, check_name
+from turnout.domain.resources import ProductionVariant
 from turnout.errors import InvalidRequest
-from turnout.resources import ProductionVariant
 
 
 @pytest.mark.parametrize("name", ["a", "A1", "digits-ab", "a--b", "x" * 63])

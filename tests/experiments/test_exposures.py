@@ -7,9 +7,10 @@ import asyncio
 from collections.abc import Sequence
 from typing import cast
 
+from turnout.domain.rollups import VariantKey
 from turnout.experiments.exposures import ExposureLog
 from turnout.experiments.store import ExperimentStore
-from turnout.metrics.counters import VariantKey, VariantMetrics
+from turnout.metrics.counters import VariantMetrics
 from turnout.routing.table import VariantRoute
 from turnout.store.experiments import ExposureRow
 

@@ -17,12 +17,12 @@ import pytest
 
 from tests.support.impostor import ANSWER, impostor
 from tests.support.models import make_command_model
+from turnout.domain.resources import Model
 from turnout.instances import local
 from turnout.instances.backend import Instance, InstanceSpec
 from turnout.instances.listening import listens
 from turnout.instances.local import LocalBackend
 from turnout.instances.supervisor import HealthPolicy
-from turnout.resources import Model
 
 
 @pytest.fixture

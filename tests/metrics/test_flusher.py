@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from turnout.domain.rollups import PERIOD, Metric, VariantKey, statistic
 from turnout.instances.usage import Usage
-from turnout.metrics.counters import VariantKey
 from turnout.metrics.flusher import Flusher
-from turnout.metrics.rollup import PERIOD, Metric, statistic
 from turnout.routing.router import Router, RouterLimits
 from turnout.routing.table import EndpointRoute, RoutingTable, Upstream, VariantRoute
 from turnout.store import Store

@@ -11,11 +11,11 @@ from typing import Any
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from turnout.domain.resources import Model
+from turnout.domain.rollups import VariantKey
 from turnout.instances.backend import InstanceSpec
 from turnout.instances.usage import Usage
-from turnout.metrics.counters import VariantKey
 from turnout.metrics.prometheus import InstanceCollector, RouterCollector
-from turnout.resources import Model
 from turnout.routing.router import Router, RouterLimits
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "docs" / "grafana" / "turnout.json"

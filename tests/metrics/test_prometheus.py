@@ -6,7 +6,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from turnout.metrics.counters import VariantKey
+from turnout.domain.rollups import VariantKey
 from turnout.metrics.prometheus import BUCKETS, RouterCollector
 from turnout.routing.router import Router, RouterLimits
 

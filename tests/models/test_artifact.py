@@ -15,6 +15,7 @@ from tests.support.models import (
     make_sklearn_model,
     make_tarball,
 )
+from turnout.domain.resources import Model
 from turnout.models.artifact import (
     ArtifactError,
     cache_key,
@@ -23,7 +24,6 @@ from turnout.models.artifact import (
     locate,
     prepare,
 )
-from turnout.resources import Model
 
 
 def model_of(artifact: Path | str, **fields: object) -> Model:

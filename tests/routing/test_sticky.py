@@ -7,10 +7,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from turnout.domain.rollups import VariantKey
+from turnout.domain.routing import RoutingSettings
 from turnout.errors import InvalidRequest
-from turnout.metrics.counters import VariantKey, VariantMetrics
+from turnout.metrics.counters import VariantMetrics
 from turnout.routing.keys import KeyReader
-from turnout.routing.settings import RoutingSettings
 from turnout.routing.sticky import Assigner
 from turnout.routing.table import EndpointRoute, VariantRoute
 

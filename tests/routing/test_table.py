@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from turnout.metrics.counters import VariantKey, VariantMetrics
+from turnout.domain.rollups import VariantKey
+from turnout.metrics.counters import VariantMetrics
 from turnout.routing.table import EndpointRoute, VariantRoute
 
 

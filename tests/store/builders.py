@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from turnout.resources import (
+from turnout.domain.resources import (
     Endpoint,
     EndpointConfig,
     EndpointStatus,

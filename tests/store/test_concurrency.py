@@ -7,8 +7,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+from turnout.domain.resources import EndpointStatus, VariantState
 from turnout.errors import AlreadyExists
-from turnout.resources import EndpointStatus, VariantState
 from turnout.store import Store
 
 from .builders import config, endpoint, model

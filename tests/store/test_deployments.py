@@ -7,17 +7,17 @@ from dataclasses import replace
 
 import pytest
 
-from turnout.deploy.deployments import Deployment, Event, Phase, Request, RolloutPolicy
-from turnout.deploy.shifting import (
+from turnout.deploy.shifting import steps
+from turnout.domain.deployments import Deployment, Event, Phase, Request, RolloutPolicy
+from turnout.domain.resources import EndpointStatus
+from turnout.domain.shifting import (
     BlueGreenPolicy,
     CapacitySize,
     CapacityType,
     RoutingType,
     TrafficRouting,
-    steps,
 )
 from turnout.errors import Conflict
-from turnout.resources import EndpointStatus
 from turnout.store import Store
 
 from .builders import config, endpoint, model, states

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
+from turnout.domain.resources import EndpointConfig, ProductionVariant
 from turnout.errors import AlreadyExists, InvalidRequest, NotFound
-from turnout.resources import EndpointConfig, ProductionVariant
 from turnout.store import Store
 
 from .builders import config, model

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from turnout.domain.resources import EndpointStatus, VariantState
 from turnout.errors import Conflict, NotFound
-from turnout.resources import EndpointStatus, VariantState
 from turnout.store import Store
 
 from .builders import config, endpoint, model, states

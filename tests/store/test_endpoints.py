@@ -5,8 +5,8 @@ from collections.abc import Callable
 
 import pytest
 
+from turnout.domain.resources import Endpoint, EndpointStatus, Fleet, VariantState
 from turnout.errors import AlreadyExists, Conflict, InvalidRequest, NotFound
-from turnout.resources import Endpoint, EndpointStatus, Fleet, VariantState
 from turnout.store import Store
 
 from .builders import config, endpoint, model

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
+from turnout.domain.resources import Model
 from turnout.errors import AlreadyExists, NotFound
-from turnout.resources import Model
 from turnout.store import Store
 
 from .builders import model

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from turnout.domain.resources import EndpointConfig, Model, ProductionVariant
 from turnout.models import registry
-from turnout.resources import EndpointConfig, Model, ProductionVariant
 from turnout.store import Store
 
 # Any Unicode scalar but NUL, which PostgreSQL text cannot hold (nor can names or env vars).

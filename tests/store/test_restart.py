@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from turnout.resources import EndpointStatus, VariantState
+from turnout.domain.resources import EndpointStatus, VariantState
 from turnout.store import Store
 
 from .builders import config, endpoint, model

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from turnout.deploy.alarms import Alarm, AlarmState, Comparison, MissingData
+from turnout.domain.alarms import Alarm, AlarmState, Comparison, MissingData
+from turnout.domain.rollups import PERIOD, Metric, Rollup, VariantKey, statistic
 from turnout.errors import AlreadyExists, NotFound
-from turnout.metrics.counters import VariantKey, VariantMetrics
-from turnout.metrics.rollup import PERIOD, Metric, Rollup, statistic
+from turnout.metrics.counters import VariantMetrics
 from turnout.store import Store
 
 A = VariantKey("digits", "digits-ab", "A")

@@ -4,8 +4,8 @@ import dataclasses
 
 import pytest
 
+from turnout.domain.resources import ServerlessConfig
 from turnout.errors import InvalidRequest, NotFound
-from turnout.resources import ServerlessConfig
 from turnout.store import Store
 
 from .builders import config, endpoint, model

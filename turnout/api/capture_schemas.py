@@ -7,7 +7,7 @@ import dataclasses
 from pydantic import BaseModel, ConfigDict, Field
 
 from turnout.capture.hub import CaptureStatus
-from turnout.resources import DataCapture
+from turnout.domain.resources import DataCapture
 
 
 class DataCaptureIn(BaseModel):

@@ -9,7 +9,8 @@ from typing import Any, Literal
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from turnout.deploy.deployments import (
+from turnout.deploy.rollout import green_share
+from turnout.domain.deployments import (
     Deployment,
     Event,
     Request,
@@ -17,7 +18,6 @@ from turnout.deploy.deployments import (
     policy_document,
     policy_of,
 )
-from turnout.deploy.rollout import green_share
 from turnout.service import ControlPlane
 
 _STRICT = ConfigDict(extra="forbid")

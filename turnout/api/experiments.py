@@ -19,6 +19,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from turnout.domain.routing import RoutingSettings
 from turnout.experiments.analysis import Comparison
 from turnout.experiments.definition import Direction, Experiment, Method, Metric, MetricKind
 from turnout.experiments.routing import RoutingService
@@ -29,7 +30,6 @@ from turnout.experiments.service import (
     FeedbackEvent,
 )
 from turnout.experiments.statistics import Interval
-from turnout.routing.settings import RoutingSettings
 from turnout.store.experiments import ExperimentRow
 
 _STRICT = ConfigDict(extra="forbid")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from turnout.deploy.alarms import (
+from turnout.domain.alarms import (
     Alarm,
     AlarmState,
     AlarmStatus,
@@ -12,7 +12,7 @@ from turnout.deploy.alarms import (
     Comparison,
     MissingData,
 )
-from turnout.metrics.rollup import STATISTICS, Metric
+from turnout.domain.rollups import STATISTICS, Metric
 from turnout.metrics.series import Datapoint
 from turnout.monitoring import VariantSummary
 

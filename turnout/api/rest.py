@@ -29,11 +29,11 @@ from turnout.api.schemas import (
     TrafficIn,
 )
 from turnout.deploy.plans import DesiredVariant
+from turnout.domain.resources import Model
 from turnout.errors import AlreadyExists, Conflict, InvalidRequest, NotFound, TurnoutError
 from turnout.experiments.routing import RoutingService
 from turnout.experiments.service import ExperimentService
 from turnout.monitoring import Monitoring
-from turnout.resources import Model
 from turnout.service import ControlPlane
 
 _STATUS = {InvalidRequest: 400, NotFound: 404, AlreadyExists: 409, Conflict: 409}

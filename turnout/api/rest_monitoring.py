@@ -18,7 +18,7 @@ from turnout.api.monitoring_schemas import (
     VariantMetricsOut,
 )
 from turnout.api.schemas import ErrorOut
-from turnout.metrics.rollup import PERIOD, STATISTICS, Metric
+from turnout.domain.rollups import PERIOD, STATISTICS, Metric
 from turnout.monitoring import Monitoring
 
 _ERRORS: dict[int | str, dict[str, Any]] = {

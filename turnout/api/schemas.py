@@ -7,15 +7,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from turnout.api.capture_schemas import DataCaptureIn, DataCaptureOut, DataCaptureStatusOut
 from turnout.api.deployments import DeploymentConfigIn, DeploymentOut
 from turnout.capture.hub import CaptureStatus
-from turnout.instances.backend import Instance
-from turnout.models import registry
-from turnout.resources import (
+from turnout.domain.resources import (
     DataCapture,
     Endpoint,
     EndpointConfig,
     Model,
     ProductionVariant,
 )
+from turnout.instances.backend import Instance
+from turnout.models import registry
 
 _STRICT = ConfigDict(extra="forbid")
 

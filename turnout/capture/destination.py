@@ -7,8 +7,8 @@ import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
+from turnout.domain.resources import DataCapture
 from turnout.errors import InvalidRequest
-from turnout.resources import DataCapture
 
 _MAX_URI = 512  # SageMaker's DestinationS3Uri limit
 _CONTENT_TYPE = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9])*/[a-zA-Z0-9](-*[a-zA-Z0-9.])*")

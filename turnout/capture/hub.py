@@ -17,7 +17,7 @@ from turnout.capture.destination import parse_destination
 from turnout.capture.record import Encoding
 from turnout.capture.target import CaptureRules, CaptureState, VariantCapture
 from turnout.capture.writer import CaptureWriter
-from turnout.resources import DataCapture
+from turnout.domain.resources import DataCapture
 
 log = logging.getLogger("turnout.capture")
 

@@ -19,8 +19,8 @@ from turnout.cli.common import (
 )
 from turnout.cli.models import format_time
 from turnout.client import AlarmInfo
-from turnout.deploy.alarms import MissingData, watched_traffic
-from turnout.metrics.rollup import Metric
+from turnout.domain.alarms import MissingData, watched_traffic
+from turnout.domain.rollups import Metric
 
 app = typer.Typer(
     help="Alarms: thresholds on an endpoint's metrics (CloudWatch-style); deployments roll "

@@ -12,8 +12,8 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 
-from turnout.deploy.alarms import Alarm, AlarmState, Comparison, MissingData, breaches
-from turnout.metrics.rollup import Rollup, align, statistic
+from turnout.domain.alarms import Alarm, AlarmState, Comparison, MissingData, breaches
+from turnout.domain.rollups import Rollup, align, statistic
 from turnout.metrics.series import Datapoint, by_period, select
 
 _WORDS = {

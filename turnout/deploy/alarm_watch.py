@@ -16,10 +16,10 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 
 from turnout.deploy import alarm_data
-from turnout.deploy.alarms import AlarmState, AlarmStatus, evaluate
+from turnout.domain.alarms import AlarmState, AlarmStatus, evaluate
+from turnout.domain.rollups import Rollup
 from turnout.errors import NotFound
 from turnout.metrics.flusher import Flusher
-from turnout.metrics.rollup import Rollup
 from turnout.store import Store
 
 log = logging.getLogger("turnout.alarms")

@@ -6,8 +6,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from turnout.deploy.validation import check_instance_count, check_total_weight, check_weight
+from turnout.domain.resources import EndpointConfig, VariantState
 from turnout.errors import InvalidRequest
-from turnout.resources import EndpointConfig, VariantState
 
 
 @dataclass(frozen=True)

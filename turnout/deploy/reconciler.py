@@ -29,10 +29,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Protocol
 
-from turnout.deploy.alarms import AlarmState
-from turnout.deploy.deployments import Deployment, Phase
 from turnout.deploy.plans import initial_states, scale_plan, serving_states, weights_of
 from turnout.deploy.rollout import Change, Facts, Green, decide, due_at, green_share, watches_alarms
+from turnout.domain.alarms import AlarmState
+from turnout.domain.deployments import Deployment, Phase
+from turnout.domain.resources import Endpoint, EndpointStatus, Fleet, VariantState
 from turnout.errors import NotFound
 from turnout.instances.backend import (
     Instance,
@@ -42,7 +43,6 @@ from turnout.instances.backend import (
     InstanceState,
 )
 from turnout.instances.backoff import restart_delay
-from turnout.resources import Endpoint, EndpointStatus, Fleet, VariantState
 from turnout.routing.router import Router
 from turnout.routing.table import VariantTarget
 from turnout.store import Store

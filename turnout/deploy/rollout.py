@@ -23,8 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from turnout.deploy.alarms import AlarmState
-from turnout.deploy.deployments import Deployment, Event, Phase, Request
+from turnout.domain.alarms import AlarmState
+from turnout.domain.deployments import Deployment, Event, Phase, Request
 
 P = Phase
 

@@ -1,30 +1,20 @@
-"""The rules a request must follow, as SageMaker states them. Pure: raise InvalidRequest."""
+"""The rules a request must follow, as SageMaker states them. Pure: raise InvalidRequest.
+
+Names follow `turnout.domain.names` (alarms check them too, in the domain).
+"""
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 
+from turnout.domain.names import check_name
+from turnout.domain.resources import ProductionVariant
 from turnout.errors import InvalidRequest
-from turnout.resources import ProductionVariant
 
-NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
-_NAME = re.compile(NAME_PATTERN)
-MAX_NAME_LENGTH = 63
 MAX_VARIANTS = 10
 # One machine: more instances than this of one variant is almost surely a typo.
 MAX_INSTANCES_PER_VARIANT = 64
-
-
-def check_name(kind: str, name: str) -> None:
-    # fullmatch: with match(), "$" also matches before a trailing newline.
-    if not isinstance(name, str) or len(name) > MAX_NAME_LENGTH or not _NAME.fullmatch(name):
-        raise InvalidRequest(
-            f"Invalid {kind} name {name!r}: use 1 to {MAX_NAME_LENGTH} letters, digits and "
-            "hyphens, starting and ending with a letter or digit "
-            f"(pattern {NAME_PATTERN})."
-        )
 
 
 def check_weight(variant: str, weight: float) -> None:

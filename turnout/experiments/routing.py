@@ -13,10 +13,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from turnout.domain.routing import RoutingSettings, new_salt
 from turnout.errors import NotFound
 from turnout.experiments.store import ExperimentStore
 from turnout.routing.router import Router
-from turnout.routing.settings import RoutingSettings, new_salt
 from turnout.store import Store
 
 Apply = Callable[[str, RoutingSettings], object]

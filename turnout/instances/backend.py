@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from turnout.domain.resources import Model
 from turnout.instances.usage import Usage
-from turnout.resources import Model
 
 
 @dataclass(frozen=True)

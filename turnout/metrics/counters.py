@@ -8,54 +8,7 @@ Prometheus exports are the flushed windows plus the one in progress.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from turnout.metrics.histogram import LatencyHistogram
-
-
-@dataclass(frozen=True)
-class VariantKey:
-    """SageMaker's dimensions: EndpointName, VariantName, plus the endpoint config."""
-
-    endpoint: str
-    config: str
-    variant: str
-
-
-class Window:
-    """Counts of one period (or, merged, of all periods so far)."""
-
-    __slots__ = (
-        "errors_4xx",
-        "errors_5xx",
-        "invocations",
-        "model_errors",
-        "model_latency",
-        "overhead_latency",
-    )
-
-    def __init__(self) -> None:
-        self.invocations = 0
-        # As SageMaker counts them: 4XX/5XX by the status the *model* answered (the caller sees
-        # 424 ModelError for both); no answer at all (timeout, dead instance) counts as 5XX.
-        self.errors_4xx = 0  # Invocation4XXErrors
-        self.errors_5xx = 0  # Invocation5XXErrors
-        self.model_errors = 0  # InvocationModelErrors: not 2XX, including no answer
-        self.model_latency = LatencyHistogram()  # µs the instance took
-        self.overhead_latency = LatencyHistogram()  # µs turnout added around it
-
-    def merge(self, other: Window) -> None:
-        self.invocations += other.invocations
-        self.errors_4xx += other.errors_4xx
-        self.errors_5xx += other.errors_5xx
-        self.model_errors += other.model_errors
-        self.model_latency.merge(other.model_latency)
-        self.overhead_latency.merge(other.overhead_latency)
-
-    @property
-    def empty(self) -> bool:
-        return self.invocations == 0
-
+from turnout.domain.rollups import VariantKey, Window
 
 # Upper bounds of the batch-size histogram's buckets (requests per predict call).
 BATCH_BOUNDS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)

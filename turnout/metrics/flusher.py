@@ -22,9 +22,8 @@ import socket
 import time
 from collections.abc import Callable
 
-from turnout.metrics.counters import VariantKey, Window
-from turnout.metrics.rollup import PERIOD, Rollup, align
-from turnout.routing.router import Router
+from turnout.domain.rollups import PERIOD, Rollup, VariantKey, Window, align
+from turnout.metrics.source import CounterSource
 from turnout.store import Store
 
 log = logging.getLogger("turnout.metrics")
@@ -42,7 +41,7 @@ def default_source() -> str:
 class Flusher:
     def __init__(
         self,
-        router: Router,
+        router: CounterSource,
         store: Store,
         *,
         retention: float = DEFAULT_RETENTION,
@@ -94,18 +93,14 @@ class Flusher:
         return batch
 
     def _instances(self, key: VariantKey) -> int:
-        route = self._router.table.endpoints.get(key.endpoint)
-        found = route.find(key.config, key.variant) if route is not None else None
-        return len(found.upstreams) if found is not None else 0
+        return len(self._router.instances(key))
 
     def _usage(self, key: VariantKey, now: float) -> tuple[float | None, float | None]:
         """The routed instances' mean CPU and memory utilization, from their recent samples."""
-        route = self._router.table.endpoints.get(key.endpoint)
-        found = route.find(key.config, key.variant) if route is not None else None
         samples = [
-            u.instance.usage[-1]
-            for u in (found.upstreams if found is not None else ())
-            if u.instance.usage and now - u.instance.usage[-1].at <= USAGE_FRESH
+            instance.usage[-1]
+            for instance in self._router.instances(key)
+            if instance.usage and now - instance.usage[-1].at <= USAGE_FRESH
         ]
         if not samples:
             return None, None

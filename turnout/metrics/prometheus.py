@@ -1,4 +1,5 @@
-"""The router's counters in Prometheus' terms: a collector over `Router.metrics` totals.
+"""The router's counters in Prometheus' terms: a collector over the `metrics` totals of a
+router (a `CounterSource`).
 
 Counters and histograms carry the labels endpoint, config (the fleet) and variant. Totals
 are cumulative since the process started (flushing a window does not reset them); a
@@ -24,10 +25,10 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
+from turnout.domain.histogram import LatencyHistogram
 from turnout.instances.backend import Instance
 from turnout.metrics.counters import BATCH_BOUNDS, BatchSizes
-from turnout.metrics.histogram import LatencyHistogram
-from turnout.routing.router import Router
+from turnout.metrics.source import CounterSource
 
 LABELS = ("endpoint", "config", "variant")
 # seconds: from half a millisecond (a fast model) to the default model timeout
@@ -47,7 +48,7 @@ _COUNTERS = (
 
 
 class RouterCollector(Collector):
-    def __init__(self, router: Router) -> None:
+    def __init__(self, router: CounterSource) -> None:
         self._router = router
 
     def collect(self) -> Iterator[Metric]:

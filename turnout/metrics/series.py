@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from turnout.metrics.rollup import Metric, Rollup, align, statistic
+from turnout.domain.rollups import Metric, Rollup, align, statistic
 
 
 @dataclass(frozen=True)

@@ -21,12 +21,12 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from turnout.domain.resources import Model
 from turnout.models import layout, registry
 from turnout.models.errors import ArtifactError
 from turnout.models.flavors.command import NAME as COMMAND
 from turnout.models.layout import Listing
 from turnout.models.requirements import check_requirements, requirement_warnings
-from turnout.resources import Model
 
 
 @dataclass(frozen=True)

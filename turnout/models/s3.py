@@ -15,9 +15,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from turnout.domain.resources import Model
 from turnout.models.artifact import cache_key
 from turnout.models.errors import ArtifactError
-from turnout.resources import Model
 
 ACCESS_KEY_VAR = "TURNOUT_S3_ACCESS_KEY_ID"
 SECRET_KEY_VAR = "TURNOUT_S3_SECRET_ACCESS_KEY"

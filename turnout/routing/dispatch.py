@@ -18,10 +18,10 @@ from random import random
 from time import perf_counter
 
 from turnout.capture.target import VariantCapture
+from turnout.domain.routing import MAX_KEY_LENGTH
 from turnout.routing.choice import least_outstanding
 from turnout.routing.keys import new_user_id
 from turnout.routing.router import Router
-from turnout.routing.settings import MAX_KEY_LENGTH
 from turnout.routing.table import EndpointRoute, Upstream, VariantRoute
 from turnout.routing.upstream import (
     UpstreamClosed,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable
 
-from turnout.routing.settings import RoutingSettings
+from turnout.domain.routing import RoutingSettings
 
 COOKIE_MAX_AGE = 365 * 24 * 3600
 _COOKIE = b"cookie"

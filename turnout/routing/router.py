@@ -3,7 +3,8 @@
 The control plane calls `publish` / `withdraw` to change where traffic goes, and `retire`
 to wait until instances it took out of the table have answered their last requests.
 `metrics` holds the counters of every variant route published so far; the metrics flusher
-takes their windows and drops the ones no longer routed (`routed_keys`).
+takes their windows and drops the ones no longer routed (`routed_keys`); the metrics
+see the router as a `turnout.metrics.source.CounterSource`.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from turnout.capture.hub import CaptureHub
+from turnout.domain.rollups import VariantKey
+from turnout.domain.routing import RoutingSettings
 from turnout.instances.backend import Instance
-from turnout.metrics.counters import VariantKey, VariantMetrics
-from turnout.routing.settings import RoutingSettings
+from turnout.metrics.counters import VariantMetrics
 from turnout.routing.table import (
     EndpointRoute,
     RoutingTable,
@@ -132,6 +134,12 @@ class Router:
             for name, route in self.table.endpoints.items()
             for r in route.routes
         }
+
+    def instances(self, key: VariantKey) -> tuple[Instance, ...]:
+        """The instances the table routes `key`'s traffic to; none once it is not routed."""
+        route = self.table.endpoints.get(key.endpoint)
+        found = route.find(key.config, key.variant) if route is not None else None
+        return tuple(u.instance for u in found.upstreams) if found is not None else ()
 
     def _metrics(self, key: VariantKey) -> VariantMetrics:
         metrics = self.metrics.get(key)

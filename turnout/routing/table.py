@@ -15,10 +15,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from turnout.capture.target import VariantCapture
+from turnout.domain.routing import RoutingSettings
 from turnout.instances.backend import Instance
 from turnout.metrics.counters import VariantMetrics
 from turnout.routing.choice import WeightedChoice
-from turnout.routing.settings import RoutingSettings
 from turnout.routing.sticky import Assigner
 from turnout.routing.upstream import ConnectionPool
 

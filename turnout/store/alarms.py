@@ -7,7 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from turnout.deploy.alarms import (
+from turnout.domain.alarms import (
     Alarm,
     AlarmState,
     AlarmStatus,

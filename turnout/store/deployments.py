@@ -14,17 +14,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from turnout.deploy.deployments import (
-    Deployment,
-    Event,
-    Phase,
-    Request,
-    policy_document,
-    policy_of,
-)
-from turnout.deploy.shifting import Step
+from turnout.domain.deployments import Deployment, Event, Phase, Request, policy_document, policy_of
+from turnout.domain.resources import EndpointStatus
+from turnout.domain.shifting import Step
 from turnout.errors import Conflict, NotFound
-from turnout.resources import EndpointStatus
 from turnout.store import endpoints
 from turnout.store.schema import deployment_events, deployments
 from turnout.store.schema import endpoints as endpoint_rows

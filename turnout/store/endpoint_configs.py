@@ -10,8 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
-from turnout.errors import AlreadyExists, InvalidRequest, NotFound
-from turnout.resources import (
+from turnout.domain.resources import (
     DataCapture,
     EndpointConfig,
     Fleet,
@@ -19,6 +18,7 @@ from turnout.resources import (
     ProductionVariant,
     ServerlessConfig,
 )
+from turnout.errors import AlreadyExists, InvalidRequest, NotFound
 from turnout.store import models as model_rows
 from turnout.store import tags
 from turnout.store.schema import endpoint_configs, models, production_variants

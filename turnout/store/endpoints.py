@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from turnout.domain.resources import Endpoint, EndpointStatus, Fleet, VariantState
 from turnout.errors import AlreadyExists, Conflict, InvalidRequest, NotFound
-from turnout.resources import Endpoint, EndpointStatus, Fleet, VariantState
 from turnout.store import endpoint_configs as config_rows
 from turnout.store import tags
 from turnout.store.schema import endpoint_configs, endpoints, variant_states

@@ -8,8 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
+from turnout.domain.resources import Model
 from turnout.errors import AlreadyExists, NotFound
-from turnout.resources import Model
 from turnout.store import tags
 from turnout.store.schema import models
 from turnout.store.unique import insert_unless_name_taken

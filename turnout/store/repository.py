@@ -11,10 +11,9 @@ from collections.abc import Sequence
 
 from sqlalchemy.engine import Connection
 
-from turnout.deploy.alarms import Alarm, AlarmState, AlarmStatus, AlarmTransition
-from turnout.deploy.deployments import Deployment, Event, Request
-from turnout.metrics.rollup import Rollup
-from turnout.resources import (
+from turnout.domain.alarms import Alarm, AlarmState, AlarmStatus, AlarmTransition
+from turnout.domain.deployments import Deployment, Event, Request
+from turnout.domain.resources import (
     DataCapture,
     Endpoint,
     EndpointConfig,
@@ -23,6 +22,7 @@ from turnout.resources import (
     Model,
     VariantState,
 )
+from turnout.domain.rollups import Rollup
 from turnout.store import (
     alarms,
     deployments,

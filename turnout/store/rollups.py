@@ -8,9 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from turnout.metrics.counters import VariantKey, Window
-from turnout.metrics.histogram import LatencyHistogram
-from turnout.metrics.rollup import Rollup
+from turnout.domain.histogram import LatencyHistogram
+from turnout.domain.rollups import Rollup, VariantKey, Window
 from turnout.store.schema import rollups
 
 

@@ -66,7 +66,7 @@ endpoint_configs = sa.Table(
     sa.Column("name", sa.Text, nullable=False),
     sa.Column("created_at", sa.Double, nullable=False),
     sa.Column("deleted_at", sa.Double, nullable=True),
-    # SageMaker's DataCaptureConfig (turnout.resources.DataCapture as JSON), or NULL.
+    # SageMaker's DataCaptureConfig (turnout.domain.resources.DataCapture as JSON), or NULL.
     sa.Column("data_capture", sa.JSON(none_as_null=True), nullable=True),
     _live_name_index("endpoint_configs"),
     sqlite_autoincrement=True,
@@ -129,7 +129,7 @@ tags = sa.Table(
 
 # Per-variant invocation metrics, one row per (period, router). Several routers (scale-out)
 # each write their own row (`source`); readers add them up. Latencies are sparse histograms
-# {"buckets": {index: count}, "total": µs, "max": µs} (turnout.metrics.histogram).
+# {"buckets": {index: count}, "total": µs, "max": µs} (turnout.domain.histogram).
 rollups = sa.Table(
     "rollups",
     metadata,
@@ -152,7 +152,7 @@ rollups = sa.Table(
     sa.Index("ix_rollups_endpoint_start", "endpoint", "start"),
 )
 
-# Alarm definitions (turnout.deploy.alarms.Alarm as JSON) with their current state.
+# Alarm definitions (turnout.domain.alarms.Alarm as JSON) with their current state.
 alarms = sa.Table(
     "alarms",
     metadata,
@@ -179,7 +179,7 @@ alarm_history = sa.Table(
     sqlite_autoincrement=True,
 )
 
-# Guarded blue/green deployments (turnout.deploy.deployments.Deployment), one row each;
+# Guarded blue/green deployments (turnout.domain.deployments.Deployment), one row each;
 # the reconciler writes a row (compare-and-set on `revision`) before it acts on it. The API
 # writes only `requested`. Deleted with their endpoint.
 deployments = sa.Table(
@@ -216,7 +216,7 @@ deployment_events = sa.Table(
     sqlite_autoincrement=True,
 )
 
-# An endpoint's routing settings (turnout.routing.settings, ADR 0013): assignment key
+# An endpoint's routing settings (turnout.domain.routing, ADR 0013): assignment key
 # sources and targeting rules as a JSON document, and the salt of its sticky assignment.
 # Created on first use; deleted with the endpoint.
 routing_settings = sa.Table(

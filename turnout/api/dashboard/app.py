@@ -25,11 +25,11 @@ from turnout.api.deployments import deployments_of
 from turnout.api.experiments import report_out
 from turnout.api.schemas import EndpointOut
 from turnout.asgi import Scope
-from turnout.deploy.alarms import watched_traffic
+from turnout.domain.alarms import watched_traffic
+from turnout.domain.rollups import align
 from turnout.errors import NotFound
 from turnout.experiments.service import ExperimentService
 from turnout.metrics.flusher import Flusher
-from turnout.metrics.rollup import align
 from turnout.monitoring import Monitoring
 from turnout.service import ControlPlane
 

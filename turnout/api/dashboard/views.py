@@ -11,9 +11,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from turnout.domain.rollups import PERIOD, Rollup, VariantKey, Window, align, merged
 from turnout.instances.backend import Instance
-from turnout.metrics.counters import VariantKey, Window
-from turnout.metrics.rollup import PERIOD, Rollup, align, merged
 
 RATE_SECONDS = 60.0  # requests/s, error rates and latencies: over the last minute
 COUNT_SECONDS = 300.0  # "requests" column: over the last five minutes

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from turnout.api.sagemaker.context import Answer, Params, without_none
 from turnout.capture.hub import CaptureStatus
-from turnout.resources import DataCapture
+from turnout.domain.resources import DataCapture
 
 
 def data_capture_of(params: Params) -> DataCapture | None:

@@ -15,7 +15,7 @@ from turnout.api.sagemaker.context import (
 from turnout.api.sagemaker.errors import validation_error
 from turnout.api.sagemaker.listing import query_of
 from turnout.api.sagemaker.tags import tag_new
-from turnout.resources import EndpointConfig, ProductionVariant, ServerlessConfig
+from turnout.domain.resources import EndpointConfig, ProductionVariant, ServerlessConfig
 
 _UNSUPPORTED = ("ShadowProductionVariants", "AsyncInferenceConfig", "ExplainerConfig")
 _UNSUPPORTED_VARIANT = ("InstancePools", "CoreDumpConfig", "ManagedInstanceScaling",

@@ -17,10 +17,10 @@ from turnout.api.sagemaker.endpoint_configs import serverless_answer
 from turnout.api.sagemaker.errors import validation_error
 from turnout.api.sagemaker.listing import query_of
 from turnout.api.sagemaker.tags import tag_new
-from turnout.deploy.deployments import Deployment, Phase, RolloutPolicy, policy_document, policy_of
 from turnout.deploy.plans import DesiredVariant, initial_states
 from turnout.deploy.rollout import green_share
-from turnout.resources import Endpoint, EndpointStatus, Fleet, Model, VariantState
+from turnout.domain.deployments import Deployment, Phase, RolloutPolicy, policy_document, policy_of
+from turnout.domain.resources import Endpoint, EndpointStatus, Fleet, Model, VariantState
 
 S = EndpointStatus
 # What each variant is doing while the endpoint is in these states (SageMaker's VariantStatus).

@@ -14,8 +14,8 @@ from turnout.api.sagemaker.context import (
 from turnout.api.sagemaker.errors import validation_error
 from turnout.api.sagemaker.listing import query_of
 from turnout.api.sagemaker.tags import tag_new
+from turnout.domain.resources import Model
 from turnout.models import registry
-from turnout.resources import Model
 
 _UNSUPPORTED_CONTAINER = ("ModelDataSource", "AdditionalModelDataSources", "ModelPackageName",
                           "InferenceSpecificationName", "MultiModelConfig")  # fmt: skip

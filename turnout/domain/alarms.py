@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from turnout.deploy.validation import check_name
+from turnout.domain.names import check_name
+from turnout.domain.rollups import PERIOD, STATISTICS, Metric
 from turnout.errors import InvalidRequest
-from turnout.metrics.rollup import PERIOD, STATISTICS, Metric
 
 
 class AlarmState(StrEnum):

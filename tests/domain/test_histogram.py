@@ -4,7 +4,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from turnout.metrics.histogram import BUCKETS, LatencyHistogram, bucket_of, upper_bound
+from turnout.domain.histogram import BUCKETS, LatencyHistogram, bucket_of, upper_bound
 
 ERROR = 2 ** (1 / 16) - 1  # half a bucket, relative
 latencies = st.lists(st.floats(min_value=1.0, max_value=1e8), min_size=1, max_size=300)

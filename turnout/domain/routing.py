@@ -15,8 +15,8 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
+from turnout.domain.targeting import Targeting
 from turnout.errors import InvalidRequest
-from turnout.routing.targeting import Targeting
 
 DEFAULT_HEADER = "X-Turnout-User"
 DEFAULT_COOKIE = "turnout_user"

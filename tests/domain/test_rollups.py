@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from turnout.metrics.counters import VariantKey, VariantMetrics
-from turnout.metrics.rollup import PERIOD, Metric, Rollup, align, statistic
+from turnout.domain.rollups import PERIOD, Metric, Rollup, VariantKey, align, statistic
+from turnout.metrics.counters import VariantMetrics
 
 KEY = VariantKey("digits", "digits-ab", "A")
 

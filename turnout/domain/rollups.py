@@ -1,5 +1,9 @@
 """Rollups: one variant's counts over one aligned period, as kept in the store.
 
+A `Window` holds the counts of a period, a `VariantKey` names the variant (SageMaker's
+dimensions); the router fills windows (`turnout.metrics.counters`), the flusher turns
+them into rollups.
+
 Alarms and the dashboard read statistics over a span of rollups. The statistics follow
 CloudWatch's: Sum, SampleCount, Average, Minimum, Maximum, and percentiles p50/p90/p99 for the
 latencies; Average of an error count is the error rate (errors per invocation).
@@ -14,10 +18,53 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from turnout.metrics.counters import VariantKey, Window
-from turnout.metrics.histogram import LatencyHistogram
+from turnout.domain.histogram import LatencyHistogram
 
 PERIOD = 10.0  # seconds per rollup
+
+
+@dataclass(frozen=True)
+class VariantKey:
+    """SageMaker's dimensions: EndpointName, VariantName, plus the endpoint config."""
+
+    endpoint: str
+    config: str
+    variant: str
+
+
+class Window:
+    """Counts of one period (or, merged, of all periods so far)."""
+
+    __slots__ = (
+        "errors_4xx",
+        "errors_5xx",
+        "invocations",
+        "model_errors",
+        "model_latency",
+        "overhead_latency",
+    )
+
+    def __init__(self) -> None:
+        self.invocations = 0
+        # As SageMaker counts them: 4XX/5XX by the status the *model* answered (the caller sees
+        # 424 ModelError for both); no answer at all (timeout, dead instance) counts as 5XX.
+        self.errors_4xx = 0  # Invocation4XXErrors
+        self.errors_5xx = 0  # Invocation5XXErrors
+        self.model_errors = 0  # InvocationModelErrors: not 2XX, including no answer
+        self.model_latency = LatencyHistogram()  # µs the instance took
+        self.overhead_latency = LatencyHistogram()  # µs turnout added around it
+
+    def merge(self, other: Window) -> None:
+        self.invocations += other.invocations
+        self.errors_4xx += other.errors_4xx
+        self.errors_5xx += other.errors_5xx
+        self.model_errors += other.model_errors
+        self.model_latency.merge(other.model_latency)
+        self.overhead_latency.merge(other.overhead_latency)
+
+    @property
+    def empty(self) -> bool:
+        return self.invocations == 0
 
 
 class Metric(StrEnum):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from turnout.deploy.shifting import (
+from turnout.domain.shifting import (
     BlueGreenPolicy,
     CapacitySize,
     CapacityType,

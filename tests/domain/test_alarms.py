@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from turnout.deploy.alarms import (
+from turnout.domain.alarms import (
     Alarm,
     AlarmState,
     Comparison,
@@ -11,8 +11,8 @@ from turnout.deploy.alarms import (
     from_document,
     to_document,
 )
+from turnout.domain.rollups import Metric
 from turnout.errors import InvalidRequest
-from turnout.metrics.rollup import Metric
 
 OK, ALARM, NO_DATA = AlarmState.OK, AlarmState.ALARM, AlarmState.INSUFFICIENT_DATA
 

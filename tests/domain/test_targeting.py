@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from turnout.domain.targeting import HeaderRule, Targeting, UserRule
 from turnout.errors import InvalidRequest
 from turnout.routing.assignment import StickyAssignment
-from turnout.routing.targeting import HeaderRule, Targeting, UserRule
 
 VARIANTS = ("control", "canary", "beta")
 DOCUMENT: list[dict[str, Any]] = [
