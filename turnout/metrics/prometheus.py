@@ -122,9 +122,7 @@ class InstanceCollector(Collector):
         yield from (cpu, memory, rss, ready)
 
 
-def _add_batch_sizes(
-    family: HistogramMetricFamily, labels: list[str], sizes: BatchSizes
-) -> None:
+def _add_batch_sizes(family: HistogramMetricFamily, labels: list[str], sizes: BatchSizes) -> None:
     buckets = [
         (str(bound), float(n))
         for bound, n in zip(BATCH_BOUNDS, accumulate(sizes.counts), strict=True)

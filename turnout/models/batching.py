@@ -123,8 +123,9 @@ def stack(items: Sequence[Any]) -> Any:
 def split(outputs: Any, sizes: Sequence[int]) -> list[Any]:
     """Each request's share of a batch's outputs; ValueError if they don't have one row per
     input row (the caller then predicts each request alone)."""
-    total = sum(sizes)
-    bounds = list(zip([0, *accumulate(sizes)], accumulate(sizes), strict=True))
+    ends = list(accumulate(sizes))
+    total = ends[-1]
+    bounds = list(zip([0, *ends[:-1]], ends, strict=True))
     if isinstance(outputs, np.ndarray) and outputs.ndim > 0 and len(outputs) == total:
         return [outputs[start:end] for start, end in bounds]
     if isinstance(outputs, dict) and outputs:

@@ -196,8 +196,9 @@ def _encode_npy(prediction: object) -> bytes:
 def _one_output(prediction: object, media: str) -> None:
     if isinstance(prediction, dict):  # a model with several named outputs
         raise InvocationError(
-            406, f"the model has several outputs ({', '.join(prediction)}); {media} holds one: "
-            f"accept {JSON}"
+            406,
+            f"the model has several outputs ({', '.join(prediction)}); {media} holds one: "
+            f"accept {JSON}",
         )
 
 
