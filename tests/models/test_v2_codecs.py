@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 
+from tests.support.tensors import same, tensors
 from turnout.models.codecs import v2
 from turnout.models.codecs.v2 import (
     InferRequest,
@@ -27,30 +27,6 @@ from turnout.models.codecs.v2 import (
 
 http = pytest.importorskip("tritonclient.http")
 from tritonclient.http import _utils as triton_http_utils  # noqa: E402
-
-NUMERIC = {name: dtype for name, dtype in v2.DATATYPES.items() if name != "BYTES"}
-shapes = hnp.array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=4)
-
-
-@st.composite
-def tensors(draw: st.DrawFn, name: str = "x") -> Tensor:
-    datatype = draw(st.sampled_from(list(v2.DATATYPES)))
-    shape = draw(shapes)
-    if datatype == "BYTES":
-        elements = draw(st.lists(st.binary(max_size=8), min_size=int(np.prod(shape)),
-                                 max_size=int(np.prod(shape))))  # fmt: skip
-        data = np.empty(len(elements), dtype=object)
-        data[:] = elements
-        data = data.reshape(shape)
-    else:
-        data = draw(hnp.arrays(v2.DATATYPES[datatype], shape))
-    return Tensor(name, datatype, shape, data)
-
-
-def same(a: np.ndarray, b: np.ndarray) -> bool:
-    if a.shape != b.shape or a.dtype != b.dtype:
-        return False
-    return bool(np.array_equal(a, b, equal_nan=a.dtype.kind == "f"))
 
 
 def rejects(body: bytes | dict[str, Any], header_length: int | None = None) -> str:

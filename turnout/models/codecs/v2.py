@@ -325,6 +325,13 @@ def decode_tensor_data(
     return np.frombuffer(raw, dtype=dtype).reshape(shape)
 
 
+def check_datatype(datatype: object, where: str) -> str:
+    """A checked datatype: one of DATATYPES."""
+    if not isinstance(datatype, str) or datatype not in DATATYPES:
+        raise V2Error(400, f"{where} has datatype {datatype!r}; use one of {_DATATYPE_LIST}")
+    return datatype
+
+
 def check_shape(shape: object, where: str, limit: int = DEFAULT_MAX_ELEMENTS) -> tuple[int, ...]:
     """A checked shape: a list of non-negative integers with at most `limit` elements."""
     if not isinstance(shape, list | tuple) or not all(type(d) is int for d in shape):
@@ -435,9 +442,7 @@ def _tensors(items: object, binary: memoryview, what: str, max_elements: int) ->
         if name in names:
             raise V2Error(400, f"{where} is given twice; tensor names must be unique")
         names.add(name)
-        datatype = item.get("datatype")
-        if not isinstance(datatype, str) or datatype not in DATATYPES:
-            raise V2Error(400, f"{where} has datatype {datatype!r}; use one of {_DATATYPE_LIST}")
+        datatype = check_datatype(item.get("datatype"), where)
         shape = check_shape(item.get("shape"), where, budget)
         budget -= math.prod(shape)
         parameters = _parameters(item.get("parameters"), where)
