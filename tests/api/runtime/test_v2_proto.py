@@ -79,5 +79,5 @@ def test_the_committed_modules_are_what_the_proto_generates(tmp_path: Path) -> N
 
 def test_the_proto_ships_with_the_package() -> None:
     text = (Path(__file__).parents[3] / "pyproject.toml").read_text()
-    assert '"turnout.api.runtime" = ["v2_proto/*.proto"]' in text
+    assert '"turnout.api.runtime.v2_proto" = ["*.proto", "*.pyi"]' in text
     assert generate.PROTO.is_file()
