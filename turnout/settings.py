@@ -20,6 +20,8 @@ class Settings:
     db_url: str | None = None
     host: str = "127.0.0.1"
     port: int = 8080
+    # The Open Inference Protocol's gRPC port (None: no gRPC); REST is always on `port`.
+    grpc_port: int | None = None
     # How long the router waits for a model's answer (SageMaker: 60 s).
     model_timeout: float = 60.0
     # How long an instance may take to load its model and answer /ping.

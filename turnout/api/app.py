@@ -18,6 +18,10 @@ from turnout.api.prometheus import PATH as METRICS_PATH
 from turnout.api.prometheus import PrometheusMetrics
 from turnout.api.rest import build_rest_app
 from turnout.api.runtime.sagemaker import PREFIX, InvokeEndpoint
+from turnout.api.runtime.v2_endpoints import EndpointModels
+from turnout.api.runtime.v2_grpc import GrpcServer, start_grpc_server
+from turnout.api.runtime.v2_http import PREFIX as V2_PREFIX
+from turnout.api.runtime.v2_http import OpenInferenceHttp
 from turnout.api.sagemaker import SageMakerApi, is_sagemaker_request
 from turnout.asgi import Receive, Scope, Send
 from turnout.experiments.routing import RoutingService
@@ -53,6 +57,9 @@ class App:
         self._runtime = runtime
         dispatcher = Dispatcher(runtime.router)
         self._invocations = InvokeEndpoint(dispatcher)
+        self._models = EndpointModels(dispatcher)  # the Open Inference Protocol's view
+        self._open_inference = OpenInferenceHttp(self._models, runtime.settings.max_payload_bytes)
+        self._grpc: GrpcServer | None = None
         self._prometheus = PrometheusMetrics(runtime.router, runtime.backend.instances)
         rest = build_rest_app(
             runtime.control, runtime.monitoring, runtime.routing, runtime.experiments
@@ -82,8 +89,11 @@ class App:
             await self._lifespan(receive, send)
 
     async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["path"].startswith(PREFIX):
+        path = scope["path"]
+        if path.startswith(PREFIX):
             await self._invocations(scope, receive, send)
+        elif path == V2_PREFIX or path.startswith(V2_PREFIX + "/"):
+            await self._open_inference(scope, receive, send)
         elif is_sagemaker_request(scope):
             await self._sagemaker(scope, receive, send)
         elif _is_feedback(scope["path"]):
@@ -101,14 +111,35 @@ class App:
             if message["type"] == "lifespan.startup":
                 try:
                     await self._runtime.start()
+                    await self._start_grpc()
                 except Exception as exc:
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if self._grpc is not None:
+                    await self._grpc.stop()
                 await self._runtime.stop()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    async def _start_grpc(self) -> None:
+        settings = self._runtime.settings
+        if settings.grpc_port is None:
+            return
+        try:
+            self._grpc = await start_grpc_server(
+                self._models,
+                settings.host,
+                settings.grpc_port,
+                max_message_bytes=settings.max_payload_bytes + 64 * 1024,
+                credentials=settings.credentials,
+            )
+        except OSError as err:
+            raise RuntimeError(
+                f"cannot serve gRPC on {settings.host}:{settings.grpc_port}: {err}; "
+                "give another --grpc-port"
+            ) from None
 
 
 def _is_feedback(path: str) -> bool:
@@ -116,8 +147,12 @@ def _is_feedback(path: str) -> bool:
 
 
 def _takes_basic_auth(scope: Scope) -> bool:
-    """Readers that cannot sign SigV4: browsers (the dashboard) and Prometheus (`/metrics`,
-    whose scrape config has `basic_auth`)."""
-    return is_dashboard_request(scope) or (
-        scope["path"] == METRICS_PATH and scope["method"] in ("GET", "HEAD")
+    """Clients that cannot sign SigV4: browsers (the dashboard), Prometheus (`/metrics`,
+    whose scrape config has `basic_auth`) and Open Inference Protocol clients (/v2)."""
+    path = scope["path"]
+    return (
+        is_dashboard_request(scope)
+        or (path == METRICS_PATH and scope["method"] in ("GET", "HEAD"))
+        or path == V2_PREFIX
+        or path.startswith(V2_PREFIX + "/")
     )

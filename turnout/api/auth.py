@@ -127,6 +127,11 @@ def _has_signature(scope: Scope) -> bool:
 def basic_auth_ok(scope: Scope, secrets: Mapping[str, str]) -> bool:
     """Whether the request carries `Authorization: Basic` with a known key id and its secret."""
     header = next((v for k, v in scope["headers"] if k == b"authorization"), b"")
+    return basic_credentials_ok(header, secrets)
+
+
+def basic_credentials_ok(header: bytes, secrets: Mapping[str, str]) -> bool:
+    """Whether an Authorization value is `Basic` with a known key id and its secret."""
     scheme, _, encoded = header.partition(b" ")
     if scheme.lower() != b"basic":
         return False

@@ -28,7 +28,23 @@ def serve_command(
     host: Annotated[
         str, typer.Option(help="Address to listen on. Keep 127.0.0.1 unless you need others.")
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port for the APIs and invocations.")] = 8080,
+    port: Annotated[
+        int,
+        typer.Option(
+            help="Port for the APIs and invocations (SageMaker runtime and the Open "
+            "Inference Protocol's HTTP/REST)."
+        ),
+    ] = 8080,
+    grpc_port: Annotated[
+        int | None,
+        typer.Option(
+            "--grpc-port",
+            help="Also serve the Open Inference Protocol (KServe v2 / Triton) over gRPC on "
+            "this port. Default: no gRPC.",
+            min=1,
+            max=65535,
+        ),
+    ] = None,
     data_dir: Annotated[
         Path,
         typer.Option(
@@ -128,6 +144,7 @@ def serve_command(
         db_url=db,
         host=host,
         port=port,
+        grpc_port=grpc_port,
         model_timeout=model_timeout,
         startup_timeout=startup_timeout,
         instance_memory_limit_mb=instance_memory_limit or None,
@@ -145,6 +162,8 @@ def serve_command(
         f"turnout {turnout.__version__} serving on [bold]{url}[/]  "
         f"(data {settings.data_dir}, API docs {url}/api/v1/docs)"
     )
+    if grpc_port is not None:
+        console.print(f"Open Inference Protocol over gRPC on [bold]{host}:{grpc_port}[/]")
     try:
         serve(settings, sock)
     except ServeError as exc:

@@ -9,11 +9,12 @@ become headers, so sticky routing (`x-turnout-user`) works as over HTTP.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import NoReturn, TypeVar
 
 import grpc
 
+from turnout.api.auth import basic_credentials_ok
 from turnout.api.runtime import v2_messages
 from turnout.api.runtime.v2_proto import grpc_predict_v2_pb2 as pb
 from turnout.api.runtime.v2_proto import grpc_predict_v2_pb2_grpc as pb_grpc
@@ -39,6 +40,35 @@ _CODES = {
 }
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+class _BasicAuth(grpc.aio.ServerInterceptor):
+    """Lets through only calls whose `authorization` metadata is HTTP Basic with a known
+    key id and its secret (a gRPC client cannot sign SigV4; TLS is the deployer's)."""
+
+    def __init__(self, secrets: Mapping[str, str]) -> None:
+        self._secrets = dict(secrets)
+
+        async def deny(request: object, context: grpc.aio.ServicerContext) -> None:
+            await context.abort(
+                grpc.StatusCode.UNAUTHENTICATED,
+                "turnout serve has credentials: send metadata authorization: "
+                "Basic base64(<access key id>:<secret>)",
+            )
+
+        self._deny = grpc.unary_unary_rpc_method_handler(deny)
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        metadata = handler_call_details.invocation_metadata or ()
+        header = next((v for k, v in metadata if k.lower() == "authorization"), "")
+        raw = header if isinstance(header, bytes) else header.encode("latin-1", "replace")
+        if basic_credentials_ok(raw, self._secrets):
+            return await continuation(handler_call_details)
+        return self._deny
 
 
 def status_code(status: int) -> grpc.StatusCode:
@@ -159,13 +189,17 @@ async def start_grpc_server(
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     max_elements: int = DEFAULT_MAX_ELEMENTS,
     max_concurrent_rpcs: int | None = None,
+    credentials: Mapping[str, str] | None = None,
 ) -> GrpcServer:
     """Serve `service` over gRPC on host:port from the running event loop.
 
     Messages above `max_message_bytes` are refused (RESOURCE_EXHAUSTED) before the service
-    sees them. OSError when the address cannot be bound.
+    sees them. With `credentials` (access key id -> secret, as `turnout serve
+    --credentials`), every call must carry `authorization: Basic base64(id:secret)`
+    metadata, else UNAUTHENTICATED. OSError when the address cannot be bound.
     """
     server = grpc.aio.server(
+        interceptors=[_BasicAuth(credentials)] if credentials else None,
         options=[
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes),
