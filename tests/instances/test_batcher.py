@@ -59,9 +59,19 @@ async def test_batches_are_bounded_by_max_size_and_the_rest_follow() -> None:
 async def test_one_bad_request_fails_alone() -> None:
     model = Recorder()
     answers = await gather(Batcher(model, BatchPolicy(8)), rows(1), rows(-1), rows(3))
-    assert model.calls == [3, 1, 1, 1]  # the batch failed, then each alone
+    assert model.calls == [3, 1, 2, 1, 1]  # the batch failed: halves until the bad one is alone
     assert answers[0][0].tolist() == [[2, 2]] and answers[2][0].tolist() == [[6, 6]]
     assert isinstance(answers[1], InvocationError) and answers[1].status == 400
+
+
+async def test_the_good_requests_around_a_bad_one_stay_batched() -> None:
+    model = Recorder()
+    inputs = [rows(i) for i in range(1, 17)]
+    inputs[5] = rows(-1)
+    answers = await gather(Batcher(model, BatchPolicy(16)), *inputs)
+    assert [isinstance(a, InvocationError) for a in answers].count(True) == 1
+    assert model.calls[0] == 16 and max(model.calls[1:]) == 8
+    assert len(model.calls) <= 2 * 4 + 1  # halving, not one call per request
 
 
 async def test_inputs_that_cannot_stack_are_predicted_apart() -> None:

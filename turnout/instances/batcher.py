@@ -6,8 +6,8 @@ runs, new requests queue in the socket buffers; when it returns, the loop reads 
 each is decoded and submitted, and a flush scheduled with `call_soon` runs after all of
 them: they go to the model as one batch. A lone request waits for nothing (`call_soon`
 runs in the same loop iteration's wake-up), unless `max_delay_ms` asks it to wait for
-company. Inputs that cannot stack, or a batch whose predict fails, are predicted one
-request at a time, so a bad request fails alone.
+company. Inputs that cannot stack are predicted apart; a batch whose predict fails is
+halved until the request that fails stands alone, so a bad request fails alone.
 """
 
 from __future__ import annotations
@@ -99,9 +99,15 @@ class Batcher:
         try:
             outputs = self._model.predict(batching.stack([item.inputs for item in items]))
             parts = batching.split(outputs, [item.rows for item in items])
-        except (Exception, SystemExit):  # one bad request must not fail the others
-            for item in items:
-                self._alone(item)
+        except (Exception, SystemExit):
+            # One bad request must not fail the others: halve until it stands alone, so
+            # the rest stay batched (about 2 log2(n) more calls for one bad request).
+            half = len(items) // 2
+            for part in (items[:half], items[half:]):
+                if len(part) == 1:
+                    self._alone(part[0])
+                else:
+                    self._together(part)
             return
         size = len(items)
         for item, part in zip(items, parts, strict=True):
