@@ -136,8 +136,8 @@ def test_a_serve_that_is_not_executable_is_not_enough(tmp_path: Path) -> None:
 def test_cannot_tell_says_what_to_add(tmp_path: Path) -> None:
     touch(tmp_path / "notes.txt")
     expected = (
-        f"cannot tell how to serve {tmp_path}: add code/inference.py, a .joblib/.pkl file, "
-        "or give a command"
+        f"cannot tell how to serve {tmp_path}: add code/inference.py, an MLmodel file, "
+        "a .onnx file, an xgboost-model file, a .joblib/.pkl file, or give a command"
     )
     with pytest.raises(ArtifactError) as caught:
         detect_flavor(tmp_path, model_of(tmp_path))

@@ -31,6 +31,8 @@ class Flavor:
 
     `detect` answers from the artifact's listing and the model's environment; it may raise
     ArtifactError when the files half-match (e.g. SAGEMAKER_PROGRAM names a missing script).
+    `accepts`, when given, replaces `detect` for a model that names this flavor (or one of
+    its images) explicitly: it may accept files too common for auto-detection to claim.
     `explain` says what the artifact lacks, for a model that names this flavor explicitly
     (the text completes "the artifact ..."). `load` is None for a flavor whose instances are
     the model's own program rather than turnout's worker. Lower `rank` is tried first.
@@ -45,10 +47,15 @@ class Flavor:
     marker: str = ""  # what to add to an artifact for auto-detection to pick it
     images: tuple[str, ...] = ()  # container images (SageMaker's Image) that name it
     batching: str = "no"  # what the README's table says about batching
+    accepts: Detect | None = None  # files it serves when named explicitly (default: detect)
 
     @property
     def runs_worker(self) -> bool:
         return self.load is not None
+
+    def fits(self, listing: Listing, environment: Mapping[str, str]) -> bool:
+        """Whether this flavor serves the files of a model that names it explicitly."""
+        return (self.accepts or self.detect)(listing, environment)
 
 
 _flavors: dict[str, Flavor] = {}
