@@ -5,13 +5,15 @@ Files: `xgboost-model` at the root (what SageMaker's XGBoost training writes int
 model.tar.gz: a Booster saved by `save_model` in 1.3 and later, a pickled Booster before),
 or one `*.ubj` / `*.bst` booster file. A `*.json` booster is served only by a model that
 names the flavor (or a `sagemaker-xgboost` / `turnout/xgboost` image): a JSON file is too
-common for auto-detection to claim. Named explicitly, a lone file of any name is the model,
-as the container takes the first file it finds.
+common for auto-detection to claim. Named explicitly, a lone file without an extension is
+the model too (the container loads whatever file it finds).
 
 Bodies in, as the container takes them: `text/csv` (no header, no label column; an empty
 cell is a missing value; also the type of a request without Content-Type), `text/libsvm`
-and `text/x-libsvm` (`label idx:val ...` per line; indices are 0-based unless all of a
-request's are 1 or more, then 1-based, as XGBoost reads training files; absent = missing),
+and `text/x-libsvm` (`label idx:val ...` per line; absent = missing; indices are 0-based
+unless all of a request's are 1 or more, then 1-based, as the current container and XGBoost's
+own file reader guess; TURNOUT_XGBOOST_LIBSVM_BASE=0 or 1 fixes it for sparse rows that
+may lack feature 0),
 plus turnout's `application/x-npy` and `application/json` rows. Rows with fewer values than
 the model has features are padded with missing values; more is a 400.
 `application/x-recordio-protobuf` is refused with a 415.
@@ -45,6 +47,8 @@ SAGEMAKER_FILE = "xgboost-model"
 SUFFIXES = (".ubj", ".bst")  # XGBoost's own: safe to claim in auto-detection
 EXPLICIT_SUFFIXES = (".json",)  # served only when the model names the flavor
 THREADS_VARIABLE = "TURNOUT_XGBOOST_THREADS"
+LIBSVM_BASE_VARIABLE = "TURNOUT_XGBOOST_LIBSVM_BASE"
+AUTO_BASE = -1
 DEFAULT_ACCEPT_VARIABLE = "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT"
 LIBSVM = "text/libsvm"
 X_LIBSVM = "text/x-libsvm"
@@ -61,7 +65,8 @@ def _candidates(listing: Listing, suffixes: tuple[str, ...]) -> list[str]:
 
 
 def pick_booster_file(listing: Listing, explicit: bool = False) -> str | None:
-    """xgboost-model, else the only booster file (.json and lone files only if explicit)."""
+    """xgboost-model, else the only booster file (.json, or a lone file without an
+    extension, only if explicit)."""
     files = listing.root_files()
     if SAGEMAKER_FILE in files:
         return SAGEMAKER_FILE
@@ -70,7 +75,7 @@ def pick_booster_file(listing: Listing, explicit: bool = False) -> str | None:
     if len(candidates) == 1:
         return candidates[0]
     visible = [name for name in files if not name.startswith(".")]
-    if explicit and not candidates and len(visible) == 1:
+    if explicit and not candidates and len(visible) == 1 and "." not in visible[0]:
         return visible[0]
     return None
 
@@ -136,9 +141,10 @@ def parse_csv(body: bytes) -> list[list[float]]:
     return table
 
 
-def parse_libsvm(body: bytes, features: int) -> Any:
+def parse_libsvm(body: bytes, features: int, base: int = AUTO_BASE) -> Any:
     """libsvm lines (`label idx:val ...`, label optional) as a CSR matrix of `features`
-    columns; indices are 1-based when all of them are 1 or more (XGBoost's auto-detection)."""
+    columns; indices start at `base`, or (AUTO_BASE) at 1 when all of them are 1 or more
+    (XGBoost's auto-detection), else at 0."""
     from scipy.sparse import csr_matrix
 
     indptr = [0]
@@ -159,7 +165,10 @@ def parse_libsvm(body: bytes, features: int) -> Any:
             values.append(_number(value, f"libsvm line {number}"))
         indptr.append(len(indices))
     columns = np.array(indices, dtype=np.int64)
-    base = 1 if len(columns) and columns.min() >= 1 else 0
+    if base == AUTO_BASE:
+        base = 1 if len(columns) and columns.min() >= 1 else 0
+    if len(columns) and columns.min() < base:
+        raise InvocationError(400, f"libsvm feature index 0 with {LIBSVM_BASE_VARIABLE}=1")
     if len(columns) and columns.max() - base >= features:
         raise InvocationError(
             400, f"libsvm feature index {int(columns.max())} is out of range: the model has "
@@ -192,10 +201,13 @@ def _padded(array: Array, features: int, where: str) -> Array:
 class XGBoostBodies:
     """SageMaker XGBoost container bodies to float32 rows (or CSR for libsvm) and back."""
 
-    __slots__ = ("answers", "features")
+    __slots__ = ("answers", "base", "features")
 
-    def __init__(self, features: int, default_accept: str = codecs.CSV) -> None:
+    def __init__(
+        self, features: int, default_accept: str = codecs.CSV, base: int = AUTO_BASE
+    ) -> None:
         self.features = features
+        self.base = base
         if default_accept not in ANSWERS:
             raise ModelLoadError(
                 f"{DEFAULT_ACCEPT_VARIABLE}={default_accept!r}: the xgboost flavor answers "
@@ -209,7 +221,7 @@ class XGBoostBodies:
         if media == codecs.CSV:
             return _padded(np.array(parse_csv(call.body)), self.features, "the text/csv body")
         if media in (LIBSVM, X_LIBSVM):
-            return parse_libsvm(call.body, self.features)
+            return parse_libsvm(call.body, self.features, self.base)
         if media in (codecs.JSON, codecs.NPY):
             return _padded(codecs.decode(call.body, media), self.features, f"the {media} body")
         if media == RECORDIO:
@@ -291,6 +303,10 @@ def load(model_dir: Path, environment: Mapping[str, str]) -> LoadedModel:
     if name is None:
         raise ModelLoadError(f"{model_dir} {_explain(listing, environment)}")
     count = threads(environment, THREADS_VARIABLE)
+    base_text = environment.get(LIBSVM_BASE_VARIABLE, "").strip() or "auto"
+    if base_text not in ("auto", "0", "1"):
+        raise ModelLoadError(f"{LIBSVM_BASE_VARIABLE}={base_text!r}: give auto, 0 or 1")
+    base = AUTO_BASE if base_text == "auto" else int(base_text)
     default_accept = environment.get(DEFAULT_ACCEPT_VARIABLE, "").strip() or codecs.CSV
     xgb = import_framework("xgboost", NAME, "xgboost (the xgboost-cpu package)")
     booster = load_booster(model_dir / name, xgb)
@@ -304,7 +320,7 @@ def load(model_dir: Path, environment: Mapping[str, str]) -> LoadedModel:
 
     return LoadedModel(
         XGBoostModel(booster, dmatrix, xgb.core.XGBoostError),
-        XGBoostBodies(features, codecs.media_type(default_accept)),
+        XGBoostBodies(features, codecs.media_type(default_accept), base),
         RowTensors("predict", np.float32),
         batchable=True,
         platform="xgboost",
