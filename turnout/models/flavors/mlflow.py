@@ -116,7 +116,7 @@ class MlflowBodies:
                 return self._csv(call.body)
             if media == codecs.JSON:
                 return self._json(codecs.parse_json(call.body))
-        except self._bad_input as err:
+        except (self._bad_input, ValueError, TypeError) as err:  # the parsers' word on the body
             raise InvocationError(400, _one_line(err)) from None
         raise InvocationError(
             415, f"Content-Type {call.content_type!r} is not supported; use {codecs.JSON} "
