@@ -136,12 +136,52 @@ def test_a_serve_that_is_not_executable_is_not_enough(tmp_path: Path) -> None:
 def test_cannot_tell_says_what_to_add(tmp_path: Path) -> None:
     touch(tmp_path / "notes.txt")
     expected = (
-        f"cannot tell how to serve {tmp_path}: add code/inference.py, a .joblib/.pkl file, "
-        "or give a command"
+        f"cannot tell how to serve {tmp_path}: add code/inference.py, an MLmodel file, "
+        "a .onnx file, an xgboost-model file, a .joblib/.pkl file, or give a command"
     )
     with pytest.raises(ArtifactError) as caught:
         detect_flavor(tmp_path, model_of(tmp_path))
     assert str(caught.value) == expected
+
+
+@pytest.mark.parametrize(
+    ("files", "flavor"),
+    [
+        (("MLmodel", "model.pkl", "requirements.txt"), "mlflow"),  # not sklearn
+        (("classifier.onnx", "model.joblib"), "onnx"),  # a converted model beside its pickle
+        (("xgboost-model",), "xgboost"),
+        (("booster.ubj",), "xgboost"),
+        (("model.bst", "notes.json"), "xgboost"),
+    ],
+)
+def test_detect_by_file_names(tmp_path: Path, files: tuple[str, ...], flavor: str) -> None:
+    for name in files:
+        touch(tmp_path / name)
+    assert detect_flavor(tmp_path, model_of(tmp_path)) == flavor
+
+
+def test_several_onnx_files_need_a_model_onnx(tmp_path: Path) -> None:
+    touch(tmp_path / "a.onnx")
+    touch(tmp_path / "b.onnx")
+    with pytest.raises(ArtifactError, match=r"several \.onnx files \(a\.onnx, b\.onnx\)"):
+        detect_flavor(tmp_path, model_of(tmp_path, flavor="onnx"))
+    touch(tmp_path / "model.onnx")
+    assert detect_flavor(tmp_path, model_of(tmp_path)) == "onnx"
+
+
+def test_a_json_booster_only_when_the_flavor_is_named(tmp_path: Path) -> None:
+    touch(tmp_path / "booster.json")
+    with pytest.raises(ArtifactError, match="cannot tell how to serve"):
+        detect_flavor(tmp_path, model_of(tmp_path))
+    assert detect_flavor(tmp_path, model_of(tmp_path, flavor="xgboost")) == "xgboost"
+
+
+def test_a_lone_file_is_the_booster_of_an_explicit_xgboost_model(tmp_path: Path) -> None:
+    touch(tmp_path / "model")  # the container loads the first file it finds
+    assert detect_flavor(tmp_path, model_of(tmp_path, flavor="xgboost")) == "xgboost"
+    touch(tmp_path / "other")
+    with pytest.raises(ArtifactError, match="has no xgboost-model file"):
+        detect_flavor(tmp_path, model_of(tmp_path, flavor="xgboost"))
 
 
 def test_an_explicit_flavor_wins(tmp_path: Path) -> None:
@@ -155,6 +195,9 @@ def test_an_explicit_flavor_wins(tmp_path: Path) -> None:
         ("sklearn", r"no \.joblib/\.pkl/\.pickle file"),
         ("inference", r"no code/inference\.py"),
         ("command", r"no executable 'serve'"),
+        ("onnx", r"has no \.onnx file at its root"),
+        ("xgboost", r"has no xgboost-model file at its root \(nor one \.ubj, \.bst or \.json"),
+        ("mlflow", r"has no MLmodel file at its root"),
     ],
 )
 def test_an_explicit_flavor_must_fit(tmp_path: Path, flavor: str, fragment: str) -> None:

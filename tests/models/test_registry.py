@@ -9,7 +9,7 @@ from turnout.models.registry import Flavor
 def test_every_flavor_module_registers_itself_in_rank_order() -> None:
     names = registry.names()
     assert names[0] == "auto"
-    assert {"sklearn", "inference", "command"} <= set(names)
+    assert {"sklearn", "inference", "command", "onnx", "xgboost", "mlflow"} <= set(names)
     ranks = [f.rank for f in registry.flavors()]
     assert ranks == sorted(ranks)
     assert registry.get("command").load is None  # its instances are the model's own program
@@ -32,4 +32,9 @@ def test_images_name_flavors() -> None:
         "auto"
     )
     assert registry.of_image("myturnout/sklearn") == "auto"
+    ecr = "683313688378.dkr.ecr.us-east-1.amazonaws.com"
+    assert registry.of_image(f"{ecr}/sagemaker-xgboost:1.7-1") == "xgboost"
+    assert registry.of_image("turnout/xgboost") == "xgboost"
+    assert registry.of_image("turnout/onnx:1") == "onnx"
+    assert registry.of_image("turnout/mlflow") == "mlflow"
     assert registry.of_image(None) == "auto"

@@ -18,6 +18,14 @@ SageMaker `model.tar.gz`. Training happens once per process per (C, seed).
 - `make_broken_model`: model_fn raises at load (the worker exits 3 with one line).
 - `make_flaky_model`: an inference model whose predict_fn raises (a 500) on 3 of every 10
   requests an instance serves, in a fixed pattern: exactly 30% once a multiple of 10 went by.
+- `make_onnx_model`: the digits classifier converted by skl2onnx into `model.onnx` (with or
+  without its ZipMap probabilities output).
+- `make_xgboost_model`: a SageMaker XGBoost artifact, `xgboost-model` (Booster.save_model)
+  trained on breast_cancer (binary:logistic) or digits (multi:softprob); `train_xgboost`
+  gives the Booster and its held-out rows.
+- `make_mlflow_model`: `mlflow.sklearn.save_model` of the digits classifier with a signature
+  inferred from numpy rows (tensor-based) or from a DataFrame (columns `p0`..`p63`).
+The ONNX, XGBoost and MLflow builders import their frameworks when called (test extra).
 """
 
 from __future__ import annotations
@@ -284,6 +292,63 @@ def make_command_model(dest_dir: Path) -> Path:
     serve.write_text(f"#!{sys.executable}\n" + textwrap.dedent(_SERVE).lstrip())
     serve.chmod(serve.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     return dest_dir
+
+
+def make_onnx_model(dest_dir: Path, zipmap: bool = True) -> Path:
+    from skl2onnx import to_onnx
+
+    dest_dir = Path(dest_dir)
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    digits = train_digits()
+    options = None if zipmap else {id(digits.estimator): {"zipmap": False}}
+    onnx = to_onnx(digits.estimator, digits.X_test[:1].astype(np.float32), options=options)
+    (dest_dir / "model.onnx").write_bytes(onnx.SerializeToString())
+    return dest_dir
+
+
+class Boosted(NamedTuple):
+    booster: Any  # xgboost.Booster
+    X_test: np.ndarray[Any, Any]
+
+
+@functools.lru_cache(maxsize=4)
+def train_xgboost(objective: str = "binary:logistic") -> Boosted:
+    """A small booster: breast_cancer for binary objectives, digits for multi:* ones."""
+    import xgboost
+    from sklearn.datasets import load_breast_cancer
+
+    multi = objective.startswith("multi:")
+    X, y = load_digits(return_X_y=True) if multi else load_breast_cancer(return_X_y=True)
+    X_train, X_test, y_train, _ = train_test_split(X, y, test_size=0.25, random_state=0)
+    params: dict[str, Any] = {"objective": objective, "max_depth": 3, "nthread": 1, "seed": 0}
+    if multi:
+        params["num_class"] = 10
+    booster = xgboost.train(params, xgboost.DMatrix(X_train, label=y_train), num_boost_round=8)
+    return Boosted(booster, X_test)
+
+
+def make_xgboost_model(dest_dir: Path, objective: str = "binary:logistic") -> Path:
+    """`xgboost-model` as SageMaker's XGBoost 1.3+ training writes it (UBJ, no extension)."""
+    dest_dir = Path(dest_dir)
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    raw = train_xgboost(objective).booster.save_raw(raw_format="ubj")
+    (dest_dir / "xgboost-model").write_bytes(bytes(raw))
+    return dest_dir
+
+
+def make_mlflow_model(dest_dir: Path, columns: bool = False) -> Path:
+    """An MLflow model directory (it must not exist yet: save_model creates it)."""
+    import mlflow.sklearn
+    import pandas as pd
+    from mlflow.models import infer_signature
+
+    digits = train_digits()
+    rows: Any = digits.X_test
+    if columns:
+        rows = pd.DataFrame(rows, columns=[f"p{i}" for i in range(N_FEATURES)])
+    signature = infer_signature(rows, digits.estimator.predict(digits.X_test))
+    mlflow.sklearn.save_model(digits.estimator, str(dest_dir), signature=signature)
+    return Path(dest_dir)
 
 
 def npy_bytes(array: np.ndarray[Any, Any]) -> bytes:

@@ -132,7 +132,7 @@ def _detect(listing: Listing, model: Model) -> str:
                 f"model {model.name} has flavor {wanted!r}, which turnout does not know; "
                 f"use one of {', '.join(registry.names())}"
             ) from None
-        if not flavor.detect(listing, model.environment):
+        if not flavor.fits(listing, model.environment):
             raise ArtifactError(
                 f"model {model.name} has flavor {wanted} but {artifact} "
                 f"{flavor.explain(listing, model.environment)}"

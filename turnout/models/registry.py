@@ -3,7 +3,8 @@
 A flavor says how to recognize its artifacts from their file listing (cheap: no unpacking,
 no framework import), where it ranks when several could serve the same files, and how to
 load a model (importing its framework only then). Adding a flavor is adding one module to
-`turnout/models/flavors/` (ADR 0016); nothing else lists them.
+`turnout/models/flavors/` (ADR 0016); nothing else lists them. ADR 0017: the framework
+flavors (ONNX, XGBoost, MLflow).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ class Flavor:
 
     `detect` answers from the artifact's listing and the model's environment; it may raise
     ArtifactError when the files half-match (e.g. SAGEMAKER_PROGRAM names a missing script).
+    `accepts`, when given, replaces `detect` for a model that names this flavor (or one of
+    its images) explicitly: it may accept files too common for auto-detection to claim.
     `explain` says what the artifact lacks, for a model that names this flavor explicitly
     (the text completes "the artifact ..."). `load` is None for a flavor whose instances are
     the model's own program rather than turnout's worker. Lower `rank` is tried first.
@@ -45,10 +48,15 @@ class Flavor:
     marker: str = ""  # what to add to an artifact for auto-detection to pick it
     images: tuple[str, ...] = ()  # container images (SageMaker's Image) that name it
     batching: str = "no"  # what the README's table says about batching
+    accepts: Detect | None = None  # files it serves when named explicitly (default: detect)
 
     @property
     def runs_worker(self) -> bool:
         return self.load is not None
+
+    def fits(self, listing: Listing, environment: Mapping[str, str]) -> bool:
+        """Whether this flavor serves the files of a model that names it explicitly."""
+        return (self.accepts or self.detect)(listing, environment)
 
 
 _flavors: dict[str, Flavor] = {}

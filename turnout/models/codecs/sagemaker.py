@@ -57,7 +57,8 @@ def decode(body: bytes, content_type: str | None) -> Array:
     return _decoder(content_type)(body)
 
 
-def _rows(data: object, what: str) -> Array:
+def rows(data: object, what: str) -> Array:
+    """Parsed JSON `data` as float64 rows (a flat list is one row); 400 naming `what`."""
     try:
         array = np.asarray(data, dtype=np.float64)
     except (ValueError, TypeError):
@@ -75,18 +76,23 @@ def _shaped(array: Array, what: str) -> Array:
     return array.reshape(1, -1) if array.ndim == 1 else array
 
 
-def _decode_json(body: bytes) -> Array:
+def parse_json(body: bytes) -> Any:
+    """A JSON body parsed; 400 when it is empty or not JSON."""
     if not body or body.isspace():
         raise InvocationError(400, "the request body is empty")
     try:
-        data = json.loads(body)
+        return json.loads(body)
     except ValueError as err:  # JSONDecodeError and UnicodeDecodeError
         raise InvocationError(400, f"the request body is not valid JSON: {err}") from None
+
+
+def _decode_json(body: bytes) -> Array:
+    data = parse_json(body)
     if isinstance(data, dict):
         if "instances" not in data:
             raise InvocationError(400, 'a JSON object body must be {"instances": [...]}')
         data = data["instances"]
-    return _rows(data, "the JSON body")
+    return rows(data, "the JSON body")
 
 
 def _decode_csv(body: bytes) -> Array:
@@ -117,7 +123,8 @@ def _decode_csv(body: bytes) -> Array:
     return np.array(rows, dtype=np.float64)
 
 
-def _decode_npy(body: bytes) -> Array:
+def decode_npy(body: bytes) -> Array:
+    """An application/x-npy body as its array (dtype kept, a flat array is one row)."""
     try:
         loaded = np.load(io.BytesIO(body), allow_pickle=False)
     except Exception as err:  # numpy raises ValueError, OSError, EOFError... on bad input
@@ -131,7 +138,7 @@ def _decode_npy(body: bytes) -> Array:
 _DECODERS: dict[str, Callable[[bytes], Array]] = {
     JSON: _decode_json,
     CSV: _decode_csv,
-    NPY: _decode_npy,
+    NPY: decode_npy,
 }
 
 
@@ -156,6 +163,11 @@ def encode(prediction: object, accept: str | None) -> tuple[bytes, str]:
     return _ENCODERS[media](prediction), media
 
 
+def encode_as(prediction: object, media: str) -> bytes:
+    """Encode a prediction as `media`, one of SUPPORTED (already negotiated)."""
+    return _ENCODERS[media](prediction)
+
+
 def _json_default(value: object) -> object:
     if isinstance(value, np.ndarray | np.generic):
         return value.tolist()
@@ -177,9 +189,9 @@ def _encode_csv(prediction: object) -> bytes:
         raise InvocationError(
             406, f"a {array.ndim}-D prediction cannot be written as text/csv; accept {JSON}"
         )
-    rows = array.reshape(-1, 1) if array.ndim < 2 else array
+    table = array.reshape(-1, 1) if array.ndim < 2 else array
     out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows(rows.tolist())
+    csv.writer(out, lineterminator="\n").writerows(table.tolist())
     return out.getvalue().encode()
 
 
@@ -238,25 +250,26 @@ def _media_ranges(accept: str) -> list[tuple[str, str, float]]:
 
 
 @lru_cache(maxsize=256)
-def negotiate(accept: str | None) -> str:
-    """The supported type `accept` likes best; None, empty and `*/*` mean JSON; else 406.
+def negotiate(accept: str | None, supported: tuple[str, ...] = SUPPORTED) -> str:
+    """The type of `supported` that `accept` likes best; None, empty and `*/*` mean the
+    first (JSON by default); else 406.
 
     Each supported type takes the q of the most specific range matching it (RFC 9110
     12.5.1). Ties go to the more specific match, then the range listed first, then the
-    order of SUPPORTED.
+    order of `supported`.
     """
     if not accept:
-        return JSON
+        return supported[0]
     stripped = accept.strip()
-    if stripped in _ENCODERS:
+    if stripped in supported:
         return stripped
     if stripped in ("", "*/*"):
-        return JSON
+        return supported[0]
     ranges = _media_ranges(stripped)
     best: str | None = None
     best_key: tuple[float, int, int, int] | None = None
-    for preference, supported in enumerate(SUPPORTED):
-        main, _, sub = supported.partition("/")
+    for preference, offered in enumerate(supported):
+        main, _, sub = offered.partition("/")
         match: tuple[int, float, int] | None = None  # (specificity, q, position)
         for position, (range_main, range_sub, q) in enumerate(ranges):
             if range_main == main and range_sub == sub:
@@ -273,9 +286,9 @@ def negotiate(accept: str | None) -> str:
             continue
         key = (match[1], match[0], -match[2], -preference)
         if best_key is None or key > best_key:
-            best, best_key = supported, key
+            best, best_key = offered, key
     if best is None:
         raise InvocationError(
-            406, f"cannot answer with Accept {accept!r}; supported types: {_SUPPORTED_TEXT}"
+            406, f"cannot answer with Accept {accept!r}; supported types: {', '.join(supported)}"
         )
     return best

@@ -43,3 +43,25 @@ class RowTensors:
         if isinstance(outputs, dict):
             return {name: np.asarray(value) for name, value in outputs.items()}
         return {self.output: np.asarray(outputs)}
+
+
+_DATATYPES = {
+    "b1": "BOOL",
+    "i1": "INT8",
+    "i2": "INT16",
+    "i4": "INT32",
+    "i8": "INT64",
+    "u1": "UINT8",
+    "u2": "UINT16",
+    "u4": "UINT32",
+    "u8": "UINT64",
+    "f2": "FP16",
+    "f4": "FP32",
+    "f8": "FP64",
+}
+
+
+def datatype(dtype: Any) -> str:
+    """The Open Inference Protocol datatype of a numpy dtype; BYTES for strings, objects."""
+    kind = np.dtype(dtype)
+    return _DATATYPES.get(f"{kind.kind}{kind.itemsize}", "BYTES")
