@@ -134,3 +134,51 @@ def test_a_bad_body_is_the_models_400(deployed: Deployed) -> None:
         with pytest.raises(ClientError) as raised:
             deployed.invoke(endpoint, b"not a body", content_type)
         assert raised.value.response["OriginalStatusCode"] == 400, endpoint
+
+
+# -- the same endpoints through the Open Inference Protocol (tritonclient.http) ----------
+
+
+def infer_v2(
+    server: BackgroundServer, endpoint: str, features: np.ndarray[Any, Any]
+) -> dict[str, np.ndarray[Any, Any]]:
+    """Every output of one inference, the input named and typed as the metadata says."""
+    import tritonclient.http as httpclient
+
+    client = httpclient.InferenceServerClient(server.url.removeprefix("http://"))
+    try:
+        metadata = client.get_model_metadata(endpoint)
+        (spec,) = metadata["inputs"]
+        tensor = httpclient.InferInput(spec["name"], list(features.shape), spec["datatype"])
+        dtypes = {"FP32": np.float32, "FP64": np.float64}
+        tensor.set_data_from_numpy(features.astype(dtypes[spec["datatype"]]))
+        result = client.infer(endpoint, [tensor])
+        return {o["name"]: result.as_numpy(o["name"]) for o in result.get_response()["outputs"]}
+    finally:
+        client.close()
+
+
+def test_onnx_through_open_inference(server: BackgroundServer, deployed: Deployed) -> None:
+    rows = np.array(digits_rows(8)[0], dtype=np.float32)
+    session = ort.InferenceSession(
+        str(deployed.onnx / "model.onnx"), providers=["CPUExecutionProvider"]
+    )
+    label, zipmap = session.run(None, {"X": rows})
+    outputs = infer_v2(server, "onnx", rows)
+    np.testing.assert_array_equal(outputs["output_label"], label)
+    expected = np.array([[row[c] for c in range(10)] for row in zipmap], np.float32)
+    np.testing.assert_array_equal(outputs["output_probability"], expected)
+
+
+def test_xgboost_through_open_inference(server: BackgroundServer, deployed: Deployed) -> None:
+    model = train_xgboost("multi:softprob")
+    rows = model.X_test[:6]
+    (answer,) = infer_v2(server, "xgboost", rows).values()
+    np.testing.assert_array_equal(answer, model.booster.predict(xgboost.DMatrix(rows)))
+
+
+def test_mlflow_through_open_inference(server: BackgroundServer, deployed: Deployed) -> None:
+    rows = np.array(digits_rows(8)[0])
+    expected = mlflow.load_model(str(deployed.mlflow)).predict(rows)
+    (answer,) = infer_v2(server, "mlflow", rows).values()
+    np.testing.assert_array_equal(answer, np.asarray(expected))
