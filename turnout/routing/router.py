@@ -66,14 +66,19 @@ class Router:
         self.exposures: ExposureSink | None = None
 
     def publish(self, endpoint: str, targets: Sequence[VariantTarget]) -> None:
-        """Route `endpoint` to these variants (of one fleet, or two) from the next request on."""
+        """Route `endpoint` to these variants (of one fleet, or two) from the next request on.
+
+        Runs on the event loop and reads nothing from the store: the targets carry what it
+        needs (their capture settings too)."""
         routes = [
             VariantRoute(
                 t.config,
                 t.name,
                 tuple(self._upstream(i) for i in t.instances),
                 self._metrics(VariantKey(endpoint, t.config, t.name)),
-                self.capture.for_variant(endpoint, t.config, t.name) if self.capture else None,
+                self.capture.for_variant(endpoint, t.config, t.name, t.capture)
+                if self.capture
+                else None,
             )
             for t in targets
         ]

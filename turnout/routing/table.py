@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from turnout.capture.target import VariantCapture
 from turnout.instances.backend import Instance
 from turnout.metrics.counters import VariantMetrics
+from turnout.resources import DataCapture
 from turnout.routing.choice import WeightedChoice
 from turnout.routing.settings import RoutingSettings
 from turnout.routing.sticky import Assigner
@@ -61,12 +62,14 @@ class VariantRoute:
 
 @dataclass(frozen=True, slots=True)
 class VariantTarget:
-    """What the control plane publishes for one variant of one fleet (endpoint config)."""
+    """What the control plane publishes for one variant of one fleet (endpoint config),
+    with the config's DataCaptureConfig as read from the store (None: no capture)."""
 
     config: str
     name: str
     weight: float
     instances: Sequence[Instance]
+    capture: DataCapture | None = None
 
 
 class EndpointRoute:
