@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from turnout.capture.hub import CaptureHub
-from turnout.instances.backend import Instance
+from turnout.instances.backend import WORKER_KEEP_ALIVE, Instance, runs_command
 from turnout.metrics.counters import VariantKey, VariantMetrics
 from turnout.routing.settings import RoutingSettings
 from turnout.routing.table import (
@@ -25,7 +25,7 @@ from turnout.routing.table import (
     VariantRoute,
     VariantTarget,
 )
-from turnout.routing.upstream import ConnectionPool
+from turnout.routing.upstream import IDLE_TIMEOUT, ConnectionPool
 from turnout.settings import MAX_PAYLOAD_BYTES
 
 
@@ -150,8 +150,12 @@ class Router:
             if upstream is not None:  # same id, new incarnation: its old connections are dead
                 upstream.pool.close()
             # The address is read at each new connection: a restart may move the instance.
+            # Idle connections close before the instance's server would close them.
+            idle = IDLE_TIMEOUT if runs_command(instance.spec.model) else WORKER_KEEP_ALIVE / 2
             pool = ConnectionPool(
-                lambda: instance.address, max_response_bytes=self.limits.max_payload_bytes
+                lambda: instance.address,
+                max_response_bytes=self.limits.max_payload_bytes,
+                idle_timeout=idle,
             )
             upstream = Upstream(instance, pool)
             self._upstreams[instance.spec.id] = upstream
