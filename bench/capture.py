@@ -38,7 +38,7 @@ def main() -> None:
         settings = DataCapture(destination=tmp, sampling_percentage=100,
                                json_content_types=("application/json",))  # fmt: skip
         writer = CaptureWriter(max_records=args.records, max_bytes=1 << 30)
-        target = CaptureHub(writer, lambda _: settings, Path(tmp)).for_variant("e", "c", "A")
+        target = CaptureHub(writer, Path(tmp)).for_variant("e", "c", "A", settings)
         assert target is not None
         invocation = Invocation("e", None, [], RELAYED, ROW, 0.0)
         response = UpstreamResponse(200, [(b"Content-Type", b"application/json")], b"[8]")

@@ -18,8 +18,9 @@ import argparse
 import time
 from collections.abc import Callable
 
+from turnout.domain.rollups import VariantKey
 from turnout.domain.routing import RoutingSettings
-from turnout.metrics.counters import VariantKey, VariantMetrics
+from turnout.metrics.counters import VariantMetrics
 from turnout.routing.dispatch import _assign
 from turnout.routing.table import EndpointRoute, VariantRoute
 

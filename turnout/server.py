@@ -52,7 +52,6 @@ class Runtime:
         s3 = S3Source.from_env(settings.s3_endpoint_url, settings.region)
         self.capture = CaptureHub(
             CaptureWriter(upload=s3_upload(s3)),
-            self.store.data_capture_of,
             settings.data_dir / "capture-staging",
         )
         self.router = Router(

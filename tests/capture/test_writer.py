@@ -19,14 +19,19 @@ HOUR = 3600.0
 T0 = 1764064800.0  # 2025-11-25T10:00:00Z
 
 
-def hub(tmp_path: Path, writer: CaptureWriter, **settings: object) -> CaptureHub:
+def hub(
+    tmp_path: Path, writer: CaptureWriter, **settings: object
+) -> tuple[CaptureHub, DataCapture]:
+    """A hub, and the capture settings of config "cfg" as a publish brings them."""
     capture = DataCapture(**{"destination": f"file://{tmp_path}/out",  # type: ignore[arg-type]
                              "sampling_percentage": 100, **settings})  # fmt: skip
-    return CaptureHub(writer, lambda config: capture, tmp_path / "staging")
+    return CaptureHub(writer, tmp_path / "staging"), capture
 
 
-def target(h: CaptureHub, endpoint: str = "ep", variant: str = "A") -> VariantCapture:
-    found = h.for_variant(endpoint, "cfg", variant)
+def target(
+    h: CaptureHub, settings: DataCapture, endpoint: str = "ep", variant: str = "A"
+) -> VariantCapture:
+    found = h.for_variant(endpoint, "cfg", variant, settings)
     assert found is not None
     return found
 
@@ -38,7 +43,7 @@ def offer(t: VariantCapture, at: float, n: int = 1, body: bytes = b"[1]") -> Non
 
 def test_records_go_to_hourly_files_in_sagemakers_layout(tmp_path: Path) -> None:
     writer = CaptureWriter()
-    t = target(hub(tmp_path, writer, json_content_types=("application/json",)))
+    t = target(*hub(tmp_path, writer, json_content_types=("application/json",)))
     offer(t, T0 + 10, 3)
     offer(t, T0 + HOUR + 5, 2)  # the next hour: a new folder and file
     writer.drain(now=T0 + HOUR + 6)
@@ -55,7 +60,7 @@ def test_records_go_to_hourly_files_in_sagemakers_layout(tmp_path: Path) -> None
 
 def test_a_file_ends_at_its_size_limit(tmp_path: Path) -> None:
     writer = CaptureWriter(max_file_bytes=1)
-    t = target(hub(tmp_path, writer))
+    t = target(*hub(tmp_path, writer))
     for i in range(3):
         offer(t, T0 + i)
         writer.drain(now=T0 + i)
@@ -64,7 +69,7 @@ def test_a_file_ends_at_its_size_limit(tmp_path: Path) -> None:
 
 def test_a_full_queue_drops_and_counts_never_blocks(tmp_path: Path) -> None:
     writer = CaptureWriter(max_records=2)
-    t = target(hub(tmp_path, writer))
+    t = target(*hub(tmp_path, writer))
     for _ in range(5):
         t.offer(b"id", b"text/csv", b"1,2", b"text/csv", b"8")
     assert (t.state.dropped, writer.dropped) == (3, 3)
@@ -86,8 +91,8 @@ def failing(after: int, error: int = errno.ENOSPC) -> Callable[[str, bytes], Non
 
 def test_a_full_disk_stops_capture_of_that_endpoint_with_the_reason(tmp_path: Path) -> None:
     writer = CaptureWriter(append_to=failing(after=1))
-    h = hub(tmp_path, writer)
-    t = target(h)
+    h, settings = hub(tmp_path, writer)
+    t = target(h, settings)
     offer(t, T0, 2)
     writer.drain(now=T0)
     offer(t, T0 + 1, 2)
@@ -126,8 +131,8 @@ def test_an_s3_destination_uploads_each_closed_file(tmp_path: Path) -> None:
         uploaded.append((bucket, key, path.read_text().splitlines()))
 
     writer = CaptureWriter(upload=upload, roll_seconds=60)
-    h = hub(tmp_path, writer, destination="s3://bucket/cap/")
-    t = target(h)
+    h, settings = hub(tmp_path, writer, destination="s3://bucket/cap/")
+    t = target(h, settings)
     offer(t, T0, 2)
     writer.drain(now=T0 + 1)
     assert uploaded == []  # still open
@@ -139,20 +144,25 @@ def test_an_s3_destination_uploads_each_closed_file(tmp_path: Path) -> None:
 
 
 def test_the_same_settings_keep_the_same_target_across_publishes(tmp_path: Path) -> None:
-    h = hub(tmp_path, CaptureWriter())
-    assert target(h) is target(h)
-    assert target(h, variant="B") is not target(h)
+    h, settings = hub(tmp_path, CaptureWriter())
+    assert target(h, settings) is target(h, settings)
+    assert target(h, settings, variant="B") is not target(h, settings)
     assert h.status("other", "cfg").started
 
 
-def test_zero_percent_or_disabled_captures_nothing(tmp_path: Path) -> None:
-    assert hub(tmp_path, CaptureWriter(), sampling_percentage=0).for_variant("e", "c", "A") is None
-    assert hub(tmp_path, CaptureWriter(), enabled=False).for_variant("e", "c", "A") is None
+def test_zero_percent_disabled_or_no_settings_capture_nothing(tmp_path: Path) -> None:
+    for h, settings in (
+        hub(tmp_path, CaptureWriter(), sampling_percentage=0),
+        hub(tmp_path, CaptureWriter(), enabled=False),
+    ):
+        assert h.for_variant("e", "c", "A", settings) is None
+    h, _ = hub(tmp_path, CaptureWriter())
+    assert h.for_variant("e", "c", "A", None) is None
 
 
 def test_the_thread_writes_what_is_queued_when_closed(tmp_path: Path) -> None:
     writer = CaptureWriter(interval=60)  # only close() makes it write
-    t = target(hub(tmp_path, writer))
+    t = target(*hub(tmp_path, writer))
     writer.start()
     offer(t, T0, 4)
     writer.close(timeout=10)

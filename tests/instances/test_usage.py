@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
 
 import psutil
 
-from turnout.instances.usage import HISTORY, UsageSampler
+from turnout.instances.usage import Usage, UsageSampler
 
 # A parent that idles and a child that spins: the tree's CPU is the child's.
 SPIN = "import time\nend = time.time() + 30\nwhile time.time() < end: pass\n"
@@ -24,11 +23,13 @@ def test_a_process_tree_is_sampled_whole() -> None:
     parent = subprocess.Popen([sys.executable, "-c", PARENT])
     try:
         sampler = UsageSampler(total_memory=8 * 1024**3)
+        samples: list[Usage] = []
         deadline = time.monotonic() + 10
-        while len(sampler.history) < 2 or sampler.history[-1].memory_bytes < 2 * 5 * 1024**2:
-            assert time.monotonic() < deadline, f"samples: {list(sampler.history)}"
-            first = sampler.sample(parent.pid)
-            assert first is not None
+        while len(samples) < 2 or samples[-1].memory_bytes < 2 * 5 * 1024**2:
+            assert time.monotonic() < deadline, f"samples: {samples}"
+            sample = sampler.sample(parent.pid)
+            assert sample is not None
+            samples.append(sample)
             time.sleep(0.5)
         time.sleep(0.5)
         usage = sampler.sample(parent.pid)
@@ -37,17 +38,9 @@ def test_a_process_tree_is_sampled_whole() -> None:
         assert usage.cpu_percent > 10
         assert usage.memory_bytes > 10 * 1024**2  # two interpreters
         assert usage.memory_percent == round(100 * usage.memory_bytes / (8 * 1024**3), 2)
-        assert sampler.latest is usage
     finally:
         for child in psutil.Process(parent.pid).children(recursive=True):
             child.kill()  # ours: the spinning child we started through the parent
         parent.kill()
         parent.wait()
     assert sampler.sample(parent.pid) is None  # gone: no sample, nothing kept
-
-
-def test_history_is_bounded() -> None:
-    sampler = UsageSampler()
-    for _ in range(HISTORY + 5):
-        sampler.sample(os.getpid())
-    assert len(sampler.history) == HISTORY

@@ -229,13 +229,30 @@ _SERVE = '''
     """A bring-your-own-container model: /ping and /invocations on $SAGEMAKER_BIND_TO_PORT."""
     import json
     import os
+    import select
     import signal
     import threading
+    import time
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, like turnout's router expects
+        answered_at = None
+
+        def handle_one_request(self):
+            # With KEEP_ALIVE (seconds), a connection left idle longer than that is dropped
+            # when the next request comes, unread: a keep-alive timer firing as it arrives.
+            if KEEP_ALIVE is not None and self.answered_at is not None:
+                select.select([self.connection], [], [])
+                if time.monotonic() - self.answered_at > KEEP_ALIVE:
+                    self.close_connection = True
+                    self.rfile.close()
+                    self.wfile.close()
+                    self.connection.close()  # the request unread: the router sees a reset
+                    return
+            super().handle_one_request()
+            self.answered_at = time.monotonic()
 
         def _reply(self, status, body, content_type="application/json"):
             self.send_response(status)
@@ -284,12 +301,16 @@ _SERVE = '''
 '''
 
 
-def make_command_model(dest_dir: Path) -> Path:
-    """A directory with an executable `serve` (stdlib only; shebang is sys.executable)."""
+def make_command_model(dest_dir: Path, keep_alive: float | None = None) -> Path:
+    """A directory with an executable `serve` (stdlib only; shebang is sys.executable).
+
+    With `keep_alive`, the server drops a connection left idle for longer than that many
+    seconds as the next request on it arrives, without reading the request."""
     dest_dir = Path(dest_dir)
     dest_dir.mkdir(parents=True, exist_ok=True)
     serve = dest_dir / "serve"
-    serve.write_text(f"#!{sys.executable}\n" + textwrap.dedent(_SERVE).lstrip())
+    source = textwrap.dedent(_SERVE).lstrip()
+    serve.write_text(f"#!{sys.executable}\nKEEP_ALIVE = {keep_alive!r}\n" + source)
     serve.chmod(serve.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     return dest_dir
 

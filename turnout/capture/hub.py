@@ -1,15 +1,14 @@
 """The capture hub: what the router asks at publish time and the control plane describes.
 
-`for_variant` gives a route its `VariantCapture` (or None) when the router publishes it:
-the endpoint config's DataCaptureConfig is read from the store then, never per request.
+`for_variant` gives a route its `VariantCapture` (or None) when the router publishes it,
+from the endpoint config's DataCaptureConfig that the publisher read from the store (in a
+thread, with the fleet): nothing here reads the store, so the event loop may call it.
 `status` is DescribeEndpoint's DataCaptureConfigSummary of one endpoint and config.
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,8 +17,6 @@ from turnout.capture.record import Encoding
 from turnout.capture.target import CaptureRules, CaptureState, VariantCapture
 from turnout.capture.writer import CaptureWriter
 from turnout.domain.resources import DataCapture
-
-log = logging.getLogger("turnout.capture")
 
 
 @dataclass(frozen=True)
@@ -37,22 +34,18 @@ class CaptureHub:
     def __init__(
         self,
         writer: CaptureWriter,
-        settings_of: Callable[[str], DataCapture | None],
         staging: Path,
     ) -> None:
         self.writer = writer
-        self._settings_of = settings_of  # endpoint config name -> its DataCaptureConfig
         self._staging = staging  # S3 destinations' files wait here until uploaded
         self._states: dict[tuple[str, str], CaptureState] = {}
         self._targets: dict[tuple[str, str, str], VariantCapture] = {}
 
-    def for_variant(self, endpoint: str, config: str, variant: str) -> VariantCapture | None:
-        """The capture of this route, or None when its config captures nothing."""
-        try:
-            settings = self._settings_of(config)
-        except Exception:  # a store hiccup must not stop routing; capture resumes next publish
-            log.exception("endpoint %s: cannot read the capture settings of %s", endpoint, config)
-            return None
+    def for_variant(
+        self, endpoint: str, config: str, variant: str, settings: DataCapture | None
+    ) -> VariantCapture | None:
+        """The capture of this route by its config's `settings`, or None when they capture
+        nothing."""
         key = (endpoint, config, variant)
         if settings is None or not settings.enabled or settings.sampling_percentage == 0:
             self._targets.pop(key, None)

@@ -182,9 +182,7 @@ class Reconciler:
             await self._teardown(endpoint.name, delete_record=False)
             await self._transition(endpoint, S.FAILED, endpoint.variants, failure)
             return
-        self._publish(
-            endpoint.name, fleet.config.name, weights_of(endpoint.variants, current=False)
-        )
+        self._publish(endpoint.name, fleet, weights_of(endpoint.variants, current=False))
         await self._transition(endpoint, S.IN_SERVICE, serving_states(endpoint.variants), None)
 
     async def _apply_variant_changes(self, endpoint: Endpoint) -> None:
@@ -202,7 +200,7 @@ class Reconciler:
         # Publish first: once the surplus is out of the table no new request can pick it.
         self._publish(
             endpoint.name,
-            fleet.config.name,
+            fleet,
             weights_of(endpoint.variants, current=False),
             exclude=surplus,
         )
@@ -224,7 +222,7 @@ class Reconciler:
                 clear_pending=True,
             )  # fmt: skip
             return
-        self._publish(endpoint.name, green.config.name, weights_of(states, current=False))
+        self._publish(endpoint.name, green, weights_of(states, current=False))
         switched = await self._transition(
             endpoint, S.IN_SERVICE, serving_states(states), None, promote_pending=True
         )
@@ -245,9 +243,7 @@ class Reconciler:
         started = self._scale_up(endpoint.name, fleet, counts)
         if started or endpoint.name not in self._router.table.endpoints:
             # Route now: requests wait (bounded) for instances still starting.
-            self._publish(
-                endpoint.name, fleet.config.name, weights_of(endpoint.variants, current=True)
-            )
+            self._publish(endpoint.name, fleet, weights_of(endpoint.variants, current=True))
 
     async def _delete(self, endpoint: Endpoint) -> None:
         await self._teardown(endpoint.name, delete_record=True)
@@ -343,12 +339,10 @@ class Reconciler:
         """Recorded as finished: retire the fleet that no longer serves."""
         name = endpoint.name
         if d.phase is Phase.SUCCEEDED:
-            self._publish(
-                name, green.config.name, weights_of(initial_states(green.config), current=False)
-            )
+            self._publish(name, green, weights_of(initial_states(green.config), current=False))
             await self._drain_and_stop(name, blue.config.name, self._all_of(name, blue))
         else:
-            self._publish(name, blue.config.name, weights_of(endpoint.variants, current=True))
+            self._publish(name, blue, weights_of(endpoint.variants, current=True))
             await self._stop_green(name, green)
         self._green.pop(name, None)
 
@@ -361,10 +355,10 @@ class Reconciler:
         targets: list[VariantTarget] = []
         if share < 1.0:
             blue_weights = weights_of(endpoint.variants, current=True)
-            targets += self._targets(endpoint.name, blue.config.name, blue_weights, 1.0 - share)
+            targets += self._targets(endpoint.name, blue, blue_weights, 1.0 - share)
         if share > 0.0:
             green_weights = weights_of(initial_states(green.config), current=False)
-            targets += self._targets(endpoint.name, green.config.name, green_weights, share)
+            targets += self._targets(endpoint.name, green, green_weights, share)
         self._router.publish(endpoint.name, targets)
 
     async def _provision_green(self, name: str, d: Deployment, green: Fleet) -> None:
@@ -438,7 +432,7 @@ class Reconciler:
     def _publish(
         self,
         endpoint: str,
-        fleet: str,
+        fleet: Fleet,
         weights: Mapping[str, float],
         exclude: Iterable[Instance] = (),
     ) -> None:
@@ -447,21 +441,25 @@ class Reconciler:
     def _targets(
         self,
         endpoint: str,
-        fleet: str,
+        fleet: Fleet,
         weights: Mapping[str, float],
         share: float,
         exclude: Iterable[Instance] = (),
     ) -> list[VariantTarget]:
-        """The fleet's variants, weighted to make up `share` of the endpoint's traffic."""
+        """The fleet's variants, weighted to make up `share` of the endpoint's traffic, with
+        its config's capture settings (read with the fleet, in a thread: the router reads
+        nothing from the store)."""
         skip = {i.spec.id for i in exclude}
-        variants = self._fleets.get(endpoint, {}).get(fleet, {})
+        config = fleet.config
+        variants = self._fleets.get(endpoint, {}).get(config.name, {})
         total = sum(weights.values()) or 1.0
         return [
             VariantTarget(
-                fleet,
+                config.name,
                 name,
                 weight / total * share,
                 [i for _, i in sorted(variants.get(name, {}).items()) if i.spec.id not in skip],
+                config.data_capture,
             )
             for name, weight in weights.items()
         ]

@@ -14,6 +14,17 @@ from typing import Protocol
 
 from turnout.domain.resources import Model
 from turnout.instances.usage import Usage
+from turnout.models.flavors.command import NAME as COMMAND
+
+# How long turnout's worker keeps an idle keep-alive connection open (uvicorn's
+# timeout_keep_alive): the router's pools keep theirs open for less.
+WORKER_KEEP_ALIVE = 3600
+
+
+def runs_command(model: Model) -> bool:
+    """Whether instances of `model` run its own program (the command flavor: any HTTP
+    server, whose keep-alive time we don't know) rather than turnout's worker."""
+    return model.flavor == COMMAND or model.command is not None
 
 
 @dataclass(frozen=True)

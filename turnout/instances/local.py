@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from turnout.instances.backend import Address, Instance, InstanceSpec
+from turnout.instances.backend import Address, Instance, InstanceSpec, runs_command
 from turnout.instances.lifeline import PARENT_VARIABLE
 from turnout.instances.supervisor import HealthPolicy, Launch, SupervisedInstance
 from turnout.models.artifact import prepare
@@ -46,7 +46,7 @@ class LocalBackend:
         if spec.id in self._instances:
             raise ValueError(f"instance {spec.id} is already running")
         self._serial += 1
-        command = spec.model.flavor == COMMAND or spec.model.command is not None
+        command = runs_command(spec.model)
         address = (
             _loopback_port()
             if command

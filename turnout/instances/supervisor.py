@@ -18,6 +18,7 @@ import logging
 import os
 import signal
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ from turnout.instances.backend import Address, InstanceSpec, InstanceStartFailed
 from turnout.instances.backoff import STABLE_AFTER, restart_delay
 from turnout.instances.listening import listens
 from turnout.instances.ping import ping
-from turnout.instances.usage import Usage, UsageSampler
+from turnout.instances.usage import HISTORY, Usage, UsageSampler
 
 log = logging.getLogger("turnout.instances")
 
@@ -92,7 +93,8 @@ class SupervisedInstance:
         self._wake = asyncio.Event()  # something outside asks the watch loop to look again
         self._stopping = False
         self._kill_reason: str | None = None
-        self._usage = UsageSampler()
+        self._sampler = UsageSampler()  # used by one thread at a time (see _watch)
+        self._usage: deque[Usage] = deque(maxlen=HISTORY)  # the loop's: appended there only
         self._task = asyncio.create_task(self._run(), name=f"instance {spec.id}")
 
     # Instance protocol
@@ -130,7 +132,7 @@ class SupervisedInstance:
 
     @property
     def usage(self) -> Sequence[Usage]:
-        return tuple(self._usage.history)
+        return tuple(self._usage)
 
     async def wait_started(self) -> None:
         await asyncio.shield(self._started)
@@ -285,7 +287,12 @@ class SupervisedInstance:
                     return "stopping"
                 if self._kill_reason is not None:
                     return self._kill_reason
-                over = self._memory_over_limit(self._usage.sample(proc.pid))
+                # psutil reads /proc: in a thread, awaited, so one sample runs at a time and
+                # its result is kept here, on the loop that reads the history.
+                usage = await asyncio.to_thread(self._sampler.sample, proc.pid)
+                if usage is not None:
+                    self._usage.append(usage)
+                over = self._memory_over_limit(usage)
                 if over is not None:
                     return over
                 if await ping(self._address, self._policy.ping_timeout):

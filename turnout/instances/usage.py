@@ -2,15 +2,15 @@
 
 SageMaker's names and units: CPUUtilization is the sum over cores (100% per busy core, so
 up to 200% on two cores), MemoryUtilization the share of the machine's memory in use by the
-instance. The supervisor samples on its health-check tick; the latest samples of the last
-few minutes stay in memory for the dashboard and `/metrics`.
+instance. The supervisor samples on its health-check tick, in a thread (psutil reads /proc:
+blocking I/O, kept off the event loop); it keeps the latest samples of the last few minutes
+in memory, on the loop, for the dashboard and `/metrics`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections import deque
 from dataclasses import dataclass
 
 import psutil
@@ -27,16 +27,15 @@ class Usage:
 
 
 class UsageSampler:
-    """Samples one process tree; CPU is measured between consecutive samples."""
+    """Samples one process tree; CPU is measured between consecutive samples.
+
+    `sample` blocks on /proc reads: call it from a thread, one call at a time. The sampler's
+    state (the processes it saw last) is that thread's alone; what it returns is immutable.
+    """
 
     def __init__(self, total_memory: int | None = None) -> None:
-        self._total = total_memory or psutil.virtual_memory().total
+        self._total = total_memory  # read at the first sample (a /proc read too)
         self._processes: dict[int, psutil.Process] = {}  # kept: cpu_percent needs the last call
-        self.history: deque[Usage] = deque(maxlen=HISTORY)
-
-    @property
-    def latest(self) -> Usage | None:
-        return self.history[-1] if self.history else None
 
     def sample(self, pid: int) -> Usage | None:
         """Sample the tree rooted at `pid`; None if it is gone. The first sample's CPU is 0."""
@@ -55,9 +54,9 @@ class UsageSampler:
                 rss += known.memory_info().rss
                 alive[process.pid] = known
         self._processes = alive
-        usage = Usage(time.time(), round(cpu, 1), rss, round(100 * rss / self._total, 2))
-        self.history.append(usage)
-        return usage
+        if self._total is None:
+            self._total = psutil.virtual_memory().total
+        return Usage(time.time(), round(cpu, 1), rss, round(100 * rss / self._total, 2))
 
     def _process(self, pid: int) -> psutil.Process:
         known = self._processes.get(pid)

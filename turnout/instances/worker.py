@@ -29,7 +29,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from turnout.instances.backend import Address
+from turnout.instances.backend import WORKER_KEEP_ALIVE, Address
 from turnout.instances.lifeline import die_with_parent
 from turnout.settings import MAX_PAYLOAD_BYTES
 
@@ -114,7 +114,7 @@ def serve(app: InstanceApp, address: Address) -> None:
         access_log=False,
         log_level="warning",
         # The router pools keep-alive connections; don't drop them when idle.
-        timeout_keep_alive=3600,
+        timeout_keep_alive=WORKER_KEEP_ALIVE,
     )
     # uvicorn drains on SIGTERM/SIGINT, then re-raises the signal under the handler it
     # found: make that handler a clean exit 0 instead of death by signal.

@@ -18,7 +18,7 @@ from typing import Protocol
 from turnout.capture.hub import CaptureHub
 from turnout.domain.rollups import VariantKey
 from turnout.domain.routing import RoutingSettings
-from turnout.instances.backend import Instance
+from turnout.instances.backend import WORKER_KEEP_ALIVE, Instance, runs_command
 from turnout.metrics.counters import VariantMetrics
 from turnout.routing.table import (
     EndpointRoute,
@@ -27,7 +27,7 @@ from turnout.routing.table import (
     VariantRoute,
     VariantTarget,
 )
-from turnout.routing.upstream import ConnectionPool
+from turnout.routing.upstream import IDLE_TIMEOUT, ConnectionPool
 from turnout.settings import MAX_PAYLOAD_BYTES
 
 
@@ -68,14 +68,19 @@ class Router:
         self.exposures: ExposureSink | None = None
 
     def publish(self, endpoint: str, targets: Sequence[VariantTarget]) -> None:
-        """Route `endpoint` to these variants (of one fleet, or two) from the next request on."""
+        """Route `endpoint` to these variants (of one fleet, or two) from the next request on.
+
+        Runs on the event loop and reads nothing from the store: the targets carry what it
+        needs (their capture settings too)."""
         routes = [
             VariantRoute(
                 t.config,
                 t.name,
                 tuple(self._upstream(i) for i in t.instances),
                 self._metrics(VariantKey(endpoint, t.config, t.name)),
-                self.capture.for_variant(endpoint, t.config, t.name) if self.capture else None,
+                self.capture.for_variant(endpoint, t.config, t.name, t.capture)
+                if self.capture
+                else None,
             )
             for t in targets
         ]
@@ -153,8 +158,12 @@ class Router:
             if upstream is not None:  # same id, new incarnation: its old connections are dead
                 upstream.pool.close()
             # The address is read at each new connection: a restart may move the instance.
+            # Idle connections close before the instance's server would close them.
+            idle = IDLE_TIMEOUT if runs_command(instance.spec.model) else WORKER_KEEP_ALIVE / 2
             pool = ConnectionPool(
-                lambda: instance.address, max_response_bytes=self.limits.max_payload_bytes
+                lambda: instance.address,
+                max_response_bytes=self.limits.max_payload_bytes,
+                idle_timeout=idle,
             )
             upstream = Upstream(instance, pool)
             self._upstreams[instance.spec.id] = upstream

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from turnout.capture.target import VariantCapture
+from turnout.domain.resources import DataCapture
 from turnout.domain.routing import RoutingSettings
 from turnout.instances.backend import Instance
 from turnout.metrics.counters import VariantMetrics
@@ -61,12 +62,14 @@ class VariantRoute:
 
 @dataclass(frozen=True, slots=True)
 class VariantTarget:
-    """What the control plane publishes for one variant of one fleet (endpoint config)."""
+    """What the control plane publishes for one variant of one fleet (endpoint config),
+    with the config's DataCaptureConfig as read from the store (None: no capture)."""
 
     config: str
     name: str
     weight: float
     instances: Sequence[Instance]
+    capture: DataCapture | None = None
 
 
 class EndpointRoute:

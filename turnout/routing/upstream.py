@@ -7,19 +7,48 @@ router's hot path.
 
 Failure kinds matter to the caller: `UpstreamConnectError` means the request never reached
 the instance (safe to send elsewhere); the others mean it may have been processed.
+
+Idle connections, and the one request sent again (ADR 0016). An instance's server closes a
+keep-alive connection that stayed idle for its own keep-alive time (gunicorn 2 s, uvicorn,
+hypercorn and Node 5 s, Python's http.server after each answer or never). A request sent
+just as it does so fails. Two defences:
+
+- Expiry: the pool drops an idle connection older than its `idle_timeout` when it takes it
+  (no timer per connection). Pick it below the server's keep-alive time: `IDLE_TIMEOUT`
+  (1 s, half of gunicorn's default) for a server we don't know; turnout's own worker keeps
+  connections for an hour, so its pools keep them much longer.
+- One resend, in exactly one case: the request went out on a reused connection, no byte of
+  the answer came back, and the instance's side *reset* the connection (ECONNRESET, EPIPE,
+  or an EOF with the socket's pending error set). TCP and Unix sockets reset a connection
+  exactly when the peer closes it without having read everything sent to it, or when data
+  reaches a socket already closed: the server dropped the idle connection and never read
+  this request, so it cannot have processed it, and sending it once more on a fresh
+  connection is safe even for POST. A plain EOF (the server read the request, then closed
+  or crashed), a timeout, or a partial answer is never resent: the request may have been
+  processed. (A server that reads a request and then aborts its connection, SO_LINGER 0,
+  would be resent; no common server does.) A reset on a fresh connection is not resent
+  either: no idle close explains it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
+from time import monotonic
 from typing import cast
 
 import httptools
 
 from turnout.instances.backend import Address
+
+# How long an idle connection is kept when the instance's server is not ours: below the
+# shortest keep-alive time of common servers (gunicorn: 2 s), so it never closes first.
+IDLE_TIMEOUT = 1.0
+# What the instance's side of a connection reports when it closed without reading our request.
+_RESET = (errno.ECONNRESET, errno.EPIPE)
 
 
 class UpstreamError(Exception):
@@ -32,6 +61,11 @@ class UpstreamConnectError(UpstreamError):
 
 class UpstreamClosed(UpstreamError):
     """The connection closed after the request was sent, before the whole answer came."""
+
+
+class UpstreamReset(UpstreamClosed):
+    """The instance reset the connection before any byte of the answer: it closed it
+    without reading the request (on a reused connection: it closed it for being idle)."""
 
 
 class UpstreamTimeout(UpstreamError):
@@ -63,11 +97,13 @@ class _Connection(asyncio.Protocol):
         "_headers",
         "_parser",
         "_pool",
+        "_reset",
         "_size",
         "_timer",
         "_transport",
         "_waiter",
         "closed",
+        "idle_since",
     )
 
     def __init__(self, pool: ConnectionPool) -> None:
@@ -79,7 +115,9 @@ class _Connection(asyncio.Protocol):
         self._headers: list[tuple[bytes, bytes]] = []
         self._body: list[bytes] = []
         self._size = 0
+        self._reset = False  # the instance's side reset the connection (see eof_received)
         self.closed = False
+        self.idle_since = 0.0  # monotonic time it went back to the idle list
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -89,10 +127,23 @@ class _Connection(asyncio.Protocol):
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
+    def eof_received(self) -> None:
+        # The instance closed its side. Had our request reached a socket it already closed,
+        # its kernel answered with a reset, which the socket holds as its pending error.
+        if self._waiter is not None and self._size == 0 and self._transport is not None:
+            sock = self._transport.get_extra_info("socket")
+            if sock is not None:
+                self._reset = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) in _RESET
+        # None: let the transport close.
+
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self._pool._forget(self)
-        self._fail(UpstreamClosed("the instance closed the connection before answering"))
+        reset = self._reset or (isinstance(exc, OSError) and exc.errno in _RESET)
+        if reset and self._size == 0:
+            self._fail(UpstreamReset("the instance reset the connection before answering"))
+        else:
+            self._fail(UpstreamClosed("the instance closed the connection before answering"))
 
     def data_received(self, data: bytes) -> None:
         if self._waiter is None:  # bytes nobody asked for: the stream is out of step
@@ -186,11 +237,15 @@ class ConnectionPool:
         max_idle: int = 256,
         max_response_bytes: int = 6 * 1024 * 1024,
         connect_timeout: float = 5.0,
+        idle_timeout: float = IDLE_TIMEOUT,
     ) -> None:
         """`address` may be a function: an instance restarted on a new port is reached at
-        its new address by the next connection (the old ones died with its process)."""
+        its new address by the next connection (the old ones died with its process).
+        A connection idle for longer than `idle_timeout` seconds is not used again: make it
+        shorter than the instance's server keeps idle connections open."""
         self._address = address
         self.max_idle = max_idle
+        self.idle_timeout = idle_timeout
         self.max_response_bytes = max_response_bytes
         self.connect_timeout = connect_timeout
         self._idle: list[_Connection] = []
@@ -206,11 +261,18 @@ class ConnectionPool:
         return len(self._idle)
 
     async def request(self, head: bytes, body: bytes, timeout: float) -> UpstreamResponse:
-        """Send one request (head already serialized) and wait for the whole answer."""
+        """Send one request (head already serialized) and wait for the whole answer.
+
+        Sent a second time only when a reused connection turns out to have been closed by
+        the instance before it read the request (module docstring)."""
         loop = asyncio.get_running_loop()
         conn = self._take_idle()
-        if conn is None:
-            conn = await self._connect(loop)
+        if conn is not None:
+            try:
+                return await conn.exchange(loop, head, body, timeout)
+            except UpstreamReset:
+                pass  # closed while idle, the request unread: once more, on a new connection
+        conn = await self._connect(loop)
         return await conn.exchange(loop, head, body, timeout)
 
     def close(self) -> None:
@@ -224,8 +286,16 @@ class ConnectionPool:
         idle = self._idle
         while idle:
             conn = idle.pop()
-            if not conn.closed:
+            if conn.closed:
+                continue
+            if monotonic() - conn.idle_since <= self.idle_timeout:
                 return conn
+            # Too old: the instance may be closing it. The list runs oldest to newest,
+            # so every connection left in it is older still.
+            conn.abort()
+            for old in idle:
+                old.abort()
+            idle.clear()
         return None
 
     async def _connect(self, loop: asyncio.AbstractEventLoop) -> _Connection:
@@ -248,6 +318,7 @@ class ConnectionPool:
         if self._closed or conn.closed or len(self._idle) >= self.max_idle:
             conn.abort()
         else:
+            conn.idle_since = monotonic()
             self._idle.append(conn)
 
     def _forget(self, conn: _Connection) -> None:
