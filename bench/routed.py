@@ -2,11 +2,14 @@
 
     python3 dev.py bench [--duration 10] [--concurrency 1,8,64] [--systems ...] [--rounds N]
 
-Systems (same model, digits LogisticRegression, and the same one-row JSON body):
+Systems (same model and the same one-row JSON body; --model lr, a digits
+LogisticRegression, or rf, a RandomForest of 100 trees whose per-call cost batching amortizes):
   bare     Starlette + uvicorn, predict in-process: the baseline the issue compares with
   instance turnout's worker alone on TCP (no router): what an instance costs by itself
   routed   client -> turnout serve (router) -> one instance over a Unix socket
   routed2  the same with two instances behind the variant
+  routed-nobatch  routed with adaptive batching off (TURNOUT_MAX_BATCH_SIZE=1): what
+           batching costs at c=1 and gives under load, in the same build
   routed-capture  routed, with data capture of every invocation (100%) to a local directory
 
 Load: wrk (Debian package `wrk`), one thread, on the same 2 cores as the servers. Reports
@@ -35,10 +38,11 @@ import httpx
 import joblib
 import psutil
 from sklearn.datasets import load_digits
+from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 
 HERE = Path(__file__).resolve().parent
-ALL_SYSTEMS = ("bare", "instance", "routed", "routed2", "routed-capture")
+ALL_SYSTEMS = ("bare", "instance", "routed", "routed2", "routed-nobatch", "routed-capture")
 ROW = 8  # digits row 8 is an "8"
 
 
@@ -123,19 +127,24 @@ def system_argv(name: str, work: Path, port: int) -> list[str]:
             "--data-dir", str(work / f"data-{name}")]  # fmt: skip
 
 
-def deploy(base: str, work: Path, instances: int, capture: bool = False) -> str:
+def deploy(
+    base: str, work: Path, instances: int, capture: bool = False, batching: bool = True
+) -> str:
     """Register the model and an endpoint through the native API; returns the invoke URL.
 
     With `capture`, the endpoint config captures every invocation (input and output, as
-    JSON text) under <work>/capture."""
+    JSON text) under <work>/capture; without `batching`, the model's instances predict
+    one request per call."""
     config: dict[str, object] = {"name": "bench", "variants": [
         {"name": "AllTraffic", "model": "bench", "instance_count": instances}]}  # fmt: skip
     if capture:
         config["data_capture"] = {"destination": str(work / "capture"), "sampling_percentage": 100,
                                   "json_content_types": ["application/json"]}  # fmt: skip
+    environment = {} if batching else {"TURNOUT_MAX_BATCH_SIZE": "1"}
+    model = {"name": "bench", "artifact": str(work / "model"), "environment": environment}
     with httpx.Client(base_url=base, timeout=30) as api:
         for path, body in (
-            ("/api/v1/models", {"name": "bench", "artifact": str(work / "model")}),
+            ("/api/v1/models", model),
             ("/api/v1/endpoint-configs", config),
             ("/api/v1/endpoints", {"name": "bench", "config": "bench"}),
         ):
@@ -195,7 +204,8 @@ def serving(name: str, work: Path, body: Path) -> Iterator[tuple[subprocess.Pope
     with started(system_argv(name, work, port), work / f"{name}.log") as proc:
         if name.startswith("routed"):
             wait_until(lambda: httpx.get(f"{base}/api/v1/health").status_code == 200, 60, name)
-            url = deploy(base, work, 2 if name == "routed2" else 1, name == "routed-capture")
+            url = deploy(base, work, 2 if name == "routed2" else 1, name == "routed-capture",
+                         batching=name != "routed-nobatch")  # fmt: skip
         else:
             wait_until(lambda: httpx.get(f"{base}/ping").status_code == 200, 60, name)
             url = f"{base}/invocations"
@@ -270,8 +280,8 @@ def report_captured(name: str, work: Path) -> None:
 
 def report(points: list[Point], args: argparse.Namespace) -> str:
     lines = [
-        f"duration {args.duration:g} s per point, warm-up {args.warmup:g} s, wrk -t1, "
-        f"{os.cpu_count()} cores, body: one digits row as JSON",
+        f"model {args.model}, duration {args.duration:g} s per point, warm-up {args.warmup:g} s, "
+        f"wrk -t1, {os.cpu_count()} cores, body: one digits row as JSON",
         "",
         "| system | c | req/s | p50 ms | p99 ms | server CPU ms/req | RSS MB | failed |",
         "|---|---|---|---|---|---|---|---|",
@@ -293,6 +303,15 @@ def report(points: list[Point], args: argparse.Namespace) -> str:
                     f"| {name} p50 minus bare p50 | {c} "
                     f"| {(routed.p50_ms - bare.p50_ms) * 1000:.0f} µs |"
                 )
+        routed, unbatched = by.get(("routed", c)), by.get(("routed-nobatch", c))
+        if routed and unbatched:  # what adaptive batching costs (c=1) and gives (under load)
+            lines.append(
+                f"| routed p50 minus routed-nobatch p50 | {c} "
+                f"| {(routed.p50_ms - unbatched.p50_ms) * 1000:+.0f} µs |"
+            )
+            lines.append(
+                f"| routed req/s ÷ routed-nobatch req/s | {c} | {routed.rps / unbatched.rps:.0%} |"
+            )
         routed, captured = by.get(("routed", c)), by.get(("routed-capture", c))
         if routed and captured:  # the cost of capturing every invocation
             lines.append(
@@ -315,6 +334,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=lambda s: [int(x) for x in s.split(",")],
                         default=[1, 8, 64])  # fmt: skip
     parser.add_argument("--systems", type=lambda s: s.split(","), default=list(ALL_SYSTEMS))
+    parser.add_argument("--model", choices=("lr", "rf"), default="lr",
+                        help="lr: LogisticRegression; rf: RandomForest, 100 trees")  # fmt: skip
     parser.add_argument("--rounds", type=int, default=0,
                         help="run all systems at once, measured in turn N times per point "
                         "(median reported): fairer on a machine others are using")  # fmt: skip
@@ -328,7 +349,12 @@ def main() -> None:
         work = Path(tmp)
         (work / "model").mkdir()
         x, y = load_digits(return_X_y=True)
-        joblib.dump(LogisticRegression(max_iter=2000).fit(x, y), work / "model" / "model.joblib")
+        estimator = (
+            LogisticRegression(max_iter=2000)
+            if args.model == "lr"
+            else RandomForestClassifier(n_estimators=100, random_state=0)
+        )
+        joblib.dump(estimator.fit(x, y), work / "model" / "model.joblib")
         body = work / "row.json"
         body.write_text(json.dumps([float(v) for v in x[ROW]]))
         points: list[Point] = []

@@ -3,7 +3,7 @@
 A flavor says how to recognize its artifacts from their file listing (cheap: no unpacking,
 no framework import), where it ranks when several could serve the same files, and how to
 load a model (importing its framework only then). Adding a flavor is adding one module to
-`turnout/models/flavors/` (ADR 0016); nothing else lists them. ADR 0017: the framework
+`turnout/models/flavors/` (ADR 0018); nothing else lists them. ADR 0017: the framework
 flavors (ONNX, XGBoost, MLflow).
 """
 
