@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn, TypedDict, cast
+from typing import Any, NoReturn, NotRequired, TypedDict, cast
 from urllib.parse import quote, urlencode
 
 import httpx
@@ -132,6 +132,14 @@ class Health(TypedDict):
     version: str
 
 
+class BatchingInfo(TypedDict):
+    """Adaptive batching of a model's instances (TURNOUT_MAX_BATCH_SIZE / _DELAY_MS)."""
+
+    max_batch_size: int  # 1: off
+    max_batch_delay_ms: float
+    applies: str  # yes, no, or the condition under which the flavor batches
+
+
 class ModelInfo(TypedDict):
     name: str
     artifact: str
@@ -141,6 +149,7 @@ class ModelInfo(TypedDict):
     image: str | None
     execution_role_arn: str | None
     created_at: float
+    batching: BatchingInfo
     warnings: list[str]  # problems found at registration; empty when listed later
 
 
@@ -195,6 +204,8 @@ class VariantStateInfo(TypedDict):
     current_instance_count: int | None
     desired_instance_count: int
     instances: list[InstanceInfo]
+    model: NotRequired[str | None]
+    batching: NotRequired[BatchingInfo | None]
 
 
 class EndpointInfo(TypedDict):

@@ -7,7 +7,7 @@ in the store and wakes the reconciler; it never starts or stops instances itself
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -29,6 +29,7 @@ from turnout.domain.resources import (
 from turnout.errors import Conflict, InvalidRequest, NotFound
 from turnout.instances.backend import Instance
 from turnout.models.artifact import inspect_artifact
+from turnout.models.batching import BatchingError, BatchPolicy
 from turnout.models.errors import ArtifactError
 from turnout.store import Store
 
@@ -68,6 +69,10 @@ class ControlPlane:
         now (the native API does this); the SageMaker facade defers it to endpoint creation,
         as SageMaker does."""
         check_name("model", model.name)
+        try:
+            BatchPolicy.of(model.environment)
+        except BatchingError as exc:
+            raise InvalidRequest(str(exc)) from None
         warnings: tuple[str, ...] = ()
         if check_artifact:
             try:
@@ -130,6 +135,12 @@ class ControlPlane:
 
     def list_endpoints(self) -> list[Endpoint]:
         return self._store.list_endpoints()
+
+    def endpoint_models(self, name: str) -> Mapping[str, Model]:
+        """The model each variant serves, by variant name: the new fleet's during an
+        update, else the current fleet's (models deleted since included)."""
+        current, pending = self._store.endpoint_fleets(name)
+        return (pending or current).models
 
     def endpoint_instances(self, name: str) -> list[Instance]:
         self._store.get_endpoint(name)  # NotFound for an unknown endpoint

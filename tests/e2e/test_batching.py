@@ -99,3 +99,43 @@ def test_a_bad_request_in_a_batch_fails_alone(server: BackgroundServer, endpoint
     # Only answers carry their batch's size: the good ones, still batched around the bad.
     assert after["sum"] - before["sum"] == len(good)
     assert after["count"] - before["count"] < len(good)
+
+
+def test_describe_shows_each_variants_batching(client: Client, endpoint: str):
+    (variant,) = client.describe_endpoint(ENDPOINT)["variants"]
+    assert variant["model"] == f"{ENDPOINT}-model"
+    assert variant["batching"] == {
+        "max_batch_size": 32,
+        "max_batch_delay_ms": 300.0,
+        "applies": "yes",
+    }
+    assert client.describe_model(f"{ENDPOINT}-model")["batching"] == variant["batching"]
+
+
+def test_bad_batching_values_are_refused_at_registration(
+    client: Client, server: BackgroundServer, artifacts: Artifacts
+):
+    from turnout.client import TurnoutAPIError
+
+    with pytest.raises(TurnoutAPIError, match="TURNOUT_MAX_BATCH_SIZE='0'"):
+        client.create_model(
+            "bad-batching", str(artifacts.sklearn), environment={"TURNOUT_MAX_BATCH_SIZE": "0"}
+        )
+    import boto3
+    from botocore.exceptions import ClientError
+
+    sagemaker = boto3.client(
+        "sagemaker", endpoint_url=server.url, region_name="us-east-1",
+        aws_access_key_id="x", aws_secret_access_key="y",
+    )  # fmt: skip
+    with pytest.raises(ClientError) as raised:
+        sagemaker.create_model(
+            ModelName="bad-batching",
+            ExecutionRoleArn="arn:aws:iam::123456789012:role/r",
+            PrimaryContainer={
+                "ModelDataUrl": str(artifacts.sklearn),
+                "Environment": {"TURNOUT_MAX_BATCH_DELAY_MS": "soon"},
+            },
+        )
+    assert raised.value.response["Error"]["Code"] == "ValidationException"
+    assert "TURNOUT_MAX_BATCH_DELAY_MS='soon'" in raised.value.response["Error"]["Message"]

@@ -160,6 +160,7 @@ def build_rest_app(
             control.describe_endpoint(name),
             control.endpoint_instances(name),
             control.data_capture(name),
+            control.endpoint_models(name),
         )
         deployment = control.latest_deployment(name)
         if deployment is not None and not deployment.phase.finished:

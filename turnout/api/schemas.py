@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from turnout.api.capture_schemas import DataCaptureIn, DataCaptureOut, DataCaptureStatusOut
@@ -15,7 +17,7 @@ from turnout.domain.resources import (
     ProductionVariant,
 )
 from turnout.instances.backend import Instance
-from turnout.models import registry
+from turnout.models import batching, registry
 
 _STRICT = ConfigDict(extra="forbid")
 
@@ -43,6 +45,25 @@ class ModelIn(BaseModel):
     execution_role_arn: str | None = None
 
 
+class BatchingOut(BaseModel):
+    max_batch_size: int = Field(description="Requests per predict call at most (1: off).")
+    max_batch_delay_ms: float = Field(
+        description="How long a lone request may wait for company (0: never waits)."
+    )
+    applies: str = Field(
+        description="Whether the model's flavor batches: yes, no, or the condition."
+    )
+
+    @classmethod
+    def of(cls, model: Model) -> BatchingOut:
+        found = batching.summary(model.environment, registry.batching_applies(model.flavor))
+        return cls(
+            max_batch_size=found.max_batch_size,
+            max_batch_delay_ms=found.max_batch_delay_ms,
+            applies=found.applies,
+        )
+
+
 class ModelOut(BaseModel):
     name: str
     artifact: str
@@ -52,6 +73,10 @@ class ModelOut(BaseModel):
     image: str | None
     execution_role_arn: str | None
     created_at: float
+    batching: BatchingOut = Field(
+        description="Adaptive batching, from TURNOUT_MAX_BATCH_SIZE and "
+        "TURNOUT_MAX_BATCH_DELAY_MS in the environment."
+    )
     warnings: list[str] = Field(
         default_factory=list, description="Problems found at registration (e.g. requirements)."
     )
@@ -67,6 +92,7 @@ class ModelOut(BaseModel):
             image=model.image,
             execution_role_arn=model.execution_role_arn,
             created_at=model.created_at,
+            batching=BatchingOut.of(model),
             warnings=list(warnings),
         )
 
@@ -208,6 +234,8 @@ class VariantStateOut(BaseModel):
     current_instance_count: int | None
     desired_instance_count: int
     instances: list[InstanceOut]
+    model: str | None = Field(None, description="The model the variant serves.")
+    batching: BatchingOut | None = Field(None, description="How its instances batch.")
 
 
 class EndpointOut(BaseModel):
@@ -232,7 +260,9 @@ class EndpointOut(BaseModel):
         endpoint: Endpoint,
         instances: list[Instance],
         capture: tuple[DataCapture, CaptureStatus] | None = None,
+        models: Mapping[str, Model] | None = None,
     ) -> EndpointOut:
+        models = models or {}
         fleet = endpoint.pending_config_name or endpoint.config_name
         return cls(
             name=endpoint.name,
@@ -256,6 +286,8 @@ class EndpointOut(BaseModel):
                         if i.spec.variant == v.name
                         and i.spec.fleet in (endpoint.config_name, fleet)
                     ],
+                    model=models[v.name].name if v.name in models else None,
+                    batching=BatchingOut.of(models[v.name]) if v.name in models else None,
                 )
                 for v in endpoint.variants
             ],

@@ -18,7 +18,7 @@ from turnout.cli.common import (
     fail,
     print_json,
 )
-from turnout.cli.models import format_time
+from turnout.cli.models import batching_text, format_time
 from turnout.cli.pairs import number, parse_numbers, parse_pairs
 from turnout.cli.waiting import wait_with_status
 from turnout.client import EndpointConfigInfo, EndpointInfo, Variant
@@ -377,18 +377,21 @@ def endpoint_panel(endpoint: EndpointInfo, url: str) -> Table:
         )
         head.add_row("", "capture", text + (f": {capture['reason']}" if capture["reason"] else ""))
     variants = Table(
-        "variant", "weight (current → desired)", "share", "instances", "ready", box=None
-    )
+        "variant", "model", "weight (current → desired)", "share", "instances", "ready",
+        "batching", box=None,
+    )  # fmt: skip
     for v in endpoint["variants"]:
         current = "-" if v["current_weight"] is None else f"{v['current_weight']:g}"
         count = "-" if v["current_instance_count"] is None else str(v["current_instance_count"])
         ready = sum(1 for i in v["instances"] if i["ready"])
         variants.add_row(
             v["name"],
+            v.get("model") or "-",
             f"{current} → {v['desired_weight']:g}",
             share(v["current_weight"], endpoint),
             f"{count} → {v['desired_instance_count']}",
             f"{ready}/{len(v['instances'])}",
+            batching_text(v.get("batching")),
         )
     outer = Table.grid()
     outer.add_row(head)

@@ -21,7 +21,7 @@ from turnout.cli.common import (
     print_json,
 )
 from turnout.cli.pairs import parse_pairs
-from turnout.client import ModelInfo
+from turnout.client import BatchingInfo, ModelInfo
 from turnout.models import registry
 
 app = typer.Typer(help="Register and inspect models.", no_args_is_help=True)
@@ -108,6 +108,7 @@ def describe(
     console.print(models_table([model]))
     for key, value in model["environment"].items():
         console.print(f"  env {key}={value}")
+    console.print(f"  batching {batching_text(model['batching'])}")
 
 
 @app.command("delete")
@@ -120,6 +121,20 @@ def delete(
     with connect(url, credentials) as client:
         client.delete_model(name)
     console.print(f"model [bold]{name}[/] deleted")
+
+
+def batching_text(batching: BatchingInfo | None) -> str:
+    """`≤32 per call`, `≤32, waits 2 ms`, `off`, with the flavor's condition if any."""
+    if batching is None:
+        return "-"
+    if batching["max_batch_size"] <= 1 or batching["applies"].startswith("no"):
+        return "off"
+    text = f"≤{batching['max_batch_size']} per call"
+    if batching["max_batch_delay_ms"]:
+        text += f", waits ≤{batching['max_batch_delay_ms']:g} ms"
+    if batching["applies"] != "yes":
+        text += f" ({batching['applies']})"
+    return text
 
 
 def models_table(models: list[ModelInfo]) -> Table:

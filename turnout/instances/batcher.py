@@ -83,8 +83,6 @@ class Batcher:
         pending = self._pending
         taken = pending[: self._max_size]
         del pending[: self._max_size]
-        if pending:  # more than one batch's worth came in: the rest go next, without delay
-            self._schedule(0.0)
         groups: dict[Hashable, list[_Item]] = {}
         for item in taken:
             if not item.future.done():  # skip requests whose caller went away
@@ -94,6 +92,10 @@ class Batcher:
                 self._alone(items[0])
             else:
                 self._together(items)
+        if pending and self._flush_handle is None:
+            # More than one batch's worth came in: the rest go next, without delay, but
+            # after the answers just set are sent (their tasks were scheduled first).
+            self._schedule(0.0)
 
     def _together(self, items: list[_Item]) -> None:
         try:

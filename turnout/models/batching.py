@@ -69,6 +69,24 @@ class BatchPolicy:
         return cls(size, delay if size > 1 else 0.0)
 
 
+@dataclass(frozen=True)
+class BatchingSummary:
+    """How a model's instances batch, for describe output: the policy its Environment
+    asks for and when the flavor applies it."""
+
+    max_batch_size: int
+    max_batch_delay_ms: float
+    applies: str  # "yes", "no", or the condition (e.g. inference.py's declaration)
+
+
+def summary(environment: Mapping[str, str], applies: str) -> BatchingSummary:
+    """The policy of `environment` (valid: checked at registration) under `applies`."""
+    policy = BatchPolicy.of(environment)
+    if not policy.enabled:
+        return BatchingSummary(1, 0.0, "no (TURNOUT_MAX_BATCH_SIZE=1)")
+    return BatchingSummary(policy.max_size, policy.max_delay_ms, applies)
+
+
 def _module(name: str) -> Any:
     return sys.modules.get(name)
 

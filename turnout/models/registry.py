@@ -94,6 +94,16 @@ def get(name: str) -> Flavor:
     return _flavors[name]
 
 
+def batching_applies(name: str) -> str:
+    """When a model of flavor `name` (or auto) is batched, in words for describe output."""
+    if name == AUTO:
+        return "if the flavor detected when an instance starts batches"
+    try:
+        return get(name).batching
+    except KeyError:
+        return "no"
+
+
 def of_image(image: str | None) -> str:
     """The flavor a container image names (`turnout/onnx:1`, `.../sagemaker-xgboost:1.7-1`),
     else auto: any other image means "detect from the artifact"."""
