@@ -147,8 +147,8 @@ def open_store(url: str) -> Store:
         raise ServeError(f"cannot open the store at {url}: {reason}; check --db") from None
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """The listening socket, or a ServeError that says what to do."""
+def bind(host: str, port: int, option: str = "--port") -> socket.socket:
+    """The listening socket, or a ServeError that says what to do (pass `option`)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -158,7 +158,7 @@ def bind(host: str, port: int) -> socket.socket:
         sock.close()
         if exc.errno == errno.EADDRINUSE:
             raise ServeError(
-                f"port {port} on {host} is in use; stop what uses it or pass --port"
+                f"port {port} on {host} is in use; stop what uses it or pass {option}"
             ) from None
         raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     sock.listen(2048)

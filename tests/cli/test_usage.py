@@ -181,6 +181,18 @@ def test_serve_refuses_a_port_in_use(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "--port" in line
 
 
+def test_serve_refuses_a_grpc_port_in_use(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        args = ["serve", "--port", "0", "--grpc-port", str(port), "--data-dir", str(tmp_path)]
+        line = error_of(args, capsys, status=1)
+    assert f"port {port} on 127.0.0.1 is in use; stop what uses it or pass --grpc-port" in line
+
+
 def test_serve_refuses_an_unknown_log_level(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

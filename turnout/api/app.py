@@ -136,10 +136,7 @@ class App:
                 credentials=settings.credentials,
             )
         except OSError as err:
-            raise RuntimeError(
-                f"cannot serve gRPC on {settings.host}:{settings.grpc_port}: {err}; "
-                "give another --grpc-port"
-            ) from None
+            raise RuntimeError(f"{err}; give another --grpc-port") from None
 
 
 def _is_feedback(path: str) -> bool:

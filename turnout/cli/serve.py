@@ -155,6 +155,8 @@ def serve_command(
     )
     try:
         sock = bind(host, port)
+        if grpc_port is not None:  # gRPC binds its own socket later: check it is free now
+            bind(host, grpc_port, "--grpc-port").close()
     except ServeError as exc:
         fail(str(exc))
     url = f"http://{host}:{sock.getsockname()[1]}"
