@@ -43,8 +43,9 @@ def load(server: BackgroundServer, endpoint: str, tmp_path: Path) -> Iterator[Lo
 
 
 def variant(endpoint: EndpointInfo, name: str) -> dict[str, object]:
+    """The variant's weights and instance counts (not its instances, model or batching)."""
     found = next(v for v in endpoint["variants"] if v["name"] == name)
-    return {k: v for k, v in found.items() if k != "instances"}
+    return {k: v for k, v in found.items() if k not in ("instances", "model", "batching")}
 
 
 def apply_and_watch(
