@@ -12,10 +12,10 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import Artifacts
 from tests.support.models import digits_rows, train_digits
+from tests.support.prometheus import samples
 from turnout.cli.background import BackgroundServer
 from turnout.client import Client, Variant
 
@@ -39,18 +39,12 @@ def endpoint(client: Client, artifacts: Artifacts) -> str:
 
 def batch_sizes(server: BackgroundServer) -> dict[str, float]:
     """turnout_batch_size of the endpoint: cumulative bucket counts by `le`, plus count/sum."""
-    text = httpx.get(f"{server.url}/metrics", timeout=10).text
     found: dict[str, float] = {}
-    for family in text_string_to_metric_families(text):
-        if family.name != "turnout_batch_size":
-            continue
-        for sample in family.samples:
-            if sample.labels.get("endpoint") != ENDPOINT:
-                continue
-            if sample.name.endswith("_bucket"):
-                found[sample.labels["le"]] = sample.value
-            else:
-                found[sample.name.rsplit("_", 1)[1]] = sample.value
+    for sample in samples(server.url, "turnout_batch_size", ENDPOINT):
+        if sample.name.endswith("_bucket"):
+            found[sample.labels["le"]] = sample.value
+        else:
+            found[sample.name.rsplit("_", 1)[1]] = sample.value
     return found
 
 

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import Artifacts, Deploy
 from tests.support.endpoints import VariantOf, poll_until
 from tests.support.load import LoadProcess, LoadResult
 from tests.support.models import digits_rows
+from tests.support.prometheus import samples
 from turnout.cli.background import BackgroundServer
 from turnout.client import AlarmInfo, Client, TurnoutAPIError
 from turnout.store import Store
@@ -60,15 +60,11 @@ def invocations_by_variant(client: Client, endpoint: str) -> dict[str, int]:
 
 def scraped_invocations(server: BackgroundServer, endpoint: str) -> dict[str, int]:
     """turnout_invocations_total of the endpoint's variants, from GET /metrics."""
-    response = httpx.get(server.url + "/metrics", timeout=30)
-    assert response.status_code == 200, response.text
-    assert response.headers["content-type"].startswith("text/plain")
     counts: dict[str, int] = {}
-    for family in text_string_to_metric_families(response.text):
-        for sample in family.samples:
-            if sample.name == "turnout_invocations_total" and sample.labels["endpoint"] == endpoint:
-                variant = sample.labels["variant"]
-                counts[variant] = counts.get(variant, 0) + int(sample.value)
+    for sample in samples(server.url, "turnout_invocations", endpoint):
+        if sample.name == "turnout_invocations_total":
+            variant = sample.labels["variant"]
+            counts[variant] = counts.get(variant, 0) + int(sample.value)
     return {variant: n for variant, n in counts.items() if n}  # routed but idle: no data
 
 

@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
-from prometheus_client.parser import text_string_to_metric_families
 from scipy.stats import binom
 from tritonclient.utils import InferenceServerException
 
 from tests.conftest import Artifacts, Deploy
 from tests.support.endpoints import VariantOf
 from tests.support.models import digits_rows, train_digits
+from tests.support.prometheus import samples
 from turnout.cli.background import BackgroundServer, free_port
 
 pytestmark = pytest.mark.e2e
@@ -98,13 +98,10 @@ def grpc_infer(
 
 def invocations(server: BackgroundServer) -> dict[str, float]:
     """turnout_invocations per variant of the endpoint, from /metrics."""
-    text = httpx.get(f"{server.url}/metrics", timeout=10).text
     counts: Counter[str] = Counter()
-    for family in text_string_to_metric_families(text):
-        if family.name == "turnout_invocations":
-            for sample in family.samples:
-                if sample.labels["endpoint"] == ENDPOINT and sample.name.endswith("_total"):
-                    counts[sample.labels["variant"]] += sample.value
+    for sample in samples(server.url, "turnout_invocations", ENDPOINT):
+        if sample.name.endswith("_total"):
+            counts[sample.labels["variant"]] += sample.value
     return dict(counts)
 
 

@@ -50,10 +50,6 @@ class Flavor:
     batching: str = "no"  # what the README's table says about batching
     accepts: Detect | None = None  # files it serves when named explicitly (default: detect)
 
-    @property
-    def runs_worker(self) -> bool:
-        return self.load is not None
-
     def fits(self, listing: Listing, environment: Mapping[str, str]) -> bool:
         """Whether this flavor serves the files of a model that names it explicitly."""
         return (self.accepts or self.detect)(listing, environment)

@@ -14,7 +14,7 @@ the Open Inference Protocol's named tensors. A flavor picks both when it loads a
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 if TYPE_CHECKING:
@@ -96,7 +96,6 @@ class LoadedModel:
     platform: str  # the Open Inference Protocol's model metadata `platform`
     inputs: tuple[TensorSpec, ...] = ()
     outputs: tuple[TensorSpec, ...] = ()
-    warnings: tuple[str, ...] = field(default=())
 
     def invoke(self, call: Call) -> Prediction:
         """Decode, predict and encode one request alone (no batching)."""

@@ -326,11 +326,15 @@ class ConnectionPool:
 
 
 def request_head(
-    content_length: int, headers: list[tuple[bytes, bytes]], path: bytes = b"/invocations"
+    content_length: int,
+    headers: list[tuple[bytes, bytes]],
+    path: bytes = b"/invocations",
+    method: bytes = b"POST",
 ) -> bytes:
-    """Serialize a POST request head. Header values come from an already-parsed request."""
+    """Serialize a request head. Header values come from an already-parsed request."""
     parts = [
-        b"POST ",
+        method,
+        b" ",
         path,
         b" HTTP/1.1\r\nHost: turnout\r\nContent-Length: ",
         b"%d" % content_length,

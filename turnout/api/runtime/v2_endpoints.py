@@ -21,13 +21,12 @@ from turnout.models.codecs.v2_paths import infer_path
 from turnout.routing.choice import least_outstanding
 from turnout.routing.dispatch import Dispatcher, DispatchError, Failure, Invocation
 from turnout.routing.table import EndpointRoute, VariantRoute
+from turnout.routing.upstream import request_head
 
 EXTENSIONS = ["binary_tensor_data"]
-_RELAYED = {
-    b"content-type": b"Content-Type",
-    b"content-encoding": b"Content-Encoding",
-    v2.HEADER_LENGTH.lower().encode(): v2.HEADER_LENGTH.encode(),
-}
+# Relayed as they came; the JSON header's length is relayed from `infer`'s argument, which
+# the gRPC adapter gives without any header.
+_RELAYED = {b"content-type": b"Content-Type", b"content-encoding": b"Content-Encoding"}
 _HEADER_LENGTH = v2.HEADER_LENGTH.lower().encode()
 _STATUS = {
     Failure.NO_ENDPOINT: 404,
@@ -73,10 +72,8 @@ class EndpointModels:
         upstream = least_outstanding(variant.upstreams, 0)
         if upstream is None:
             raise v2.V2Error(503, f"no instance of {name} version {variant.name} is ready")
-        head = (
-            f"GET /v2/models/{name}/versions/{variant.name} HTTP/1.1\r\n"
-            "Host: turnout\r\nContent-Length: 0\r\n\r\n"
-        ).encode()
+        path = f"/v2/models/{name}/versions/{variant.name}".encode()
+        head = request_head(0, [], path, method=b"GET")
         timeout = self.dispatcher.router.limits.model_timeout
         try:
             response = await upstream.pool.request(head, b"", timeout)
@@ -101,7 +98,7 @@ class EndpointModels:
     ) -> V2Reply:
         started = perf_counter()
         dispatcher = self.dispatcher
-        relayed = [(_RELAYED[k], v) for k, v in headers if k in _RELAYED and k != _HEADER_LENGTH]
+        relayed = [(_RELAYED[k], v) for k, v in headers if k in _RELAYED]
         if header_length is not None:
             relayed.append((v2.HEADER_LENGTH.encode(), b"%d" % header_length))
         path = functools.partial(infer_path, name)
