@@ -190,6 +190,7 @@ class InstanceInfo(TypedDict):
     restarts: int
     last_error: str | None
     log: str
+    placement: str | None  # the Ray node id with --backend ray; None for local processes
     cpu_percent: float | None  # CPUUtilization at the last sample (% summed over cores)
     memory_mb: float | None
     memory_percent: float | None  # MemoryUtilization: % of the machine's memory

@@ -25,8 +25,7 @@ from turnout.experiments.exposures import ExposureLog
 from turnout.experiments.routing import RoutingService, RoutingSync
 from turnout.experiments.service import ExperimentService, auto_promote
 from turnout.experiments.store import ExperimentStore
-from turnout.instances.local import LocalBackend
-from turnout.instances.supervisor import HealthPolicy
+from turnout.instances.backends import make_backend
 from turnout.metrics.flusher import Flusher
 from turnout.models.s3 import S3Source
 from turnout.monitoring import Monitoring
@@ -64,16 +63,7 @@ class Runtime:
             settings.account_id,
             self.capture,
         )
-        self.backend = LocalBackend(
-            settings.data_dir,
-            HealthPolicy(
-                startup_timeout=settings.startup_timeout,
-                unresponsive_after=settings.model_timeout,
-                memory_limit_mb=settings.instance_memory_limit_mb,
-            ),
-            settings.max_payload_bytes,
-            s3,
-        )
+        self.backend = make_backend(settings, s3)
         self.flusher = Flusher(
             self.router,
             self.store,

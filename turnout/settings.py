@@ -41,6 +41,10 @@ class Settings:
     s3_endpoint_url: str | None = None
     # How long metric rollups stay in the store (seconds).
     metrics_retention: float = 24 * 3600.0
+    # Where instances run: "local" (child processes) or "ray" (actors on a Ray cluster).
+    backend: str = "local"
+    # The Ray cluster's head, HOST:PORT (None: RAY_ADDRESS, else this machine's cluster).
+    ray_address: str | None = None
 
     @property
     def database_url(self) -> str:

@@ -21,6 +21,7 @@ from turnout.domain.resources import (
     Model,
     ProductionVariant,
 )
+from turnout.instances import backends
 from turnout.instances.backend import Address, Instance, InstanceSpec, InstanceState
 from turnout.instances.usage import Usage
 from turnout.settings import Settings
@@ -39,6 +40,7 @@ class ReadyInstance:
         self.restarts = 0
         self.last_error: str | None = None
         self.log = ""
+        self.placement: str | None = None
         self.usage: Sequence[Usage] = ()
 
     async def wait_started(self) -> None:
@@ -105,7 +107,7 @@ def watched(monkeypatch: pytest.MonkeyPatch) -> list[WatchedStore]:
         return stores[-1]  # type: ignore[return-value]
 
     monkeypatch.setattr(server, "open_store", open_watched)
-    monkeypatch.setattr(server, "LocalBackend", ReadyBackend)
+    monkeypatch.setattr(backends, "LocalBackend", ReadyBackend)
     return stores
 
 

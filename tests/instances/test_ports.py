@@ -19,7 +19,7 @@ from tests.support.impostor import ANSWER, impostor
 from tests.support.models import make_command_model
 from turnout.domain.resources import Model
 from turnout.instances import local
-from turnout.instances.backend import Instance, InstanceSpec
+from turnout.instances.backend import Address, Instance, InstanceSpec
 from turnout.instances.listening import listens
 from turnout.instances.local import LocalBackend
 from turnout.instances.supervisor import HealthPolicy
@@ -45,9 +45,9 @@ def answer(instance: Instance) -> object:
 async def test_a_port_taken_before_the_first_start_is_left_for_another(
     taken: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ports = iter([taken])
-    real_free_port = local._free_port
-    monkeypatch.setattr(local, "_free_port", lambda: next(ports, None) or real_free_port())
+    ports = iter([Address.tcp("127.0.0.1", taken)])
+    real_free_address = local.free_address
+    monkeypatch.setattr(local, "free_address", lambda: next(ports, None) or real_free_address())
     backend = LocalBackend(tmp_path, HealthPolicy(startup_timeout=30), 1_000_000)
     try:
         instance = backend.start(spec(make_command_model(tmp_path / "model")))

@@ -285,7 +285,8 @@ _SERVE = '''
 
     def main():
         port = int(os.environ.get("SAGEMAKER_BIND_TO_PORT", "8080"))
-        server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        host = os.environ.get("TURNOUT_BIND_HOST", "127.0.0.1")  # a Ray node's address
+        server = ThreadingHTTPServer((host, port), Handler)
         server.daemon_threads = True
 
         def stop(signum, frame):

@@ -202,6 +202,9 @@ class InstanceOut(BaseModel):
     restarts: int
     last_error: str | None
     log: str
+    placement: str | None = Field(
+        None, description="Where a cluster backend placed it: the Ray node id (--backend ray)."
+    )
     cpu_percent: float | None = Field(
         None, description="CPUUtilization at the last sample: % summed over cores."
     )
@@ -221,6 +224,7 @@ class InstanceOut(BaseModel):
             restarts=instance.restarts,
             last_error=instance.last_error,
             log=instance.log,
+            placement=instance.placement,
             cpu_percent=usage.cpu_percent if usage else None,
             memory_mb=round(usage.memory_bytes / 1024 / 1024, 1) if usage else None,
             memory_percent=usage.memory_percent if usage else None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -22,6 +23,11 @@ from turnout.cli.common import console, fail
 from turnout.settings import Settings, default_data_dir
 
 DEFAULTS = Settings()
+
+
+class Backend(StrEnum):
+    local = "local"
+    ray = "ray"
 
 
 def serve_command(
@@ -106,6 +112,23 @@ def serve_command(
     region: Annotated[
         str, typer.Option(envvar="TURNOUT_REGION", help="AWS region shown in ARNs.")
     ] = DEFAULTS.region,
+    backend: Annotated[
+        Backend,
+        typer.Option(
+            help="Where instances run: local (child processes of this server) or ray (actors "
+            "on a Ray cluster, see --ray-address and docs/scale-out.md).",
+            case_sensitive=False,
+        ),
+    ] = Backend.local,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-address",
+            help="With --backend ray: HOST:PORT of the Ray cluster's head (GCS), as `ray start "
+            "--head` printed. This machine must run a node of it. Default: RAY_ADDRESS, else "
+            "the cluster started on this machine.",
+        ),
+    ] = None,
     s3_endpoint_url: Annotated[
         str | None,
         typer.Option(
@@ -118,6 +141,7 @@ def serve_command(
     """Run turnout: the router, the control plane and the model instances, until Ctrl-C."""
     # Imported here: the server stack takes half a second to import, which every other
     # command (model list, invoke, ...) would pay for nothing.
+    from turnout.instances.backends import BackendError
     from turnout.server import ServeError, bind, serve
 
     level = getattr(logging, log_level.upper(), None)
@@ -136,6 +160,8 @@ def serve_command(
         secrets = load_credentials(credentials)
     except CredentialsError as exc:
         fail(str(exc))
+    if ray_address is not None and backend is not Backend.ray:
+        fail("--ray-address goes with --backend ray")
     problem = exposure_problem(host, bool(secrets), insecure)
     if problem is not None:
         fail(problem)
@@ -152,6 +178,8 @@ def serve_command(
         region=region,
         credentials=secrets,
         s3_endpoint_url=s3_endpoint_url,
+        backend=backend.value,
+        ray_address=ray_address,
     )
     try:
         sock = bind(host, port)
@@ -168,5 +196,5 @@ def serve_command(
         console.print(f"Open Inference Protocol over gRPC on [bold]{host}:{grpc_port}[/]")
     try:
         serve(settings, sock)
-    except ServeError as exc:
+    except (ServeError, BackendError) as exc:
         fail(str(exc))

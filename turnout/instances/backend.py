@@ -1,8 +1,8 @@
 """What the control plane and the router need from wherever instances run.
 
-The local backend runs each instance as a child process of `turnout serve`; a Ray backend
-(later) places them on a cluster. Either way the router talks to an instance directly at
-its `Address`, never through the backend.
+The local backend runs each instance as a child process of `turnout serve`; the Ray backend
+places them on a Ray cluster (turnout.instances.ray). Either way the router talks to an
+instance directly at its `Address`, never through the backend.
 """
 
 from __future__ import annotations
@@ -81,6 +81,9 @@ class InstanceSpec:
     variant: str
     index: int
     model: Model
+    # The variant's SageMaker instance type (ml.m5.large, ...): the resources a backend that
+    # places instances on a cluster reserves for it (None: that backend's default).
+    instance_type: str | None = None
 
     @property
     def id(self) -> str:
@@ -116,6 +119,11 @@ class Instance(Protocol):
     @property
     def log(self) -> str:
         """Where the instance's output goes (a file path for local instances)."""
+        ...
+
+    @property
+    def placement(self) -> str | None:
+        """Where a cluster backend placed it (a Ray node id); None for a local process."""
         ...
 
     @property

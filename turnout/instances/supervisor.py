@@ -131,6 +131,10 @@ class SupervisedInstance:
         return str(self._log_path)
 
     @property
+    def placement(self) -> str | None:
+        return None  # a child process of this one
+
+    @property
     def usage(self) -> Sequence[Usage]:
         return tuple(self._usage)
 

@@ -1,0 +1,83 @@
+"""How an instance's process is run, wherever it runs: the artifact readied on this machine,
+then turnout's worker or the model's own program (the command flavor) at an address.
+
+Shared by the local backend (child processes of `turnout serve`) and the Ray backend (child
+processes of a Ray actor on some node): the same command line and environment either way.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from turnout.instances.backend import Address, InstanceSpec
+from turnout.instances.lifeline import PARENT_VARIABLE
+from turnout.instances.supervisor import Launch
+from turnout.models.artifact import prepare
+from turnout.models.flavors.command import NAME as COMMAND
+from turnout.models.s3 import S3Source, localize
+
+BIND_HOST_VARIABLE = "TURNOUT_BIND_HOST"
+
+
+def launcher(
+    spec: InstanceSpec, data_dir: Path, s3: S3Source, max_payload_bytes: int
+) -> Callable[[Address], Launch]:
+    """Ready the artifact under `data_dir` (blocking: call it in a thread) and give the process
+    to run at an address. The process dies with the one calling this (the parent-death
+    signal names our pid), so call it in the process that will spawn the instance."""
+    model = localize(spec.model, data_dir / "downloads", s3)  # s3:// artifacts, as fetched
+    prepared = prepare(model, data_dir / "models")
+    env = {
+        **os.environ,
+        **spec.model.environment,
+        "SM_MODEL_DIR": str(prepared.path),
+        "TURNOUT_INSTANCE": spec.id,
+        PARENT_VARIABLE: str(os.getpid()),
+    }
+    if prepared.flavor == COMMAND:
+        program = list(spec.model.command or [str(prepared.path / "serve")])
+
+        def command_at(address: Address) -> Launch:
+            return Launch(
+                argv=[sys.executable, "-m", "turnout.instances.launch", "--", *program],
+                # SageMaker's convention names the port only; off this machine (Ray) the
+                # program must listen on the node's address, not just on loopback.
+                env={
+                    **env,
+                    "SAGEMAKER_BIND_TO_PORT": str(address.port),
+                    BIND_HOST_VARIABLE: str(address.host),
+                },
+                cwd=prepared.path,
+            )
+
+        return command_at
+
+    def worker_at(address: Address) -> Launch:
+        argv = [
+            sys.executable, "-m", "turnout.instances.worker",
+            "--model-dir", str(prepared.path), "--flavor", prepared.flavor,
+            "--bind", str(address), "--max-payload-bytes", str(max_payload_bytes),
+        ]  # fmt: skip
+        return Launch(argv=argv, env=env, cwd=prepared.path)
+
+    return worker_at
+
+
+def log_path(logs_dir: Path, spec: InstanceSpec) -> Path:
+    return logs_dir / spec.endpoint / spec.fleet / f"{spec.variant}-{spec.index}.log"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port on `host` free right now (the program binds it moments later)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def free_address(host: str = "127.0.0.1") -> Address:
+    return Address.tcp(host, free_port(host))
