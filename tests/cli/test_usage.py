@@ -215,3 +215,16 @@ def test_error_messages_keep_square_brackets(capsys: pytest.CaptureFixture[str])
     assert one_error_line(capsys.readouterr().err) == (
         "error: use the pattern ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$ [bold]"
     )
+
+
+@pytest.mark.parametrize(
+    ("args", "status", "expected"),
+    [
+        (["--ray-address", "127.0.0.1:6379"], 1, "--ray-address goes with --backend ray"),
+        (["--backend", "k8s"], 2, "'k8s' is not one of 'local', 'ray'"),
+    ],
+)
+def test_serve_backend_mistakes(
+    args: list[str], status: int, expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert expected in error_of(["serve", "--port", "0", *args], capsys, status)

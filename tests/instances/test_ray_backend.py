@@ -21,7 +21,7 @@ import pytest
 from tests.cli.conftest import one_error_line
 from tests.support.models import digits_rows, make_command_model, make_sklearn_model
 from tests.support.processes import SeenProcess, still_alive
-from tests.support.ray_cluster import HEAD_IP, SECOND_IP, RayCluster
+from tests.support.ray_cluster import RayCluster
 from turnout.cli.background import free_port
 from turnout.domain.resources import Model
 from turnout.instances.backend import Instance, InstanceSpec, InstanceStartFailed
@@ -87,11 +87,11 @@ async def until(check: Callable[[], bool], timeout: float = START) -> None:
 
 
 async def test_instances_spread_over_the_nodes_reserve_their_type_and_answer(
-    backend: RayBackend, sklearn: Path
+    cluster: RayCluster, backend: RayBackend, sklearn: Path
 ) -> None:
     a, b = (backend.start(spec(sklearn, i, "ml.m5.large")) for i in (1, 2))
     await asyncio.wait_for(asyncio.gather(a.wait_started(), b.wait_started()), START)
-    assert {a.address.host, b.address.host} == {HEAD_IP, SECOND_IP}
+    assert {a.address.host, b.address.host} == set(cluster.ips)
     assert a.placement != b.placement
     assert {a.placement, b.placement} <= {node["NodeID"] for node in ray.nodes()}
     assert [await invoke(i, ROWS) for i in (a, b)] == [LABELS, LABELS]
@@ -134,13 +134,13 @@ async def test_when_its_actor_dies_ray_restarts_it_and_the_instance_follows(
 
 
 async def test_a_command_flavor_program_listens_on_its_nodes_address(
-    backend: RayBackend, tmp_path: Path
+    cluster: RayCluster, backend: RayBackend, tmp_path: Path
 ) -> None:
     artifact = make_command_model(tmp_path / "echo")
     model = Model("echo", str(artifact), "command", command=(sys.executable, "serve"))
     instance = backend.start(InstanceSpec("ep", "ep-config", "B", 0, model))
     await asyncio.wait_for(instance.wait_started(), START)
-    assert instance.address.host in (HEAD_IP, SECOND_IP)
+    assert instance.address.host in cluster.ips
     assert await invoke(instance, [1]) == {"echo": [1]}
 
 
@@ -189,6 +189,3 @@ def test_serve_with_an_unreachable_cluster_is_one_line(tmp_path: Path) -> None:
     done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     assert "cannot reach the Ray cluster" in one_error_line(done.stderr)
-    local = [*argv[:-4], "--ray-address", nowhere]
-    done = subprocess.run(local, capture_output=True, text=True, timeout=60)
-    assert "--ray-address goes with --backend ray" in one_error_line(done.stderr)

@@ -1,6 +1,6 @@
 """A throwaway two-node Ray cluster on this machine's loopback addresses, for tests.
 
-    with RayCluster(tmp_dir) as cluster:   # head on 127.0.0.2, a second node on 127.0.0.3
+    with RayCluster(tmp_dir) as cluster:   # head on 127.X.Y.2, a second node on 127.X.Y.3
         ... turnout serve --backend ray --ray-address cluster.address ...
         cluster.kill(cluster.nodes[1])     # as if that machine died
 
@@ -9,10 +9,11 @@ Each node is one `ray start` (the venv's), in a session of its own: the daemons 
 workers, with the instances they run) are found from the raylet. A node is torn down by
 those PIDs only: `ray stop` would end every Ray process on the machine, other tests' too.
 
-Why 127.0.0.2/.3 rather than 127.0.0.1: Ray swaps 127.0.0.1 for the machine's outward
-address when a cluster may span machines (and refuses a second node when told not to), so
-other loopback addresses are the only way to keep two nodes on loopback. Every port is
-probed free (the defaults are fixed numbers another cluster on the machine may hold).
+Why not 127.0.0.1: Ray swaps 127.0.0.1 for the machine's outward address when a cluster may
+span machines (and refuses a second node when told not to), so other loopback addresses
+(all of 127.0.0.0/8 is this machine's) are the only way to keep two nodes on loopback. Each
+cluster takes its own pair (X, Y random), so clusters of tests running side by side never
+share a node address; every port is probed free (Ray's defaults are fixed numbers).
 
 Node death is noticed fast: the GCS health-checks raylets every 0.5 s and gives up after 3
 misses (Ray's defaults take ~15 s or more); idle workers are not prestarted; the object
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -38,7 +40,6 @@ import psutil
 from turnout.cli.background import free_port
 
 RAY = str(Path(sys.executable).with_name("ray"))
-HEAD_IP, SECOND_IP = "127.0.0.2", "127.0.0.3"
 GIB = 1024**3
 FAST_NODE_DEATH = {
     "RAY_health_check_initial_delay_ms": "0",
@@ -80,13 +81,15 @@ class RayCluster:
         self.root = root
         self.cpus = cpus
         self.memory_gib = memory_gib
-        self.port = free_port(host=HEAD_IP)
-        self.address = f"{HEAD_IP}:{self.port}"
+        subnet = f"127.{random.randint(1, 254)}.{random.randint(0, 255)}"
+        self.ips = (f"{subnet}.2", f"{subnet}.3")  # the head's, the second node's
+        self.port = free_port(host=self.ips[0])
+        self.address = f"{self.ips[0]}:{self.port}"
         self.nodes: list[RayNode] = []
 
     def start(self) -> RayCluster:
-        self.nodes.append(self._start(HEAD_IP, head=True))
-        self.nodes.append(self._start(SECOND_IP, head=False))
+        self.nodes.append(self._start(self.ips[0], head=True))
+        self.nodes.append(self._start(self.ips[1], head=False))
         return self
 
     def _start(self, ip: str, head: bool) -> RayNode:
