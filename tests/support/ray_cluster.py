@@ -54,6 +54,18 @@ SMALL = {
 }
 
 
+ATTEMPTS = 3
+
+
+class NodeDidNotStart(RuntimeError):
+    """`ray start` failed or hung; str ends with the last lines of its output."""
+
+
+def _port() -> int:
+    """A port free on every address: Ray's GCS and raylet listen on all of them."""
+    return free_port(host="0.0.0.0")
+
+
 @dataclass
 class RayNode:
     ip: str
@@ -83,13 +95,26 @@ class RayCluster:
         self.memory_gib = memory_gib
         subnet = f"127.{random.randint(1, 254)}.{random.randint(0, 255)}"
         self.ips = (f"{subnet}.2", f"{subnet}.3")  # the head's, the second node's
-        self.port = free_port(host=self.ips[0])
+        self.port = _port()
         self.address = f"{self.ips[0]}:{self.port}"
         self.nodes: list[RayNode] = []
 
     def start(self) -> RayCluster:
-        self.nodes.append(self._start(self.ips[0], head=True))
-        self.nodes.append(self._start(self.ips[1], head=False))
+        """Start both nodes; a node whose start failed (a port probed free was taken before
+        Ray bound it) is tried again on other ports."""
+        for ip, head in ((self.ips[0], True), (self.ips[1], False)):
+            for attempt in range(1, ATTEMPTS + 1):
+                try:
+                    self.nodes.append(self._start(ip, head))
+                    break
+                except NodeDidNotStart as failure:
+                    if attempt == ATTEMPTS:
+                        self.close()
+                        raise
+                    print(f"{failure}; trying again", file=sys.stderr)
+                    if head:
+                        self.port = _port()
+                        self.address = f"{ip}:{self.port}"
         return self
 
     def _start(self, ip: str, head: bool) -> RayNode:
@@ -99,20 +124,20 @@ class RayCluster:
             RAY, "start", "--node-ip-address", ip, "--num-cpus", str(self.cpus),
             "--memory", str(self.memory_gib * GIB), "--object-store-memory", str(80 * 2**20),
             "--temp-dir", temp_dir, "--disable-usage-stats",
-            "--dashboard-agent-listen-port", str(free_port(host=ip)),
+            "--dashboard-agent-listen-port", str(_port()),
         ]  # fmt: skip
         if head:
             argv += [
                 "--head", "--port", str(self.port), "--include-dashboard=false",
-                "--dashboard-port", str(free_port()),
-                "--ray-client-server-port", str(free_port(host=ip)),
+                "--dashboard-port", str(_port()),
+                "--ray-client-server-port", str(_port()),
             ]  # fmt: skip
         else:
             argv += ["--address", self.address]
         env = {**os.environ, **FAST_NODE_DEATH, **SMALL}
-        env["AUTOSCALER_METRIC_PORT"] = str(free_port())
+        env["AUTOSCALER_METRIC_PORT"] = str(_port())
         log = self.root / f"ray-{ip}.log"
-        with log.open("wb") as out:
+        with log.open("ab") as out:
             starter = subprocess.Popen(
                 argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 env=env, start_new_session=True,
@@ -126,7 +151,7 @@ class RayCluster:
             self.kill(node)
             shutil.rmtree(temp_dir, ignore_errors=True)
             tail = " | ".join(log.read_text(errors="replace").strip().splitlines()[-5:])
-            raise RuntimeError(f"ray start ({ip}) failed with {code}: {tail}")
+            raise NodeDidNotStart(f"ray start ({ip}) failed with {code}: {tail}")
         return node
 
     def kill(self, node: RayNode, timeout: float = 20) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Hashable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +26,8 @@ from turnout.models.s3 import S3Source
 
 # How often a long poll looks for a change (on the actor's loop: cheap attribute reads).
 _LOOK_EVERY = 0.05
+
+Key = tuple[object, ...]  # the incarnation first, then what identifies the instance's state
 
 
 @dataclass(frozen=True)
@@ -57,10 +58,9 @@ class Observation:
     usage: tuple[Usage, ...]
 
     @property
-    def key(self) -> Hashable:
+    def key(self) -> Key:
         """What a long poll waits to see change (usage samples alone don't end it)."""
-        return (self.incarnation, self.state, self.ready, self.address, self.pid,
-                self.restarts, self.last_error)  # fmt: skip
+        return _key(self.incarnation, self)
 
 
 class InstanceActor:
@@ -89,16 +89,17 @@ class InstanceActor:
             )
         return self._instance
 
-    async def observe(self, known: Hashable | None, since: float, wait: float) -> Observation:
+    async def observe(self, known: Key | None, since: float, wait: float) -> Observation:
         """The instance now, once it differs from `known` or after `wait` seconds; usage
-        samples taken after `since` (epoch seconds)."""
+        samples taken after `since` (epoch seconds, by this node's clock if `known` is of
+        this incarnation; all of them otherwise)."""
         instance = self._supervised()
+        if known is None or known[0] != self._incarnation:
+            since = 0.0
         deadline = time.monotonic() + wait
-        while True:
-            seen = self._observation(instance, since)
-            if seen.key != known or time.monotonic() >= deadline:
-                return seen
+        while _key(self._incarnation, instance) == known and time.monotonic() < deadline:
             await asyncio.sleep(_LOOK_EVERY)
+        return self._observation(instance, since)
 
     async def report_unresponsive(self, reason: str) -> None:
         self._supervised().report_unresponsive(reason)
@@ -122,3 +123,8 @@ class InstanceActor:
             log=instance.log,
             usage=tuple(u for u in instance.usage if u.at > since),
         )
+
+
+def _key(incarnation: str, instance: SupervisedInstance | Observation) -> Key:
+    return (incarnation, instance.state, instance.ready, instance.address, instance.pid,
+            instance.restarts, instance.last_error)  # fmt: skip

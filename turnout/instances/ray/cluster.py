@@ -41,8 +41,8 @@ def connect(address: str | None) -> None:
             log_to_driver=False,  # instance output goes to its log file on its node
             logging_level=logging.WARNING,
         )
-    except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
-        reason = " ".join(str(exc).split())[:300]
+    except Exception as exc:  # Ray raises various types, by failure and by version
+        reason = " ".join(str(exc).split())[:300] or type(exc).__name__
         raise BackendError(
             f"cannot join the Ray cluster at {target}: {reason}; start a node on this machine "
             "(ray start --head, or ray start --address HEAD:PORT) and pass --ray-address"

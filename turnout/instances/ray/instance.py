@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
+import ray
 from ray.exceptions import RayError
 
 from turnout.instances.backend import Address, InstanceSpec, InstanceStartFailed, InstanceState
@@ -48,6 +49,7 @@ class RayInstance:
         self._seen: Observation | None = None
         self._restarts_before = 0  # restarts counted by earlier incarnations of the actor
         self._lost: str | None = None  # why the actor was last unreachable
+        self._held: int | None = None  # restarts when reported unresponsive, till it restarts
         self._usage: deque[Usage] = deque(maxlen=HISTORY)
         self._stopping = False
         self._errands: set[asyncio.Task[None]] = set()
@@ -106,13 +108,13 @@ class RayInstance:
 
     def report_unresponsive(self, reason: str) -> None:
         if self._ready:
-            self._ready = False  # until the actor says it restarted the process
+            # Not ready again until the actor has seen it: a long poll answered just before
+            # the report reached it still says Ready.
+            self._ready, self._held = False, self.restarts
             self._errand(self._actor.report_unresponsive.remote(reason))
 
     async def stop(self, grace: float) -> None:
         """Stop the process gracefully (within `grace` s), then kill the actor for good."""
-        import ray
-
         self._stopping, self._ready = True, False
         if self._state is not InstanceState.FAILED:
             self._state = InstanceState.STOPPING
@@ -158,7 +160,10 @@ class RayInstance:
             )  # fmt: skip
         self._seen = seen
         self._usage.extend(seen.usage)
-        self._state, self._ready = seen.state, seen.ready
+        if self._held is not None and (seen.state is not InstanceState.READY
+                                       or self.restarts > self._held):  # fmt: skip
+            self._held = None
+        self._state, self._ready = seen.state, seen.ready and self._held is None
         if seen.ready and not self._started.done():
             self._started.set_result(None)
         elif seen.state is InstanceState.FAILED and not self._started.done():
