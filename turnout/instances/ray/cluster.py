@@ -13,6 +13,7 @@ import socket
 from turnout.instances.backends import BackendError
 
 NAMESPACE = "turnout"
+log = logging.getLogger("turnout.instances")
 _PROBE_TIMEOUT = 3.0
 
 
@@ -47,6 +48,7 @@ def connect(address: str | None) -> None:
             f"cannot join the Ray cluster at {target}: {reason}; start a node on this machine "
             "(ray start --head, or ray start --address HEAD:PORT) and pass --ray-address"
         ) from None
+    log.info("instances run as actors on the Ray cluster at %s", target)
 
 
 def _probe(address: str) -> None:
