@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from pathlib import Path
@@ -106,6 +107,23 @@ def serve_command(
     region: Annotated[
         str, typer.Option(envvar="TURNOUT_REGION", help="AWS region shown in ARNs.")
     ] = DEFAULTS.region,
+    node: Annotated[
+        str | None,
+        typer.Option(
+            envvar="TURNOUT_NODE",
+            help="This process's name among the `turnout serve` processes sharing one --db "
+            "(see `turnout nodes`). Default: HOSTNAME:PORT.",
+        ),
+    ] = None,
+    lease_seconds: Annotated[
+        float,
+        typer.Option(
+            "--lease-seconds",
+            help="The controller lease: when the node running the controller dies, another "
+            "takes over within about this time; a node silent this long counts as gone.",
+            min=1.0,
+        ),
+    ] = DEFAULTS.lease_ttl,
     s3_endpoint_url: Annotated[
         str | None,
         typer.Option(
@@ -152,6 +170,8 @@ def serve_command(
         region=region,
         credentials=secrets,
         s3_endpoint_url=s3_endpoint_url,
+        node=node,
+        lease_ttl=lease_seconds,
     )
     try:
         sock = bind(host, port)
@@ -159,7 +179,8 @@ def serve_command(
             bind(host, grpc_port, "--grpc-port").close()
     except ServeError as exc:
         fail(str(exc))
-    url = f"http://{host}:{sock.getsockname()[1]}"
+    settings = dataclasses.replace(settings, port=sock.getsockname()[1])  # --port 0: the one taken
+    url = f"http://{host}:{settings.port}"
     console.print(
         f"turnout {turnout.__version__} serving on [bold]{url}[/]  "
         f"(data {settings.data_dir}, API docs {url}/api/v1/docs)"
