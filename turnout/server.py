@@ -117,10 +117,13 @@ class Runtime:
             # Starting instances (bounded by the startup timeout), then draining old ones.
             apply_timeout=settings.startup_timeout + settings.model_timeout + 30.0,
             alarms=self.alarms,
+            sole_node=None if self.cluster.shared else self.node,
         )
         self.controller.on_plan = self.agent.wake
         self.agent.on_report = self.controller.reported
-        self.leadership = Leadership(self.cluster, self.node, settings.lease_ttl, self._lead)
+        self.leadership = Leadership(
+            self.cluster, self.node, settings.lease_ttl, self._lead, sole=not self.cluster.shared
+        )
         self.control = ControlPlane(
             self.store, NodeDeployer(self), capture=self.capture, node_timeout=settings.lease_ttl
         )
@@ -142,7 +145,7 @@ class Runtime:
             asyncio.create_task(self.flusher.run(), name="metrics flusher"),
             asyncio.create_task(self.exposures.run(), name="exposure log"),
         ]
-        if self.cluster.notifies:
+        if self.cluster.shared:
             self._notices = NoticeListener(
                 self.store.database.engine.url, list(Channel), self._on_notice
             )

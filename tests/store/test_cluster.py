@@ -78,13 +78,16 @@ def test_one_holder_at_a_time_until_its_lease_lapses(store: Store) -> None:
     cluster.release(CONTROLLER, "n2")
     assert cluster.lease(CONTROLLER) is None
     assert cluster.acquire(CONTROLLER, "n1", now=119.5, ttl=10.0)
+    assert cluster.acquire(CONTROLLER, "n3", now=120.0, ttl=10.0, force=True)  # sole node
+    lease = cluster.lease(CONTROLLER)
+    assert lease is not None and lease.holder == "n3"
 
 
 @pytest.mark.postgres
 def test_postgres_notices_reach_a_listener(postgres_database: URL) -> None:
     store = Store.open(fresh_schema(postgres_database))
     cluster = ClusterStore(store)
-    assert cluster.notifies
+    assert cluster.shared
     heard: queue.Queue[tuple[Channel, str]] = queue.Queue()
     listener = NoticeListener(
         store.database.engine.url, [Channel.PLANS, Channel.CHANGES], lambda c, p: heard.put((c, p))

@@ -76,8 +76,12 @@ class Controller:
         tick: float = 1.0,
         clock: Callable[[], float] = time.time,
         alarms: AlarmStates | None = None,
+        sole_node: str | None = None,
     ) -> None:
         self._store = store
+        # A single-process installation (SQLite) heeds only its own node: a report left by
+        # the process it replaced (killed a moment ago) must not count as a live node.
+        self._sole_node = sole_node
         self._cluster = cluster
         self._alarms = alarms
         self._node_timeout = node_timeout  # a node silent for longer is gone
@@ -401,6 +405,8 @@ class Controller:
 
     async def _live_nodes(self) -> list[Node]:
         nodes = await asyncio.to_thread(self._cluster.nodes)
+        if self._sole_node is not None:
+            nodes = [n for n in nodes if n.name == self._sole_node]
         return live(nodes, self._clock(), self._node_timeout)
 
     # --- store ------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Callable, Coroutine
@@ -32,9 +33,13 @@ class Leadership:
         ttl: float,
         lead: Callable[[], Coroutine[Any, Any, None]],
         *,
+        sole: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._cluster = cluster
+        # The only node there can be (SQLite): it leads at once, taking the lease over from
+        # the process it replaces instead of waiting for that one's lease to lapse.
+        self._sole = sole
         self.holder = holder
         self.ttl = ttl
         self._lead = lead
@@ -53,8 +58,11 @@ class Leadership:
             while True:
                 try:
                     if await asyncio.to_thread(
-                        self._cluster.acquire, CONTROLLER, self.holder, self._clock(), self.ttl
-                    ):
+                        functools.partial(
+                            self._cluster.acquire,
+                            CONTROLLER, self.holder, self._clock(), self.ttl, force=self._sole,
+                        )
+                    ):  # fmt: skip
                         renewed = time.monotonic()
                 except Exception as exc:  # the store is down: keep leading only while safe
                     log.warning("controller lease: the store refused (%s)", exc)

@@ -32,8 +32,9 @@ class ClusterStore:
         self._db = store.database
 
     @property
-    def notifies(self) -> bool:
-        """Whether writes send notices (PostgreSQL) or readers must poll (SQLite)."""
+    def shared(self) -> bool:
+        """Whether several processes may share this store (PostgreSQL), its writes sending
+        notices; else (SQLite) one process owns it and nobody listens."""
         return self._db.dialect == "postgresql"
 
     # --- plans ------------------------------------------------------------------------
@@ -128,10 +129,13 @@ class ClusterStore:
             return result.rowcount == 1
 
     # --- leases -----------------------------------------------------------------------
-    def acquire(self, name: str, holder: str, now: float, ttl: float) -> bool:
+    def acquire(
+        self, name: str, holder: str, now: float, ttl: float, *, force: bool = False
+    ) -> bool:
         """Take or renew the lease for `ttl` seconds: True if `holder` has it now.
 
-        Compare-and-set: it is taken only when free, expired or already `holder`'s.
+        Compare-and-set: it is taken only when free, expired or already `holder`'s (or
+        always, with `force`: a single-process installation takes it over at start).
         """
         with self._db.write() as conn:
             if _insert_new(
@@ -143,7 +147,10 @@ class ClusterStore:
             mine = leases.c.holder == holder
             result = conn.execute(
                 sa.update(leases)
-                .where(leases.c.name == name, sa.or_(mine, leases.c.expires_at < now))
+                .where(
+                    leases.c.name == name,
+                    sa.or_(mine, leases.c.expires_at < now, sa.literal(force)),
+                )
                 .values(
                     holder=holder,
                     expires_at=now + ttl,
@@ -165,7 +172,7 @@ class ClusterStore:
     # --- notices ----------------------------------------------------------------------
     def notify(self, channel: Channel, payload: str) -> None:
         """Send a notice on its own (PostgreSQL; nothing on SQLite)."""
-        if not self.notifies:
+        if not self.shared:
             return
         with self._db.write() as conn:
             _notify(conn, channel, payload)
