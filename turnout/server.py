@@ -11,6 +11,7 @@ import socket
 import time
 from types import FrameType
 
+import psutil
 import sqlalchemy as sa
 import uvicorn
 
@@ -200,8 +201,8 @@ class NodeDeployer:
         return list(self._runtime.agent.instances(endpoint))
 
 
-# A node whose heartbeat is this recent is running: another process may not take its name.
-# (A node killed a moment ago beats no more, so it can be restarted under its name at once.)
+# A node whose heartbeat is this recent may be running: another process may not take its
+# name, unless it ran on this host under a pid that is gone (restarted after kill -9).
 NODE_BUSY_WITHIN = 3.0
 
 
@@ -209,11 +210,15 @@ def check_node_free(cluster: ClusterStore, name: str) -> None:
     """ServeError if a running node has this name."""
     now = time.time()
     for node in cluster.nodes():
-        if node.name == name and now - node.heartbeat_at < NODE_BUSY_WITHIN:
-            raise ServeError(
-                f"node {name} is already running (it reported {now - node.heartbeat_at:.1f} s "
-                "ago); give this one another name with --node"
-            )
+        if node.name != name or now - node.heartbeat_at >= NODE_BUSY_WITHIN:
+            continue
+        report = node.report
+        if report.host == socket.gethostname() and not psutil.pid_exists(report.pid):
+            continue
+        raise ServeError(
+            f"node {name} is already running (it reported {now - node.heartbeat_at:.1f} s "
+            "ago); give this one another name with --node"
+        )
 
 
 def open_store(url: str) -> Store:

@@ -25,7 +25,7 @@ from tests.store.postgres import fresh_database
 from tests.support.endpoints import VariantOf, deploy_endpoint, poll_until
 from tests.support.load import LoadProcess
 from tests.support.models import digits_rows
-from turnout.cli.background import BackgroundServer
+from turnout.cli.background import BackgroundServer, ServerDidNotStart
 from turnout.client import Client
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
@@ -97,6 +97,18 @@ def test_both_routers_run_their_instances_and_agree_on_the_controller(
         assert sorted(i["variant"] for i in mine) == ["A", "B"]
         assert all(i["state"] == "Ready" for i in mine), mine
     assert nodes["r1"]["applied"][NAME] == nodes["r2"]["applied"][NAME]
+
+
+def test_a_second_process_cannot_take_a_running_nodes_name(
+    routers: tuple[BackgroundServer, BackgroundServer],
+    database: str,
+    tmp_path: Path,
+) -> None:
+    args = ("--db", database, "--node", "r2")
+    with pytest.raises(ServerDidNotStart) as refused:
+        BackgroundServer(tmp_path / "r2-again", extra_args=args, timeout=30).start()
+    assert "node r2 is already running" in str(refused.value)
+    assert "another name with --node" in str(refused.value)
 
 
 def test_load_through_both_follows_the_weights_and_metrics_sum_exactly(

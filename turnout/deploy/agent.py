@@ -25,6 +25,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 import time
 from collections.abc import Callable, Iterable
 from types import MappingProxyType
@@ -146,11 +148,16 @@ class NodeAgent:
                 del self._steps[endpoint]
 
     async def close(self) -> None:
-        """Stop applying plans (the backend stops the instances) and report it."""
+        """Stop applying plans (the backend stops the instances) and leave the installation:
+        the controller stops waiting for this node at once, not a lease time later."""
         for step in self._steps.values():
             step.cancel()
         await asyncio.gather(*self._steps.values(), return_exceptions=True)
         self._steps.clear()
+        try:
+            await asyncio.to_thread(self._cluster.forget_node, self.name, float("inf"))
+        except Exception as exc:  # the store is down: the node goes stale instead
+            log.warning("node %s: could not leave the installation (%s)", self.name, exc)
 
     # --- what others read -------------------------------------------------------------
     def instances(self, endpoint: str) -> tuple[Instance, ...]:
@@ -175,7 +182,7 @@ class NodeAgent:
             for by_index in running.values()
             for i in by_index.values()
         )
-        return NodeReport(dict(self._applied), instances)
+        return NodeReport(dict(self._applied), instances, socket.gethostname(), os.getpid())
 
     # --- one step ---------------------------------------------------------------------
     async def _step(self, endpoint: str) -> None:

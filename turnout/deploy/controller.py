@@ -48,6 +48,7 @@ log = logging.getLogger("turnout.deploy")
 
 S = EndpointStatus
 MAX_CHANGES_PER_PASS = 10  # a deployment settles in a few; more would be a bug looping
+FORGET_NODES_AFTER = 24 * 3600.0  # s: a node silent this long leaves `turnout nodes`
 _POLL = 0.5  # s between looks at the nodes' reports while waiting without a notice
 
 
@@ -94,6 +95,7 @@ class Controller:
         self._reported = asyncio.Event()  # replaced at each report: waiters hold the old one
         self._loop: asyncio.AbstractEventLoop | None = None
         self.on_plan: Callable[[str], object] | None = None  # this node's agent, told at once
+        self._forgot_at = 0.0  # when long-gone nodes were last looked for
 
     # --- driving the loop -------------------------------------------------------------
     def wake(self) -> None:
@@ -134,6 +136,19 @@ class Controller:
                 self._steps[name] = asyncio.create_task(self._step(name), name=f"step {name}")
         for name in [n for n, step in self._steps.items() if step.done()]:
             del self._steps[name]  # a finished step of an endpoint gone is not kept
+        await self._forget_long_gone_nodes()
+
+    async def _forget_long_gone_nodes(self) -> None:
+        now = self._clock()
+        if now - self._forgot_at < 60.0:
+            return
+        self._forgot_at = now
+        for node in await asyncio.to_thread(self._cluster.nodes):
+            if now - node.heartbeat_at > FORGET_NODES_AFTER:
+                await asyncio.to_thread(
+                    self._cluster.forget_node, node.name, now - FORGET_NODES_AFTER
+                )
+                log.info("node %s forgotten: silent for over a day", node.name)
 
     async def close(self) -> None:
         """Stop stepping (nodes keep serving the last plans; desired state stays stored)."""

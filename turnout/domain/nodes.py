@@ -35,9 +35,13 @@ class NodeReport:
 
     applied: Mapping[str, int] = field(default_factory=dict)
     instances: tuple[InstanceReport, ...] = ()
+    host: str = ""  # where the process runs, and its pid: tells a dead node from a busy name
+    pid: int = 0
 
     def document(self) -> dict[str, Any]:
         return {
+            "host": self.host,
+            "pid": self.pid,
             "applied": dict(self.applied),
             "instances": [
                 {
@@ -60,6 +64,8 @@ class NodeReport:
         return cls(
             {str(k): int(v) for k, v in doc.get("applied", {}).items()},
             tuple(InstanceReport(**i) for i in doc.get("instances", [])),
+            str(doc.get("host", "")),
+            int(doc.get("pid", 0)),
         )
 
 
