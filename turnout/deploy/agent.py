@@ -28,7 +28,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from types import MappingProxyType
 from typing import Protocol
 
@@ -97,6 +97,9 @@ class NodeAgent:
         self._replacements: dict[str, tuple[int, float]] = {}  # id -> (failures, retry at)
         # What API threads may read: replaced whole on the loop, never mutated.
         self._snapshot: MappingProxyType[str, tuple[Instance, ...]] = MappingProxyType({})
+        # What each endpoint's route was last published from: a pass that would publish the
+        # same (every tick re-applies the plan) leaves the router's table alone.
+        self._published: dict[str, list[VariantTarget]] = {}
         self._wake = asyncio.Event()
         self._report_due = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -317,12 +320,18 @@ class NodeAgent:
             if fleet.share > 0
             for variant, weight in fleet.weights().items()
         ]
+        if _same(self._published.get(plan.endpoint), targets) and (
+            plan.endpoint in self._router.table.endpoints
+        ):
+            return
         self._router.publish(plan.endpoint, targets)
+        self._published[plan.endpoint] = targets
 
     async def _stop_all(self, endpoint: str) -> None:
         """The endpoint is gone from the plans (or planned empty): unroute, drain, stop."""
         if endpoint in self._router.table.endpoints:
             self._router.withdraw(endpoint)
+        self._published.pop(endpoint, None)
         instances = self._all(endpoint)
         if instances:
             await self._router.retire(instances, self._drain_timeout)
@@ -385,6 +394,22 @@ class NodeAgent:
         )
         if self.on_report is not None:
             self.on_report()
+
+
+def _same(before: Sequence[VariantTarget] | None, now: Sequence[VariantTarget]) -> bool:
+    """Whether two publications route alike, instances compared by identity: a replaced
+    instance keeps its spec but is a new object (the old one is kept referenced here, so
+    its id cannot be reused)."""
+    return (
+        before is not None
+        and len(before) == len(now)
+        and all(
+            (a.config, a.name, a.weight, a.capture) == (b.config, b.name, b.weight, b.capture)
+            and len(a.instances) == len(b.instances)
+            and all(x is y for x, y in zip(a.instances, b.instances, strict=True))
+            for a, b in zip(before, now, strict=True)
+        )
+    )
 
 
 async def _first_start_failure(instances: list[Instance]) -> str | None:
