@@ -1,7 +1,7 @@
 """The service layer: every control-plane operation, whichever facade asked for it.
 
 Synchronous (facades call it from worker threads). It validates, records the desired state
-in the store and wakes the reconciler; it never starts or stops instances itself.
+in the store and wakes the controller; it never starts or stops instances itself.
 """
 
 from __future__ import annotations
@@ -269,8 +269,8 @@ class ControlPlane:
         return deployment
 
     def delete_endpoint(self, name: str) -> None:
-        """Mark the endpoint Deleting; the reconciler drains it and removes it."""
-        for _ in range(10):  # the reconciler may change the status between read and write
+        """Mark the endpoint Deleting; the controller drains it everywhere and removes it."""
+        for _ in range(10):  # the controller may change the status between read and write
             endpoint = self._store.get_endpoint(name)
             if endpoint.status is S.DELETING:
                 return

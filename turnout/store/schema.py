@@ -180,7 +180,7 @@ alarm_history = sa.Table(
 )
 
 # Guarded blue/green deployments (turnout.domain.deployments.Deployment), one row each;
-# the reconciler writes a row (compare-and-set on `revision`) before it acts on it. The API
+# the controller writes a row (compare-and-set on `revision`) before it acts on it. The API
 # writes only `requested`. Deleted with their endpoint.
 deployments = sa.Table(
     "deployments",
