@@ -182,6 +182,41 @@ class DataCaptureStatusInfo(TypedDict):
     write_errors: int
 
 
+class NodeInstanceInfo(TypedDict):
+    id: str
+    endpoint: str
+    config: str
+    variant: str
+    state: str
+    address: str
+    pid: int | None
+    restarts: int
+    last_error: str | None
+
+
+class NodeInfo(TypedDict):
+    name: str
+    url: str
+    backend: str
+    alive: bool
+    controller: bool
+    started_at: float
+    heartbeat_at: float
+    applied: dict[str, int]
+    instances: list[NodeInstanceInfo]
+
+
+class ControllerInfo(TypedDict):
+    holder: str
+    acquired_at: float
+    expires_at: float
+
+
+class InstallationInfo(TypedDict):
+    controller: ControllerInfo | None
+    nodes: list[NodeInfo]
+
+
 class InstanceInfo(TypedDict):
     id: str
     state: str
@@ -515,6 +550,10 @@ class Client:
 
     def list_endpoints(self) -> list[EndpointInfo]:
         return cast(list[EndpointInfo], self._call("GET", "/api/v1/endpoints"))
+
+    def nodes(self) -> InstallationInfo:
+        """Every `turnout serve` process sharing the store, and which runs the controller."""
+        return cast(InstallationInfo, self._call("GET", "/api/v1/nodes"))
 
     def overview(self) -> dict[str, Any]:
         """What the dashboard's overview shows: every endpoint with, per variant of each

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import errno
 import logging
 import math
 import signal
 import socket
+import time
 from types import FrameType
 
+import psutil
 import sqlalchemy as sa
 import uvicorn
 
@@ -18,13 +19,17 @@ from turnout.api.app import App
 from turnout.capture.hub import CaptureHub
 from turnout.capture.upload import s3_upload
 from turnout.capture.writer import CaptureWriter
+from turnout.deploy.agent import NodeAgent
 from turnout.deploy.alarm_watch import AlarmWatch
-from turnout.deploy.reconciler import Reconciler
+from turnout.deploy.controller import Controller
+from turnout.deploy.lease import Leadership
 from turnout.domain.rollups import PERIOD
+from turnout.domain.routing import RoutingSettings
 from turnout.experiments.exposures import ExposureLog
 from turnout.experiments.routing import RoutingService, RoutingSync
 from turnout.experiments.service import ExperimentService, auto_promote
 from turnout.experiments.store import ExperimentStore
+from turnout.instances.backend import Instance
 from turnout.instances.backends import make_backend
 from turnout.metrics.flusher import Flusher
 from turnout.models.s3 import S3Source
@@ -33,6 +38,8 @@ from turnout.routing.router import Router, RouterLimits
 from turnout.service import ControlPlane
 from turnout.settings import Settings
 from turnout.store import SchemaTooNew, Store
+from turnout.store.cluster import Channel, ClusterStore
+from turnout.store.notices import NoticeListener
 
 log = logging.getLogger("turnout.server")
 
@@ -73,55 +80,135 @@ class Runtime:
         self.alarms = AlarmWatch(self.store, self.flusher)
         self.monitoring = Monitoring(self.store, self.flusher)
         # Sticky canaries and experiments (ADR 0013): routing settings reach the router
-        # through the reconciler; exposures leave it through a batched log.
+        # through the node agent; exposures leave it through a batched log.
         experiment_store = ExperimentStore(self.store)
         self.routing = RoutingService(experiment_store, self.store)
         self.exposures = ExposureLog(experiment_store)
         self.router.exposures = self.exposures
-        self.reconciler = Reconciler(
+        # Scale-out (ADR 0019): this node's agent applies the routing plans; the controller
+        # writes them, on the one node that holds the controller lease.
+        self.cluster = ClusterStore(self.store)
+        self.node = settings.node or f"{socket.gethostname()}:{settings.port}"
+        check_node_free(self.cluster, self.node)
+        self.agent = NodeAgent(
+            self.node,
+            f"http://{settings.host}:{settings.port}",
             self.store,
+            self.cluster,
             self.backend,
+            settings.backend,
             self.router,
             drain_timeout=settings.model_timeout,
-            alarms=self.alarms,
             routing=RoutingSync(self.routing, self.router),
         )
-        self.control = ControlPlane(self.store, self.reconciler, capture=self.capture)
+        self.controller = Controller(
+            self.store,
+            self.cluster,
+            node_timeout=settings.lease_ttl,
+            # Starting instances (bounded by the startup timeout), then draining old ones.
+            apply_timeout=settings.startup_timeout + settings.model_timeout + 30.0,
+            alarms=self.alarms,
+            sole_node=None if self.cluster.shared else self.node,
+        )
+        self.controller.on_plan = self.agent.wake
+        self.agent.on_report = self.controller.reported
+        self.leadership = Leadership(
+            self.cluster, self.node, settings.lease_ttl, self._lead, sole=not self.cluster.shared
+        )
+        self.control = ControlPlane(
+            self.store, NodeDeployer(self), capture=self.capture, node_timeout=settings.lease_ttl
+        )
         self.experiments = ExperimentService(experiment_store, self.control)
-        self._loop_task: asyncio.Task[None] | None = None
-        self._metric_tasks: list[asyncio.Task[None]] = []
+        self._notices: NoticeListener | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def _lead(self) -> None:
+        """The controller's work, while this node holds the lease."""
+        await asyncio.gather(
+            self.controller.run(), self.alarms.run(), auto_promote(self.experiments)
+        )
 
     async def start(self) -> None:
         self.capture.writer.start()
-        self._loop_task = asyncio.create_task(self.reconciler.run(), name="reconciler")
-        self._metric_tasks = [
+        self._tasks = [
+            asyncio.create_task(self.agent.run(), name="node agent"),
+            asyncio.create_task(self.leadership.run(), name="controller lease"),
             asyncio.create_task(self.flusher.run(), name="metrics flusher"),
-            asyncio.create_task(self.alarms.run(), name="alarm evaluator"),
             asyncio.create_task(self.exposures.run(), name="exposure log"),
-            asyncio.create_task(auto_promote(self.experiments), name="experiment promoter"),
         ]
+        if self.cluster.shared:
+            self._notices = NoticeListener(
+                self.store.database.engine.url, list(Channel), self._on_notice
+            )
+            self._notices.start()
         loop = asyncio.get_running_loop()
+
         # PUT .../routing runs in a worker thread; the router belongs to the event loop.
-        self.routing.apply = lambda endpoint, settings: loop.call_soon_threadsafe(
-            self.router.set_routing, endpoint, settings
-        )
+        # Other nodes pick the change up from the store at their agent's next look.
+        def apply_routing(endpoint: str, settings: RoutingSettings) -> None:
+            loop.call_soon_threadsafe(self.router.set_routing, endpoint, settings)
+            self.cluster.notify(Channel.PLANS, endpoint)
+
+        self.routing.apply = apply_routing
+
+    def _on_notice(self, channel: Channel, payload: str) -> None:
+        """A store notice (from the listener's thread): wake whoever acts on it."""
+        if channel is Channel.PLANS:
+            self.agent.wake(payload)
+        elif channel is Channel.NODES:
+            self.controller.reported()
+        else:
+            self.controller.wake()
 
     async def stop(self) -> None:
-        """Stop deploying, then stop instances; the desired state stays in the store."""
-        if self._loop_task is not None:
-            self._loop_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop_task
-        for task in self._metric_tasks:
+        """Stop leading and applying plans, then stop instances; desired state stays stored."""
+        if self._notices is not None:
+            await asyncio.to_thread(self._notices.close)
+        for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._metric_tasks, return_exceptions=True)
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.flusher.close()  # the counts since the last period boundary
         await self.exposures.close()
-        await self.reconciler.close()
+        await self.agent.close()
         await self.backend.close()
         self.router.close()
         await asyncio.to_thread(self.capture.close)  # what was sampled, written (bounded)
         self.store.close()
+
+
+class NodeDeployer:
+    """What the service layer calls after recording desired state: the controller (here, or
+    on another node through a store notice) looks at once; instances are this node's."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+
+    def wake(self) -> None:
+        self._runtime.controller.wake()
+        self._runtime.cluster.notify(Channel.CHANGES, "")
+
+    def instances(self, endpoint: str) -> list[Instance]:
+        return list(self._runtime.agent.instances(endpoint))
+
+
+# A node whose heartbeat is this recent may be running: another process may not take its
+# name, unless it ran on this host under a pid that is gone (restarted after kill -9).
+NODE_BUSY_WITHIN = 3.0
+
+
+def check_node_free(cluster: ClusterStore, name: str) -> None:
+    """ServeError if a running node has this name."""
+    now = time.time()
+    for node in cluster.nodes():
+        if node.name != name or now - node.heartbeat_at >= NODE_BUSY_WITHIN:
+            continue
+        report = node.report
+        if report.host == socket.gethostname() and not psutil.pid_exists(report.pid):
+            continue
+        raise ServeError(
+            f"node {name} is already running (it reported {now - node.heartbeat_at:.1f} s "
+            "ago); give this one another name with --node"
+        )
 
 
 def open_store(url: str) -> Store:

@@ -1,7 +1,7 @@
 """The service layer: every control-plane operation, whichever facade asked for it.
 
 Synchronous (facades call it from worker threads). It validates, records the desired state
-in the store and wakes the reconciler; it never starts or stops instances itself.
+in the store and wakes the controller; it never starts or stops instances itself.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from turnout.deploy import shifting
 from turnout.deploy.plans import DesiredVariant, apply_desired, initial_states
 from turnout.deploy.validation import check_name, check_variants
 from turnout.domain.deployments import Deployment, Event, Phase, Request, RolloutPolicy
+from turnout.domain.nodes import Lease, Node
 from turnout.domain.resources import (
     DataCapture,
     Endpoint,
@@ -32,6 +33,7 @@ from turnout.models.artifact import inspect_artifact
 from turnout.models.batching import BatchingError, BatchPolicy
 from turnout.models.errors import ArtifactError
 from turnout.store import Store
+from turnout.store.cluster import CONTROLLER, ClusterStore
 
 S = EndpointStatus
 
@@ -42,6 +44,25 @@ class Deployer(Protocol):
     def wake(self) -> None: ...
 
     def instances(self, endpoint: str) -> list[Instance]: ...
+
+
+@dataclass(frozen=True)
+class Installation:
+    """The nodes sharing the store and who runs the controller, as of `now`."""
+
+    controller: Lease | None
+    nodes: list[Node]
+    now: float
+    node_timeout: float  # a node silent for longer is gone
+
+    def alive(self, node: Node) -> bool:
+        return node.alive(self.now, self.node_timeout)
+
+    @property
+    def controller_holder(self) -> str | None:
+        """The node holding an unexpired controller lease, if any."""
+        lease = self.controller
+        return lease.holder if lease is not None and lease.expires_at >= self.now else None
 
 
 @dataclass(frozen=True)
@@ -57,8 +78,11 @@ class ControlPlane:
         deployer: Deployer,
         clock: Callable[[], float] = time.time,
         capture: CaptureHub | None = None,
+        node_timeout: float = 10.0,
     ) -> None:
         self._store = store
+        self._cluster = ClusterStore(store)
+        self._node_timeout = node_timeout
         self._deployer = deployer
         self._clock = clock
         self._capture = capture
@@ -245,8 +269,8 @@ class ControlPlane:
         return deployment
 
     def delete_endpoint(self, name: str) -> None:
-        """Mark the endpoint Deleting; the reconciler drains it and removes it."""
-        for _ in range(10):  # the reconciler may change the status between read and write
+        """Mark the endpoint Deleting; the controller drains it everywhere and removes it."""
+        for _ in range(10):  # the controller may change the status between read and write
             endpoint = self._store.get_endpoint(name)
             if endpoint.status is S.DELETING:
                 return
@@ -263,6 +287,15 @@ class ControlPlane:
         raise Conflict(f"Endpoint {name} keeps changing; try deleting it again.")
 
     # --- tags (kind: "model", "endpoint config" or "endpoint") -------------------------
+    def installation(self) -> Installation:
+        """Every node that has reported, and the controller lease."""
+        return Installation(
+            self._cluster.lease(CONTROLLER),
+            self._cluster.nodes(),
+            self._clock(),
+            self._node_timeout,
+        )
+
     def add_tags(
         self, kind: str, name: str, pairs: Sequence[tuple[str, str]], *, limit: int = 50
     ) -> None:

@@ -41,6 +41,11 @@ class Settings:
     s3_endpoint_url: str | None = None
     # How long metric rollups stay in the store (seconds).
     metrics_retention: float = 24 * 3600.0
+    # This process's name among the nodes sharing the store (None: <hostname>:<port>).
+    node: str | None = None
+    # The controller lease (s): a node silent for longer is gone, and another node takes
+    # over the controller within about this time of its holder's death.
+    lease_ttl: float = 10.0
     # Where instances run: "local" (child processes) or "ray" (actors on a Ray cluster).
     backend: str = "local"
     # The Ray cluster's head, HOST:PORT (None: RAY_ADDRESS, else this machine's cluster).

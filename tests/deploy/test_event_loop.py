@@ -1,6 +1,6 @@
-"""The deployer never waits on the store on the event loop (DESIGN "Seams" 5): creating an
-endpoint that captures data reads its config, fleets and capture settings in threads, and
-the route it publishes still captures."""
+"""The controller and the node agent never wait on the store on the event loop (DESIGN
+"Seams" 5): creating an endpoint that captures data reads its config, fleets and capture
+settings in threads, and the route it publishes still captures."""
 
 from __future__ import annotations
 
@@ -124,7 +124,10 @@ async def test_publishing_a_capturing_endpoint_reads_the_store_only_in_threads(
     config = EndpointConfig("cfg", (ProductionVariant("A", "m"),), data_capture=capture)
     await asyncio.to_thread(control.create_endpoint_config, config)
     await asyncio.to_thread(control.create_endpoint, "ep", "cfg")
-    reconciling = asyncio.create_task(runtime.reconciler.run())
+    running = [
+        asyncio.create_task(runtime.agent.run()),
+        asyncio.create_task(runtime.controller.run()),
+    ]
     try:
         for _ in range(500):
             endpoint = await asyncio.to_thread(control.describe_endpoint, "ep")
@@ -138,8 +141,9 @@ async def test_publishing_a_capturing_endpoint_reads_the_store_only_in_threads(
         assert described is not None and described[1].started
         assert store.on_loop == []
     finally:
-        reconciling.cancel()
-        await asyncio.gather(reconciling, return_exceptions=True)
-        await runtime.reconciler.close()
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+        await runtime.agent.close()
         runtime.router.close()
         runtime.store.close()

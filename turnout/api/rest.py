@@ -17,6 +17,7 @@ import turnout
 from turnout.api.deployments import DeploymentOut, deployment_routes
 from turnout.api.experiments import experiment_routes
 from turnout.api.rest_monitoring import monitoring_routes
+from turnout.api.rest_nodes import node_routes
 from turnout.api.schemas import (
     EndpointConfigIn,
     EndpointConfigOut,
@@ -206,6 +207,7 @@ def build_rest_app(
 
     api.include_router(deployment_routes(control, _ERRORS))
     api.include_router(monitoring_routes(monitoring))
+    api.include_router(node_routes(control))
     if routing is not None and experiments is not None:
         api.include_router(experiment_routes(routing, experiments, _ERRORS))
     return api

@@ -8,7 +8,18 @@ from collections.abc import Sequence
 import typer
 
 import turnout
-from turnout.cli import alarms, demo, deploy, endpoints, experiments, invoke, metrics, models, top
+from turnout.cli import (
+    alarms,
+    demo,
+    deploy,
+    endpoints,
+    experiments,
+    invoke,
+    metrics,
+    models,
+    nodes,
+    top,
+)
 from turnout.cli.common import print_error
 from turnout.cli.serve import serve_command
 from turnout.client import TurnoutClientError
@@ -33,6 +44,7 @@ app.command("metrics")(metrics.metrics_command)
 app.command("invoke")(invoke.invoke_command)
 app.command("demo")(demo.demo_command)
 app.command("top")(top.top_command)
+app.command("nodes")(nodes.nodes_command)
 app.add_typer(experiments.routing_app, name="routing")
 app.command("feedback")(experiments.feedback_command)
 app.add_typer(experiments.experiment_app, name="experiment")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from enum import StrEnum
@@ -112,6 +113,23 @@ def serve_command(
     region: Annotated[
         str, typer.Option(envvar="TURNOUT_REGION", help="AWS region shown in ARNs.")
     ] = DEFAULTS.region,
+    node: Annotated[
+        str | None,
+        typer.Option(
+            envvar="TURNOUT_NODE",
+            help="This process's name among the `turnout serve` processes sharing one --db "
+            "(see `turnout nodes`). Default: HOSTNAME:PORT.",
+        ),
+    ] = None,
+    lease_seconds: Annotated[
+        float,
+        typer.Option(
+            "--lease-seconds",
+            help="The controller lease: when the node running the controller dies, another "
+            "takes over within about this time; a node silent this long counts as gone.",
+            min=1.0,
+        ),
+    ] = DEFAULTS.lease_ttl,
     backend: Annotated[
         Backend,
         typer.Option(
@@ -178,6 +196,8 @@ def serve_command(
         region=region,
         credentials=secrets,
         s3_endpoint_url=s3_endpoint_url,
+        node=node,
+        lease_ttl=lease_seconds,
         backend=backend.value,
         ray_address=ray_address,
     )
@@ -187,7 +207,8 @@ def serve_command(
             bind(host, grpc_port, "--grpc-port").close()
     except ServeError as exc:
         fail(str(exc))
-    url = f"http://{host}:{sock.getsockname()[1]}"
+    settings = dataclasses.replace(settings, port=sock.getsockname()[1])  # --port 0: the one taken
+    url = f"http://{host}:{settings.port}"
     console.print(
         f"turnout {turnout.__version__} serving on [bold]{url}[/]  "
         f"(data {settings.data_dir}, API docs {url}/api/v1/docs)"

@@ -1,7 +1,7 @@
 """The rollout state machine of a guarded blue/green deployment. Pure: no I/O, no clock.
 
-Given the persisted deployment and what the reconciler observes now (`Facts`), `decide`
-returns the next state to record (with its history event), or None to wait. The reconciler
+Given the persisted deployment and what the controller observes now (`Facts`), `decide`
+returns the next state to record (with its history event), or None to wait. The controller
 records it first and then makes the routing and fleets match it (`green_share`), so a
 crash between the two is repaired by doing the second again.
 
@@ -30,9 +30,9 @@ P = Phase
 
 
 class Green(StrEnum):
-    """The green fleet as this process knows it."""
+    """The green fleet as the live nodes report it."""
 
-    ABSENT = "absent"  # not provisioned by this process: not yet, or lost in a restart
+    ABSENT = "absent"  # not applied on every live node: not yet, or lost in a restart
     READY = "ready"  # every instance started and answered /ping
     FAILED = "failed"  # an instance could not start
 

@@ -1,7 +1,7 @@
 """A guarded blue/green deployment as the store keeps it: its policy, plan, phase and history.
 
 Plain values (no I/O). `turnout.deploy.rollout` decides the next step from one of these;
-the reconciler records that step, then takes it.
+the controller records that step, then takes it.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ class Deployment:
     step: int  # index into steps (BAKING); len(steps) - 1 afterwards
     step_started_at: float | None  # when green got this step's share; None: not (yet/again)
     started_at: float
-    revision: int = 0  # bumped by every write of the reconciler (compare-and-set)
+    revision: int = 0  # bumped by every write of the controller (compare-and-set)
     paused: bool = False
     requested: Request | None = None
     failure_reason: str | None = None

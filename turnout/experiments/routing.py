@@ -1,7 +1,7 @@
 """Routing settings as a service: read (created with a random salt on first use), update
 (validated against the endpoint's variants), and carried into the router's snapshot.
 
-The reconciler calls `RoutingSync.sync(endpoint)` at the start of every step, before it
+The node agent calls `RoutingSync.sync(endpoint)` at the start of every step, before it
 publishes routes, so the router never routes an endpoint with a salt it has not read; the
 same read makes every router process pick up changes made through another one (ADR 0013).
 """
@@ -67,7 +67,7 @@ class RoutingService:
 
 
 class RoutingSync:
-    """What the reconciler calls: the endpoint's settings from the store into the router."""
+    """What the node agent calls: the endpoint's settings from the store into the router."""
 
     def __init__(self, service: RoutingService, router: Router) -> None:
         self._service = service

@@ -17,7 +17,7 @@ class ExperimentStore:
     def ensure_routing(
         self, endpoint: str, salt: str, document: dict[str, Any], at: float
     ) -> tuple[str, dict[str, Any]]:
-        """The endpoint's (salt, document); created with these if absent. The reconciler
+        """The endpoint's (salt, document); created with these if absent. The node agent
         asks every second: a read, unless this is the first time (no write lock taken)."""
         with self._db.read() as conn:
             found = rows.routing(conn, endpoint)

@@ -1,8 +1,8 @@
 """Deployment rows and their history.
 
-The reconciler's writes are compare-and-set on (revision, requested): a write based on a
+The controller's writes are compare-and-set on (revision, requested): a write based on a
 stale read, or one that would drop a request the API has just recorded, changes nothing
-and the reconciler reads again. The API writes only `requested`.
+and the controller reads again. The API writes only `requested`.
 """
 
 from __future__ import annotations

@@ -180,7 +180,7 @@ alarm_history = sa.Table(
 )
 
 # Guarded blue/green deployments (turnout.domain.deployments.Deployment), one row each;
-# the reconciler writes a row (compare-and-set on `revision`) before it acts on it. The API
+# the controller writes a row (compare-and-set on `revision`) before it acts on it. The API
 # writes only `requested`. Deleted with their endpoint.
 deployments = sa.Table(
     "deployments",
@@ -285,4 +285,39 @@ experiments = sa.Table(
     sa.Column("outcome", sa.Text, nullable=True),  # why it stopped / what was promoted
     sa.UniqueConstraint("endpoint", "name"),
     sqlite_autoincrement=True,
+)
+
+# Scale-out (ADR 0019). The controller's routing plan of each endpoint (turnout.domain.plans
+# as JSON), versioned: every write bumps `version` (compare-and-set), and node agents apply
+# the newest. Kept by endpoint name; deleted once every node has stopped the endpoint.
+routing_plans = sa.Table(
+    "routing_plans",
+    metadata,
+    sa.Column("endpoint", sa.Text, primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("document", sa.JSON, nullable=False),
+    sa.Column("updated_at", sa.Double, nullable=False),
+)
+
+# Every `turnout serve` process (node) and its latest report (turnout.domain.nodes), written
+# every second: a node whose heartbeat is older than the lease time is gone.
+nodes = sa.Table(
+    "nodes",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("backend", sa.Text, nullable=False),
+    sa.Column("started_at", sa.Double, nullable=False),
+    sa.Column("heartbeat_at", sa.Double, nullable=False),
+    sa.Column("report", sa.JSON, nullable=False),
+)
+
+# Leases, by name ("controller"): who holds it until when (compare-and-set on expiry).
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("holder", sa.Text, nullable=False),
+    sa.Column("acquired_at", sa.Double, nullable=False),
+    sa.Column("expires_at", sa.Double, nullable=False),
 )

@@ -1,0 +1,50 @@
+"""Routing plans: their weights, equality but for the version, and their JSON form."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from turnout.domain.plans import PlannedFleet, PlannedVariant, RoutingPlan, fleet_plan
+
+
+def test_a_fleet_splits_its_share_by_weight() -> None:
+    fleet = fleet_plan("cfg", 0.25, {"A": 3.0, "B": 1.0}, {"A": 1, "B": 2})
+    assert fleet.weights() == {"A": 0.1875, "B": 0.0625}
+    assert [(v.name, v.instances) for v in fleet.variants] == [("A", 1), ("B", 2)]
+    assert fleet_plan("cfg", 1.0, {"A": 0.0}, {"A": 1}).weights() == {"A": 0.0}
+
+
+def test_same_as_ignores_only_the_version() -> None:
+    fleet = fleet_plan("cfg", 1.0, {"A": 1.0}, {"A": 1})
+    plan = RoutingPlan("ep", 3, (fleet,), serving=True)
+    assert plan.same_as(RoutingPlan("ep", 7, (fleet,), serving=True))
+    assert not plan.same_as(RoutingPlan("ep", 3, (fleet,), serving=False))
+    assert not plan.same_as(RoutingPlan("ep", 3, ()))
+    assert not plan.same_as(None)
+
+
+variants = st.lists(
+    st.builds(
+        PlannedVariant,
+        st.text(min_size=1, max_size=8),
+        st.floats(0, 1000, allow_nan=False),
+        st.integers(0, 20),
+    ),
+    max_size=4,
+)
+fleets = st.lists(
+    st.builds(PlannedFleet, st.text(min_size=1, max_size=8), st.floats(0, 1), variants.map(tuple)),
+    max_size=3,
+)
+
+
+@given(fleets, st.booleans(), st.integers(1, 10**6))
+def test_a_plan_survives_its_json_document(
+    found: list[PlannedFleet], serving: bool, version: int
+) -> None:
+    plan = RoutingPlan("ep", version, tuple(found), serving)
+    document = json.loads(json.dumps(plan.document()))
+    assert RoutingPlan.of_document("ep", version, document) == plan

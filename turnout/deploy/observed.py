@@ -1,0 +1,57 @@
+"""What the controller sees of a plan across the live nodes. Pure: no I/O, no clock.
+
+A node reports a plan version as applied once it has started what the plan asks, waited for
+those instances to answer (or fail), routed and stopped what the plan no longer has. So when
+every live node has applied a version, the instance states in their reports say whether
+each fleet of it started.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from turnout.domain.nodes import Node
+from turnout.domain.plans import RoutingPlan
+
+FAILED = "Failed"  # turnout.instances.backend.InstanceState.FAILED's value
+
+
+@dataclass(frozen=True)
+class FleetView:
+    applied: bool  # every live node has applied the plan (or a later one)
+    failure: str | None  # the first instance of the fleet that failed to start, as a reason
+    running: bool  # some live node still runs instances of the fleet
+
+    @property
+    def ready(self) -> bool:
+        return self.applied and self.failure is None
+
+
+def live(nodes: Sequence[Node], now: float, timeout: float) -> list[Node]:
+    return [n for n in nodes if n.alive(now, timeout)]
+
+
+def lagging(plan: RoutingPlan, nodes: Sequence[Node]) -> list[str]:
+    """The nodes that have not applied `plan` yet."""
+    return [n.name for n in nodes if n.report.applied.get(plan.endpoint, 0) < plan.version]
+
+
+def fleet_view(plan: RoutingPlan, nodes: Sequence[Node], config: str) -> FleetView:
+    """The fleet `config` of `plan` as the (live) `nodes` report it."""
+    ours = [
+        (node, i)
+        for node in nodes
+        for i in node.report.instances
+        if i.endpoint == plan.endpoint and i.fleet == config
+    ]
+    failure = None
+    for node, instance in ours:
+        if instance.state == FAILED:
+            where = f" on node {node.name}" if len(nodes) > 1 else ""
+            failure = (
+                f"Instance {instance.index} of variant {instance.variant} failed to start"
+                f"{where}: {instance.last_error}"
+            )
+            break
+    return FleetView(not lagging(plan, nodes), failure, bool(ours))

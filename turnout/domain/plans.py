@@ -1,0 +1,108 @@
+"""Routing plans: what the controller wants every node to run and route for one endpoint.
+
+The controller writes a plan per endpoint, one version after another; each node agent makes
+its instances and its router's table match the newest one (ADR 0019). A plan names fleets
+(endpoint configs): each with its share of the endpoint's traffic and, per variant, the
+weight within the fleet and how many instances run on every node. A fleet whose share is 0
+runs without traffic (a green fleet being provisioned); a fleet absent from the plan is
+drained and stopped; a plan with no fleets stops the endpoint everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class PlannedVariant:
+    name: str
+    weight: float  # relative, within its fleet
+    instances: int  # on every node
+
+
+@dataclass(frozen=True)
+class PlannedFleet:
+    config: str  # the endpoint config this fleet runs
+    share: float  # of the endpoint's traffic, 0..1; 0: running, not routed
+    variants: tuple[PlannedVariant, ...]
+
+    def weights(self) -> dict[str, float]:
+        """Each variant's share of the endpoint's traffic (the fleet's share split by weight)."""
+        total = sum(v.weight for v in self.variants) or 1.0
+        return {v.name: v.weight / total * self.share for v in self.variants}
+
+
+@dataclass(frozen=True)
+class RoutingPlan:
+    endpoint: str
+    version: int  # 0: never written; the store bumps it on every write
+    fleets: tuple[PlannedFleet, ...]
+    # Already serving: a node that (re)starts routes at once, its callers waiting (bounded)
+    # for the instances still starting. A new endpoint is routed only once they answer.
+    serving: bool = False
+
+    def fleet(self, config: str) -> PlannedFleet | None:
+        return next((f for f in self.fleets if f.config == config), None)
+
+    def counts(self) -> Iterator[tuple[str, str, int]]:
+        """(config, variant, instances per node) of every planned variant."""
+        for fleet in self.fleets:
+            for variant in fleet.variants:
+                yield fleet.config, variant.name, variant.instances
+
+    def same_as(self, other: RoutingPlan | None) -> bool:
+        """Equal but for the version: writing it again would change nothing."""
+        return (
+            other is not None
+            and other.fleets == self.fleets
+            and other.serving == self.serving
+            and other.endpoint == self.endpoint
+        )
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "serving": self.serving,
+            "fleets": [
+                {
+                    "config": f.config,
+                    "share": f.share,
+                    "variants": [
+                        {"name": v.name, "weight": v.weight, "instances": v.instances}
+                        for v in f.variants
+                    ],
+                }
+                for f in self.fleets
+            ],
+        }
+
+    @classmethod
+    def of_document(cls, endpoint: str, version: int, doc: Mapping[str, Any]) -> RoutingPlan:
+        return cls(
+            endpoint,
+            version,
+            tuple(
+                PlannedFleet(
+                    f["config"],
+                    float(f["share"]),
+                    tuple(
+                        PlannedVariant(v["name"], float(v["weight"]), int(v["instances"]))
+                        for v in f["variants"]
+                    ),
+                )
+                for f in doc["fleets"]
+            ),
+            bool(doc.get("serving", False)),
+        )
+
+
+def fleet_plan(
+    config: str, share: float, weights: Mapping[str, float], counts: Mapping[str, int]
+) -> PlannedFleet:
+    """A fleet of `config` at `share`, its variants weighted and counted as given."""
+    return PlannedFleet(
+        config,
+        share,
+        tuple(PlannedVariant(name, float(weights[name]), counts[name]) for name in weights),
+    )
