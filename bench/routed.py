@@ -324,6 +324,22 @@ def report(points: list[Point], args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
+def prepare(work: Path, model: str = "lr") -> Path:
+    """Train the model on the spot into <work>/model/model.joblib (`lr` or `rf`); returns
+    the request body, <work>/row.json: digits row ROW as one JSON row (the answer is [8])."""
+    (work / "model").mkdir()
+    x, y = load_digits(return_X_y=True)
+    estimator = (
+        LogisticRegression(max_iter=2000)
+        if model == "lr"
+        else RandomForestClassifier(n_estimators=100, random_state=0)
+    )
+    joblib.dump(estimator.fit(x, y), work / "model" / "model.joblib")
+    body = work / "row.json"
+    body.write_text(json.dumps([float(v) for v in x[ROW]]))
+    return body
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -347,16 +363,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="turnout-bench-") as tmp:
         work = Path(tmp)
-        (work / "model").mkdir()
-        x, y = load_digits(return_X_y=True)
-        estimator = (
-            LogisticRegression(max_iter=2000)
-            if args.model == "lr"
-            else RandomForestClassifier(n_estimators=100, random_state=0)
-        )
-        joblib.dump(estimator.fit(x, y), work / "model" / "model.joblib")
-        body = work / "row.json"
-        body.write_text(json.dumps([float(v) for v in x[ROW]]))
+        body = prepare(work, args.model)
         points: list[Point] = []
         if args.rounds:
             print(f"bench: {', '.join(args.systems)} interleaved, {args.rounds} rounds", flush=True)

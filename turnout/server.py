@@ -26,7 +26,7 @@ from turnout.deploy.lease import Leadership
 from turnout.domain.rollups import PERIOD
 from turnout.domain.routing import RoutingSettings
 from turnout.experiments.exposures import ExposureLog
-from turnout.experiments.routing import RoutingService, RoutingSync
+from turnout.experiments.routing import RoutingService
 from turnout.experiments.service import ExperimentService, auto_promote
 from turnout.experiments.store import ExperimentStore
 from turnout.instances.backend import Instance
@@ -99,7 +99,7 @@ class Runtime:
             settings.backend,
             self.router,
             drain_timeout=settings.model_timeout,
-            routing=RoutingSync(self.routing, self.router),
+            routing=self.routing,
         )
         self.controller = Controller(
             self.store,
@@ -130,6 +130,12 @@ class Runtime:
 
     async def start(self) -> None:
         self.capture.writer.start()
+        # Join the installation before answering anything: once this node answers, the
+        # controller waits for it to apply each plan (the first heartbeat, bounded).
+        try:
+            await asyncio.wait_for(self.agent.send_report(), 10.0)
+        except Exception as exc:  # the store is slow or down: the heartbeat tries again
+            log.warning("node %s: first report failed (%s); will retry", self.node, exc)
         self._tasks = [
             asyncio.create_task(self.agent.run(), name="node agent"),
             asyncio.create_task(self.leadership.run(), name="controller lease"),

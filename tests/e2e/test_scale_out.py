@@ -57,6 +57,8 @@ def routers(
             poll_until(client.nodes, lambda n: n["controller"] is not None, 10, "a controller")
         two = start("r2")
         try:
+            with Client(two.url) as client:  # a node answering has reported itself
+                assert {n["name"] for n in client.nodes()["nodes"]} == {"r1", "r2"}
             yield one, two
         finally:
             two.stop()

@@ -29,6 +29,7 @@ import os
 import socket
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Protocol
 
@@ -36,6 +37,7 @@ from turnout.deploy.plans import scale_plan
 from turnout.domain.nodes import InstanceReport, NodeReport
 from turnout.domain.plans import RoutingPlan
 from turnout.domain.resources import Fleet
+from turnout.domain.routing import RoutingSettings
 from turnout.errors import NotFound
 from turnout.instances.backend import (
     Instance,
@@ -52,14 +54,27 @@ from turnout.store.cluster import ClusterStore
 
 log = logging.getLogger("turnout.agent")
 
+# s: an endpoint whose plan is applied and unchanged is looked at again this often by the
+# tick (a notice lost, routing settings changed through another node).
+RESYNC_EVERY = 5.0
+
 # (fleet, variant) -> instance index -> instance
 Running = dict[tuple[str, str], dict[int, Instance]]
 
 
 class RoutingSettingsSource(Protocol):
-    """Carries an endpoint's routing settings (sticky salt, key, rules) into the router."""
+    """An endpoint's routing settings (sticky salt, key, rules); blocking, NotFound."""
 
-    async def sync(self, endpoint: str) -> None: ...
+    def get(self, endpoint: str) -> RoutingSettings: ...
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What one step reads from the store, in one trip to a thread."""
+
+    plan: RoutingPlan | None
+    fleets: tuple[Fleet, Fleet | None] | None = None  # the endpoint's current and pending
+    routing: RoutingSettings | None = None
 
 
 class NodeAgent:
@@ -94,6 +109,8 @@ class NodeAgent:
         self._applied: dict[str, int] = {}  # endpoint -> plan version in effect here
         self._steps: dict[str, asyncio.Task[None]] = {}
         self._asked: set[str] = set()  # endpoints named by a wake-up since the last pass
+        self._looked_at: dict[str, float] = {}  # endpoint -> monotonic time of its last step
+        self._ticked_at = 0.0  # monotonic time of the last pass over every endpoint
         self._replacements: dict[str, tuple[int, float]] = {}  # id -> (failures, retry at)
         # What API threads may read: replaced whole on the loop, never mutated.
         self._snapshot: MappingProxyType[str, tuple[Instance, ...]] = MappingProxyType({})
@@ -135,20 +152,38 @@ class NodeAgent:
                 await reporter
 
     async def _pass(self) -> None:
-        """A step for every endpoint planned or running here that has none going."""
-        versions = await asyncio.to_thread(self._cluster.plan_versions)
+        """A step for each endpoint named by a wake-up; on a tick, for each endpoint planned
+        or running here whose plan changed, that has an instance to replace, or that was
+        not looked at for RESYNC_EVERY seconds."""
         asked, self._asked = self._asked, set()
-        for endpoint in set(versions) | set(self._running) | asked:
+        versions: dict[str, int] = {}
+        tick = not asked or time.monotonic() - self._ticked_at >= self._tick
+        if tick:  # at least once a tick, however many wake-ups come in between
+            self._ticked_at = time.monotonic()
+            versions = await asyncio.to_thread(self._cluster.plan_versions)
+        for endpoint in asked | set(versions) | (set(self._running) if tick else set()):
+            if endpoint not in asked and not self._due(endpoint, versions.get(endpoint)):
+                continue
             step = self._steps.get(endpoint)
             if step is None or step.done():
+                self._looked_at[endpoint] = time.monotonic()
                 self._steps[endpoint] = asyncio.create_task(
                     self._step(endpoint), name=f"agent {endpoint}"
                 )
-            elif versions.get(endpoint) != self._applied.get(endpoint):
+            else:
                 self._asked.add(endpoint)  # busy: look again once this step is done
         for endpoint in [e for e, s in self._steps.items() if s.done()]:
-            if endpoint not in versions and endpoint not in self._running:
+            if endpoint not in self._running and endpoint not in self._applied:
                 del self._steps[endpoint]
+                self._looked_at.pop(endpoint, None)
+
+    def _due(self, endpoint: str, version: int | None) -> bool:
+        """Whether a tick should look at the endpoint."""
+        if version != self._applied.get(endpoint):
+            return True
+        if any(i.state is InstanceState.FAILED for i in self._all(endpoint)):
+            return True  # a failed starter to replace (with back-off)
+        return time.monotonic() - self._looked_at.get(endpoint, 0.0) >= RESYNC_EVERY
 
     async def close(self) -> None:
         """Stop applying plans (the backend stops the instances) and leave the installation:
@@ -190,7 +225,8 @@ class NodeAgent:
     # --- one step ---------------------------------------------------------------------
     async def _step(self, endpoint: str) -> None:
         try:
-            plan = await asyncio.to_thread(self._cluster.plan, endpoint)
+            reading = await asyncio.to_thread(self._read, endpoint)
+            plan = reading.plan
             if plan is None or not plan.fleets:
                 await self._stop_all(endpoint)
                 if plan is None:
@@ -199,27 +235,32 @@ class NodeAgent:
                     self._applied[endpoint] = plan.version
                 self._report_soon()
                 return
-            fleets = await self._fleets(plan)
+            fleets = _planned_fleets(plan, reading.fleets)
             if fleets is None:
                 return  # the endpoint changed meanwhile: the controller writes a new plan
-            if self._routing is not None:  # before any publish: the salt must be the stored one
-                await self._routing.sync(endpoint)
+            if reading.routing is not None:  # before any publish: the salt must be the stored one
+                self._router.set_routing(endpoint, reading.routing)
             await self._apply(plan, fleets)
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("endpoint %s: applying its plan failed; will retry", endpoint)
+        finally:
+            if endpoint in self._asked:  # a wake-up came while this step ran: go again now
+                self._wake.set()
 
-    async def _fleets(self, plan: RoutingPlan) -> dict[str, Fleet] | None:
-        """The plan's fleets, as the endpoint references them (current and pending config)."""
+    def _read(self, endpoint: str) -> Reading:
+        """The plan, and for a plan with fleets the endpoint's fleets and routing settings
+        (in a thread: one hop for all three)."""
+        plan = self._cluster.plan(endpoint)
+        if plan is None or not plan.fleets:
+            return Reading(plan)
         try:
-            current, pending = await asyncio.to_thread(self._store.endpoint_fleets, plan.endpoint)
+            fleets = self._store.endpoint_fleets(endpoint)
+            routing = self._routing.get(endpoint) if self._routing is not None else None
         except NotFound:
-            return None
-        known = {f.config.name: f for f in (current, pending) if f is not None}
-        if any(f.config not in known for f in plan.fleets):
-            return None
-        return {f.config: known[f.config] for f in plan.fleets}
+            return Reading(plan)
+        return Reading(plan, fleets, routing)
 
     async def _apply(self, plan: RoutingPlan, fleets: dict[str, Fleet]) -> None:
         endpoint = plan.endpoint
@@ -394,6 +435,19 @@ class NodeAgent:
         )
         if self.on_report is not None:
             self.on_report()
+
+
+def _planned_fleets(
+    plan: RoutingPlan, fleets: tuple[Fleet, Fleet | None] | None
+) -> dict[str, Fleet] | None:
+    """The plan's fleets, as the endpoint references them (current and pending config);
+    None if it references one the endpoint does not (it changed since the plan)."""
+    if fleets is None:
+        return None
+    known = {f.config.name: f for f in fleets if f is not None}
+    if any(f.config not in known for f in plan.fleets):
+        return None
+    return {f.config: known[f.config] for f in plan.fleets}
 
 
 def _same(before: Sequence[VariantTarget] | None, now: Sequence[VariantTarget]) -> bool:

@@ -96,6 +96,7 @@ class Controller:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.on_plan: Callable[[str], object] | None = None  # this node's agent, told at once
         self._forgot_at = 0.0  # when long-gone nodes were last looked for
+        self._plans: dict[str, RoutingPlan | None] = {}  # by endpoint: see _stored_plan
 
     # --- driving the loop -------------------------------------------------------------
     def wake(self) -> None:
@@ -114,6 +115,7 @@ class Controller:
 
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self._plans.clear()  # leading again: another controller may have led meanwhile
         try:
             while True:
                 try:
@@ -130,6 +132,9 @@ class Controller:
         """Start a step for every endpoint (or leftover plan) that has none running."""
         endpoints = await asyncio.to_thread(self._store.list_endpoints)
         planned = await asyncio.to_thread(self._cluster.plan_versions)
+        for name, plan in list(self._plans.items()):  # changed behind this one's back
+            if (plan.version if plan else None) != planned.get(name):
+                del self._plans[name]
         for name in {ep.name for ep in endpoints} | set(planned):
             step = self._steps.get(name)
             if step is None or step.done():
@@ -164,21 +169,22 @@ class Controller:
     # --- one step ---------------------------------------------------------------------
     async def _step(self, name: str) -> None:
         try:
-            endpoint = await self._read(name)
-            if endpoint is None:
+            endpoint, fleets, deployment = await asyncio.to_thread(self._read, name)
+            if endpoint is None or fleets is None:
                 await self._teardown(name, forget_plan=True)
             elif endpoint.status is S.CREATING:
-                await self._create(endpoint)
+                await self._create(endpoint, fleets[0])
             elif endpoint.status in (S.UPDATING, S.ROLLING_BACK):
-                deployment = await asyncio.to_thread(self._store.active_deployment, name)
+                blue, green = fleets
                 if deployment is not None:
-                    await self._deploy(endpoint, deployment)
-                elif endpoint.pending_config_name is not None:
-                    await self._switch_config(endpoint)
+                    if green is not None:
+                        await self._deploy(endpoint, deployment, blue, green)
+                elif green is not None:
+                    await self._switch_config(endpoint, blue, green)
                 else:
-                    await self._apply_variant_changes(endpoint)
+                    await self._apply_variant_changes(endpoint, blue)
             elif endpoint.status in (S.IN_SERVICE, S.UPDATE_ROLLBACK_FAILED):
-                await self._keep_serving(endpoint)
+                await self._keep_serving(endpoint, fleets[0])
             elif endpoint.status is S.DELETING:
                 await self._teardown(name, delete_record=True, forget_plan=True)
             elif endpoint.status is S.FAILED:
@@ -190,8 +196,7 @@ class Controller:
         except Exception:
             log.exception("endpoint %s: step failed; will retry", name)
 
-    async def _create(self, endpoint: Endpoint) -> None:
-        fleet, _ = await asyncio.to_thread(self._store.endpoint_fleets, endpoint.name)
+    async def _create(self, endpoint: Endpoint, fleet: Fleet) -> None:
         plan = [_fleet(fleet, 1.0, endpoint.variants, current=False)]
         failure = await self._failure(await self._realize(endpoint.name, plan, serving=False))
         if failure is not None:
@@ -200,9 +205,8 @@ class Controller:
             return
         await self._transition(endpoint, S.IN_SERVICE, serving_states(endpoint.variants), None)
 
-    async def _apply_variant_changes(self, endpoint: Endpoint) -> None:
+    async def _apply_variant_changes(self, endpoint: Endpoint, fleet: Fleet) -> None:
         """UpdateEndpointWeightsAndCapacities: add instances, re-weight, drain the surplus."""
-        fleet, _ = await asyncio.to_thread(self._store.endpoint_fleets, endpoint.name)
         plan = [_fleet(fleet, 1.0, endpoint.variants, current=False)]
         failure = await self._failure(await self._realize(endpoint.name, plan, serving=True))
         if failure is not None:
@@ -212,10 +216,8 @@ class Controller:
             return
         await self._transition(endpoint, S.IN_SERVICE, serving_states(endpoint.variants), None)
 
-    async def _switch_config(self, endpoint: Endpoint) -> None:
+    async def _switch_config(self, endpoint: Endpoint, blue: Fleet, green: Fleet) -> None:
         """UpdateEndpoint, all at once: start green, move all traffic to it, retire blue."""
-        blue, green = await asyncio.to_thread(self._store.endpoint_fleets, endpoint.name)
-        assert green is not None
         states = initial_states(green.config)
         serving = _fleet(blue, 1.0, endpoint.variants, current=True)
         both = [serving, _fleet(green, 0.0, states, current=False)]
@@ -238,10 +240,9 @@ class Controller:
         if switched:
             await self._realize(endpoint.name, [_fleet(green, 1.0, states, current=False)])
 
-    async def _keep_serving(self, endpoint: Endpoint) -> None:
+    async def _keep_serving(self, endpoint: Endpoint, fleet: Fleet) -> None:
         """InService: the plan serves the current fleet at the current weights (a failed
         green dropped; a plan made anew if it was lost); the agents keep it running."""
-        fleet, _ = await asyncio.to_thread(self._store.endpoint_fleets, endpoint.name)
         plan = [_fleet(fleet, 1.0, endpoint.variants, current=True)]
         await self._realize(endpoint.name, plan, wait=False)
 
@@ -252,7 +253,7 @@ class Controller:
         timer = self._timers.pop(name, None)
         if timer is not None:
             timer.cancel()
-        plan = await asyncio.to_thread(self._cluster.plan, name)
+        plan = await self._stored_plan(name)
         if plan is None and not delete_record:
             return
         if plan is not None:
@@ -262,14 +263,12 @@ class Controller:
                 await asyncio.to_thread(self._store.delete_endpoint, name)
         if forget_plan and plan is not None:
             await asyncio.to_thread(self._cluster.delete_plan, name, plan.version)
+            self._plans.pop(name, None)
 
     # --- guarded deployments ----------------------------------------------------------
-    async def _deploy(self, endpoint: Endpoint, d: Deployment) -> None:
+    async def _deploy(self, endpoint: Endpoint, d: Deployment, blue: Fleet, green: Fleet) -> None:
         """One pass: observe, decide, record each change, plan to match; then wait."""
         name = endpoint.name
-        blue, green = await asyncio.to_thread(self._store.endpoint_fleets, name)
-        if green is None:
-            return
         facts = await self._observe(d, blue)
         for _ in range(MAX_CHANGES_PER_PASS):
             change = decide(d, facts)
@@ -303,7 +302,7 @@ class Controller:
         return fleets
 
     async def _observe(self, d: Deployment, blue: Fleet) -> Facts:
-        plan = await asyncio.to_thread(self._cluster.plan, d.endpoint)
+        plan = await self._stored_plan(d.endpoint)
         nodes = await self._live_nodes()
         green = Green.ABSENT
         green_failure = blue_failure = None
@@ -378,13 +377,14 @@ class Controller:
     ) -> RoutingPlan:
         """Make `fleets` the endpoint's plan (unless it is already) and, with `wait`, return
         once every live node has applied it. PlanNotApplied if they take too long."""
-        stored = await asyncio.to_thread(self._cluster.plan, name)
+        stored = await self._stored_plan(name)
         plan = RoutingPlan(name, stored.version if stored else 0, tuple(fleets), serving)
         if not plan.same_as(stored):
             written = await asyncio.to_thread(self._cluster.write_plan, plan, self._clock())
             if written is None:
+                self._plans.pop(name, None)
                 raise PlanConflict(name)
-            plan = written
+            plan = self._plans[name] = written
             if self.on_plan is not None:
                 self.on_plan(name)
         else:
@@ -425,11 +425,27 @@ class Controller:
         return live(nodes, self._clock(), self._node_timeout)
 
     # --- store ------------------------------------------------------------------------
-    async def _read(self, name: str) -> Endpoint | None:
+    def _read(
+        self, name: str
+    ) -> tuple[Endpoint | None, tuple[Fleet, Fleet | None] | None, Deployment | None]:
+        """The endpoint, its fleets and its deployment in progress (in a thread: one hop)."""
         try:
-            return await asyncio.to_thread(self._store.get_endpoint, name)
+            endpoint = self._store.get_endpoint(name)
+            fleets = self._store.endpoint_fleets(name)
         except NotFound:
-            return None
+            return None, None, None
+        deployment = None
+        if endpoint.status in (S.UPDATING, S.ROLLING_BACK):
+            deployment = self._store.active_deployment(name)
+        return endpoint, fleets, deployment
+
+    async def _stored_plan(self, name: str) -> RoutingPlan | None:
+        """The endpoint's plan: as this controller last wrote it, else read. Only the
+        controller writes plans, and writes are compare-and-set, so a plan changed behind
+        its back (by a controller before it) shows as a PlanConflict and is read again."""
+        if name not in self._plans:
+            self._plans[name] = await asyncio.to_thread(self._cluster.plan, name)
+        return self._plans[name]
 
     async def _transition(
         self,

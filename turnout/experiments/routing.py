@@ -1,22 +1,19 @@
 """Routing settings as a service: read (created with a random salt on first use), update
 (validated against the endpoint's variants), and carried into the router's snapshot.
 
-The node agent calls `RoutingSync.sync(endpoint)` at the start of every step, before it
-publishes routes, so the router never routes an endpoint with a salt it has not read; the
-same read makes every router process pick up changes made through another one (ADR 0013).
+The node agent reads `get(endpoint)` with the plan, before it publishes routes, so the
+router never routes an endpoint with a salt it has not read; the same read makes every
+router process pick up changes made through another one (ADR 0013, 0019).
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
 
 from turnout.domain.routing import RoutingSettings, new_salt
-from turnout.errors import NotFound
 from turnout.experiments.store import ExperimentStore
-from turnout.routing.router import Router
 from turnout.store import Store
 
 Apply = Callable[[str, RoutingSettings], object]
@@ -64,18 +61,3 @@ class RoutingService:
         if pending is not None:
             names |= {v.name for v in pending.config.variants}
         return names
-
-
-class RoutingSync:
-    """What the node agent calls: the endpoint's settings from the store into the router."""
-
-    def __init__(self, service: RoutingService, router: Router) -> None:
-        self._service = service
-        self._router = router
-
-    async def sync(self, endpoint: str) -> None:
-        try:
-            settings = await asyncio.to_thread(self._service.get, endpoint)
-        except NotFound:
-            return
-        self._router.set_routing(endpoint, settings)
