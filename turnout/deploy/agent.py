@@ -292,8 +292,12 @@ class NodeAgent:
             by_index = running.setdefault((config, variant), {})
             to_start, _ = scale_plan(by_index, count)
             fleet = fleets[config]
+            declared = fleet.config.variant(variant)
+            instance_type = declared.instance_type if declared is not None else None
             for index in to_start:
-                spec = InstanceSpec(plan.endpoint, config, variant, index, fleet.models[variant])
+                spec = InstanceSpec(
+                    plan.endpoint, config, variant, index, fleet.models[variant], instance_type
+                )
                 by_index[index] = self._backend.start(spec)
                 started.append(by_index[index])
         if started:
