@@ -164,7 +164,7 @@ class Runtime:
         elif channel is Channel.NODES:
             self.controller.reported()
         else:
-            self.controller.wake()
+            self.controller.wake(payload or None)
 
     async def stop(self) -> None:
         """Stop leading and applying plans, then stop instances; desired state stays stored."""
@@ -189,9 +189,9 @@ class NodeDeployer:
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
 
-    def wake(self) -> None:
-        self._runtime.controller.wake()
-        self._runtime.cluster.notify(Channel.CHANGES, "")
+    def wake(self, endpoint: str) -> None:
+        self._runtime.controller.wake(endpoint)
+        self._runtime.cluster.notify(Channel.CHANGES, endpoint)
 
     def instances(self, endpoint: str) -> list[Instance]:
         return list(self._runtime.agent.instances(endpoint))

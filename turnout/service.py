@@ -41,7 +41,7 @@ S = EndpointStatus
 class Deployer(Protocol):
     """What the service layer needs from the reconcile loop."""
 
-    def wake(self) -> None: ...
+    def wake(self, endpoint: str) -> None: ...
 
     def instances(self, endpoint: str) -> list[Instance]: ...
 
@@ -151,7 +151,7 @@ class ControlPlane:
             last_modified_at=now,
         )
         self._store.add_endpoint(endpoint)
-        self._deployer.wake()
+        self._deployer.wake(name)
         return endpoint
 
     def describe_endpoint(self, name: str) -> Endpoint:
@@ -193,7 +193,7 @@ class ControlPlane:
         endpoint = self._require_in_service(name)
         variants = apply_desired(name, endpoint.variants, changes)
         self._save(endpoint, S.UPDATING, variants=variants)
-        self._deployer.wake()
+        self._deployer.wake(name)
         return self._store.get_endpoint(name)
 
     def update_endpoint(
@@ -208,7 +208,7 @@ class ControlPlane:
             name, config_name, last_modified_at=self._clock(), expect_status=endpoint.status
         ):
             raise Conflict(f"Endpoint {name} changed meanwhile; try again.")
-        self._deployer.wake()
+        self._deployer.wake(name)
         return self._store.get_endpoint(name)
 
     def _begin_deployment(
@@ -265,7 +265,7 @@ class ControlPlane:
     def request_deployment(self, name: str, request: Request) -> Deployment:
         """pause / resume / promote / rollback the endpoint's deployment in progress."""
         deployment = self._store.request_deployment(name, request)
-        self._deployer.wake()
+        self._deployer.wake(name)
         return deployment
 
     def delete_endpoint(self, name: str) -> None:
@@ -282,7 +282,7 @@ class ControlPlane:
                 last_modified_at=self._clock(),
                 expect_status=endpoint.status,
             ):
-                self._deployer.wake()
+                self._deployer.wake(name)
                 return
         raise Conflict(f"Endpoint {name} keeps changing; try deleting it again.")
 

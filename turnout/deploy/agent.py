@@ -370,6 +370,9 @@ class NodeAgent:
         ):
             return
         self._router.publish(plan.endpoint, targets)
+        log.debug(
+            "endpoint %s: routing by plan %d at %.3f", plan.endpoint, plan.version, time.time()
+        )
         self._published[plan.endpoint] = targets
 
     async def _stop_all(self, endpoint: str) -> None:

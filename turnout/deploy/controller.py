@@ -97,12 +97,24 @@ class Controller:
         self.on_plan: Callable[[str], object] | None = None  # this node's agent, told at once
         self._forgot_at = 0.0  # when long-gone nodes were last looked for
         self._plans: dict[str, RoutingPlan | None] = {}  # by endpoint: see _stored_plan
+        self._asked: set[str] = set()  # endpoints named by wake-ups since the last pass
+        self._again: set[str] = set()  # endpoints asked for while their step ran
+        self._everything = False  # a wake-up that named no endpoint
+        self._ticked_at = 0.0  # monotonic time of the last pass over every endpoint
 
     # --- driving the loop -------------------------------------------------------------
-    def wake(self) -> None:
-        """Ask for a pass now (callable from any thread, e.g. an API request's)."""
+    def wake(self, endpoint: str | None = None) -> None:
+        """Ask for a pass now, over `endpoint` alone if given (callable from any thread,
+        e.g. an API request's)."""
         if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._wake.set)
+            self._loop.call_soon_threadsafe(self._wake_up, endpoint)
+
+    def _wake_up(self, endpoint: str | None) -> None:
+        if endpoint is None:
+            self._everything = True
+        else:
+            self._asked.add(endpoint)
+        self._wake.set()
 
     def reported(self) -> None:
         """A node reported: steps waiting for a plan to take effect look again (any thread)."""
@@ -129,19 +141,28 @@ class Controller:
             await self.close()
 
     async def reconcile_once(self) -> None:
-        """Start a step for every endpoint (or leftover plan) that has none running."""
-        endpoints = await asyncio.to_thread(self._store.list_endpoints)
-        planned = await asyncio.to_thread(self._cluster.plan_versions)
-        for name, plan in list(self._plans.items()):  # changed behind this one's back
-            if (plan.version if plan else None) != planned.get(name):
-                del self._plans[name]
-        for name in {ep.name for ep in endpoints} | set(planned):
+        """Start a step for every endpoint (or leftover plan) that has none running; after
+        a wake-up that named endpoints, for those alone (unless a tick is due too)."""
+        asked, self._asked = self._asked, set()
+        everything = self._everything or not asked
+        if everything or time.monotonic() - self._ticked_at >= self._tick:
+            self._everything = False
+            self._ticked_at = time.monotonic()
+            endpoints = await asyncio.to_thread(self._store.list_endpoints)
+            planned = await asyncio.to_thread(self._cluster.plan_versions)
+            for name, plan in list(self._plans.items()):  # changed behind this one's back
+                if (plan.version if plan else None) != planned.get(name):
+                    del self._plans[name]
+            asked |= {ep.name for ep in endpoints} | set(planned)
+            await self._forget_long_gone_nodes()
+        for name in asked:
             step = self._steps.get(name)
             if step is None or step.done():
                 self._steps[name] = asyncio.create_task(self._step(name), name=f"step {name}")
+            else:
+                self._again.add(name)  # busy: step again as soon as this one is done
         for name in [n for n, step in self._steps.items() if step.done()]:
             del self._steps[name]  # a finished step of an endpoint gone is not kept
-        await self._forget_long_gone_nodes()
 
     async def _forget_long_gone_nodes(self) -> None:
         now = self._clock()
@@ -195,6 +216,10 @@ class Controller:
             log.warning("endpoint %s: its plan was changed by another writer; re-reading", name)
         except Exception:
             log.exception("endpoint %s: step failed; will retry", name)
+        finally:
+            if name in self._again:  # asked for while this step ran
+                self._again.discard(name)
+                self.wake(name)
 
     async def _create(self, endpoint: Endpoint, fleet: Fleet) -> None:
         plan = [_fleet(fleet, 1.0, endpoint.variants, current=False)]
@@ -385,6 +410,7 @@ class Controller:
                 self._plans.pop(name, None)
                 raise PlanConflict(name)
             plan = self._plans[name] = written
+            log.debug("endpoint %s: plan %d written at %.3f", name, plan.version, time.time())
             if self.on_plan is not None:
                 self.on_plan(name)
         else:
