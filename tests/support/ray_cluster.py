@@ -44,7 +44,7 @@ GIB = 1024**3
 FAST_NODE_DEATH = {
     "RAY_health_check_initial_delay_ms": "0",
     "RAY_health_check_period_ms": "500",
-    "RAY_health_check_timeout_ms": "500",
+    "RAY_health_check_timeout_ms": "1000",  # a loaded 2-core machine answers late
     "RAY_health_check_failure_threshold": "3",
 }
 SMALL = {
@@ -89,7 +89,7 @@ class RayNode:
 
 
 class RayCluster:
-    def __init__(self, root: Path, cpus: int = 8, memory_gib: int = 16) -> None:
+    def __init__(self, root: Path, cpus: int = 16, memory_gib: int = 64) -> None:
         self.root = root
         self.cpus = cpus
         self.memory_gib = memory_gib
