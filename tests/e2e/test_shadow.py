@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.api.sagemaker.conftest import clients
 from tests.support.endpoints import poll_until
@@ -130,6 +131,41 @@ def test_a_failing_shadow_gets_its_share_and_costs_callers_nothing(
     assert errors == counts["shadow"]
     assert shadow.get("shadow") is True
     sm.delete_endpoint(EndpointName="mirrored")
+
+
+@pytest.mark.parametrize(
+    ("production", "shadows", "message"),
+    [
+        (["a", "b"], [("s", 0.5)], "exactly one production variant and one shadow variant"),
+        (["a"], [("s", 0.5), ("t", 0.5)], "exactly one production variant and one shadow"),
+        (["a"], [("a", 0.5)], "appears more than once"),
+        (["a"], [("s", 0.0)], "needs a weight > 0"),
+    ],
+)
+def test_shadow_variants_follow_sagemakers_rules(
+    boto: tuple[Any, Any],
+    models: dict[str, str],
+    production: list[str],
+    shadows: list[tuple[str, float]],
+    message: str,
+) -> None:
+    sm, _ = boto
+    with pytest.raises(ClientError) as caught:
+        sm.create_endpoint_config(
+            EndpointConfigName="bad-shadow",
+            ProductionVariants=[
+                {"VariantName": name, "ModelName": models["production"], **VARIANT}
+                for name in production
+            ],
+            ShadowProductionVariants=[
+                {"VariantName": name, "ModelName": models["contrary"],
+                 "InitialVariantWeight": weight, **VARIANT}
+                for name, weight in shadows
+            ],
+        )  # fmt: skip
+    error = caught.value.response["Error"]
+    assert error["Code"] == "ValidationException"
+    assert message in error["Message"]
 
 
 def test_a_shadow_test_reports_its_agreement_and_promote_switches_without_failures(
