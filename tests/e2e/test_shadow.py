@@ -27,6 +27,7 @@ from tests.support.models import (
     make_tarball,
     train_digits,
 )
+from tests.support.prometheus import samples
 from turnout.cli.background import BackgroundServer
 from turnout.client import Client
 
@@ -79,7 +80,7 @@ def _invocations(client: Client, endpoint: str) -> dict[str, float]:
 
 
 def test_a_failing_shadow_gets_its_share_and_costs_callers_nothing(
-    boto: tuple[Any, Any], models: dict[str, str], client: Client
+    boto: tuple[Any, Any], models: dict[str, str], client: Client, server: BackgroundServer
 ) -> None:
     sm, runtime = boto
     sm.create_endpoint_config(
@@ -130,6 +131,8 @@ def test_a_failing_shadow_gets_its_share_and_costs_callers_nothing(
     errors += shadow["metrics"]["Invocation5XXErrors"]["Sum"]
     assert errors == counts["shadow"]
     assert shadow.get("shadow") is True
+    marked = samples(server.url, "turnout_shadow_variant", "mirrored")
+    assert [(m.labels["variant"], m.value) for m in marked] == [("shadow", 1.0)]
     sm.delete_endpoint(EndpointName="mirrored")
 
 
