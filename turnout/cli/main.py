@@ -15,6 +15,7 @@ from turnout.cli import (
     endpoints,
     experiments,
     invoke,
+    loadtest,
     metrics,
     models,
     nodes,
@@ -44,6 +45,7 @@ app.command("metrics")(metrics.metrics_command)
 app.command("invoke")(invoke.invoke_command)
 app.command("demo")(demo.demo_command)
 app.command("top")(top.top_command)
+app.command("loadtest")(loadtest.loadtest_command)
 app.command("nodes")(nodes.nodes_command)
 app.add_typer(experiments.routing_app, name="routing")
 app.command("feedback")(experiments.feedback_command)
