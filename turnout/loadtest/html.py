@@ -37,6 +37,8 @@ th:first-child, td:first-child { text-align: left; }
 
 def render_html(report: dict[str, Any]) -> str:
     series = report["series"]
+    # Rates per second: the seconds of the shape only, not the drain's last partial one.
+    whole = [r for r in series if r["t"] < report["shape"]["seconds"]] or series
     totals = report["totals"]
     started = datetime.datetime.fromtimestamp(report["started_at"]).strftime("%Y-%m-%d %H:%M:%S")
     parts = [
@@ -59,8 +61,8 @@ def render_html(report: dict[str, Any]) -> str:
     parts.append(
         line_chart(
             "throughput",
-            [("answered/s", [(r["t"], r["answered"]) for r in series]),
-             ("failed/s", [(r["t"], r["failed"]) for r in series])],  # fmt: skip
+            [("answered/s", [(r["t"], r["answered"]) for r in whole]),
+             ("failed/s", [(r["t"], r["failed"]) for r in whole])],  # fmt: skip
             "requests per second",
         )
     )
