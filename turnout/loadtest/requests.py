@@ -24,10 +24,11 @@ class Target:
     port: int
     endpoint: str
     target_variant: str | None = None
+    raw_path: str | None = None  # another path than the endpoint's (bench: a bare app's)
 
     @property
     def path(self) -> str:
-        return f"/endpoints/{quote(self.endpoint, safe='')}/invocations"
+        return self.raw_path or f"/endpoints/{quote(self.endpoint, safe='')}/invocations"
 
 
 class RequestHeads:
