@@ -19,6 +19,7 @@ from turnout.cli import (
     metrics,
     models,
     nodes,
+    size,
     top,
 )
 from turnout.cli.common import print_error
@@ -46,6 +47,7 @@ app.command("invoke")(invoke.invoke_command)
 app.command("demo")(demo.demo_command)
 app.command("top")(top.top_command)
 app.command("loadtest")(loadtest.loadtest_command)
+app.command("size")(size.size_command)
 app.command("nodes")(nodes.nodes_command)
 app.add_typer(experiments.routing_app, name="routing")
 app.command("feedback")(experiments.feedback_command)
