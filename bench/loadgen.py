@@ -31,14 +31,23 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from routed import cpu_seconds, ensure_wrk, free_port, prepare, run_wrk, started, system_argv, wait_until  # noqa: E402, I001
+from routed import (
+    cpu_seconds,
+    ensure_wrk,
+    free_port,
+    prepare,
+    run_wrk,
+    started,
+    system_argv,
+    wait_until,
+)
 
-from turnout.loadtest.data import RequestData  # noqa: E402
-from turnout.loadtest.generator import Generator  # noqa: E402
-from turnout.loadtest.requests import RequestHeads, Target  # noqa: E402
-from turnout.loadtest.run import _run_loop  # noqa: E402
-from turnout.loadtest.series import summarize  # noqa: E402
-from turnout.loadtest.shape import Mode, Segment, Shape  # noqa: E402
+from turnout.loadtest.data import RequestData
+from turnout.loadtest.generator import Generator
+from turnout.loadtest.requests import RequestHeads, Target
+from turnout.loadtest.run import run_generator
+from turnout.loadtest.series import summarize
+from turnout.loadtest.shape import Mode, Segment, Shape
 
 HERE = Path(__file__).resolve().parent
 
@@ -65,9 +74,16 @@ def wrk_point(url: str, pid: int, c: int, duration: float, body: Path) -> Point:
     r = run_wrk(url + "/invocations", c, duration, body)
     client, server = children_cpu() - client0, cpu_seconds(pid) - server0
     n = max(r["requests"], 1)
-    return Point("wrk", c, r["requests"] / (r["duration_us"] / 1e6), r["p50_us"] / 1000,
-                 r["p99_us"] / 1000, 1000 * client / n, 1000 * server / n,
-                 r["non2xx"] + r["socket_errors"])  # fmt: skip
+    return Point(
+        "wrk",
+        c,
+        r["requests"] / (r["duration_us"] / 1e6),
+        r["p50_us"] / 1000,
+        r["p99_us"] / 1000,
+        1000 * client / n,
+        1000 * server / n,
+        r["non2xx"] + r["socket_errors"],
+    )
 
 
 def generator_point(port: int, pid: int, c: int, duration: float, body: bytes) -> Point:
@@ -76,12 +92,20 @@ def generator_point(port: int, pid: int, c: int, duration: float, body: bytes) -
     shape = Shape(Mode.concurrency, (Segment(c, c, duration),))
     generator = Generator(heads, shape, timeout=10.0)
     client0, server0 = time.process_time(), cpu_seconds(pid)
-    outcome = _run_loop(generator)
+    outcome = run_generator(generator)
     client, server = time.process_time() - client0, cpu_seconds(pid) - server0
     s = summarize(outcome.series.seconds, outcome.seconds)
     n = max(s.answered + s.failed, 1)
-    return Point("turnout loadtest", c, s.throughput, s.p("p50") or 0.0, s.p("p99") or 0.0,
-                 1000 * client / n, 1000 * server / n, s.failed)  # fmt: skip
+    return Point(
+        "turnout loadtest",
+        c,
+        s.throughput,
+        s.p("p50") or 0.0,
+        s.p("p99") or 0.0,
+        1000 * client / n,
+        1000 * server / n,
+        s.failed,
+    )
 
 
 def median_point(points: list[Point]) -> Point:
@@ -89,8 +113,16 @@ def median_point(points: list[Point]) -> Point:
         return statistics.median(getattr(p, attr) for p in points)
 
     first = points[0]
-    return Point(first.client, first.concurrency, med("rps"), med("p50_ms"), med("p99_ms"),
-                 med("client_cpu_ms"), med("server_cpu_ms"), sum(p.failures for p in points))  # fmt: skip
+    return Point(
+        first.client,
+        first.concurrency,
+        med("rps"),
+        med("p50_ms"),
+        med("p99_ms"),
+        med("client_cpu_ms"),
+        med("server_cpu_ms"),
+        sum(p.failures for p in points),
+    )
 
 
 def report(points: list[Point], args: argparse.Namespace) -> str:
@@ -108,11 +140,15 @@ def report(points: list[Point], args: argparse.Namespace) -> str:
             f"| {p.client} | {p.concurrency} | {p.rps:.0f} | {p.p50_ms:.3f} | {p.p99_ms:.3f} | "
             f"{p.client_cpu_ms:.3f} | {ceiling:,.0f} | {p.server_cpu_ms:.3f} | {p.failures} |"
         )
-    lines += ["", "| ratio | " + " | ".join(f"c={c}" for c in args.concurrency) + " |",
-              "|---|" + "---|" * len(args.concurrency)]  # fmt: skip
+    lines += [
+        "",
+        "| ratio | " + " | ".join(f"c={c}" for c in args.concurrency) + " |",
+        "|---|" + "---|" * len(args.concurrency),
+    ]
     by = {(p.client, p.concurrency): p for p in points}
-    ratios = [f"{by[('turnout loadtest', c)].rps / by[('wrk', c)].rps:.0%}"
-              for c in args.concurrency]  # fmt: skip
+    ratios = [
+        f"{by[('turnout loadtest', c)].rps / by[('wrk', c)].rps:.0%}" for c in args.concurrency
+    ]
     lines.append("| turnout loadtest req/s ÷ wrk req/s | " + " | ".join(ratios) + " |")
     return "\n".join(lines)
 
@@ -122,8 +158,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--duration", type=float, default=5.0)
-    parser.add_argument("--concurrency", default="8,64",
-                        type=lambda s: [int(c) for c in s.split(",")])  # fmt: skip
+    parser.add_argument(
+        "--concurrency", default="8,64", type=lambda s: [int(c) for c in s.split(",")]
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--warmup", type=float, default=1.0)
     args = parser.parse_args()
@@ -141,13 +178,17 @@ def main() -> None:
             raw: dict[tuple[str, int], list[Point]] = {}
             for round_ in range(args.rounds):
                 for c in args.concurrency:
-                    for point in (wrk_point(url, proc.pid, c, args.duration, body),
-                                  generator_point(port, proc.pid, c, args.duration,
-                                                  body.read_bytes())):  # fmt: skip
+                    for point in (
+                        wrk_point(url, proc.pid, c, args.duration, body),
+                        generator_point(port, proc.pid, c, args.duration, body.read_bytes()),
+                    ):
                         raw.setdefault((point.client, c), []).append(point)
                         print(f"round {round_ + 1}: {point}", flush=True)
-    points = [median_point(raw[(client, c)]) for c in args.concurrency
-              for client in ("wrk", "turnout loadtest")]  # fmt: skip
+    points = [
+        median_point(raw[(client, c)])
+        for c in args.concurrency
+        for client in ("wrk", "turnout loadtest")
+    ]
     text = report(points, args)
     print(text)
     results = HERE / "results"

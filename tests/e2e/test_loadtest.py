@@ -33,8 +33,13 @@ _SCRIPT = Path(sys.executable).with_name("turnout")
 TURNOUT = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "turnout.cli.main"]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "loadtest"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update"]  # fmt: skip
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
 MAX_REQUESTS = 1500
 
 
@@ -77,15 +82,28 @@ def rows_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def rate_report(
-    server: BackgroundServer, deploy: Deploy, artifacts: Artifacts, rows_file: Path,
+    server: BackgroundServer,
+    deploy: Deploy,
+    artifacts: Artifacts,
+    rows_file: Path,
     tmp_path_factory: pytest.TempPathFactory,
-) -> tuple[dict[str, Any], Path]:  # fmt: skip
+) -> tuple[dict[str, Any], Path]:
     deploy("lt", [VariantOf("A", artifacts.sklearn, instance_count=2)])
     out = tmp_path_factory.mktemp("report")
     report = load(
-        server, "lt", "-d", str(rows_file), "--rate", "50,150", "--duration", "3s",
-        "--requests", str(MAX_REQUESTS), "-o", str(out),
-    )  # fmt: skip
+        server,
+        "lt",
+        "-d",
+        str(rows_file),
+        "--rate",
+        "50,150",
+        "--duration",
+        "3s",
+        "--requests",
+        str(MAX_REQUESTS),
+        "-o",
+        str(out),
+    )
     return report, out
 
 
@@ -113,9 +131,19 @@ def test_concurrency_run_stops_at_the_request_count(
     server: BackgroundServer, rate_report: object, rows_file: Path, tmp_path: Path
 ) -> None:
     report = load(
-        server, "lt", "-d", str(rows_file), "-c", "4", "--duration", "20s", "--requests", "400",
-        "-o", str(tmp_path),
-    )  # fmt: skip
+        server,
+        "lt",
+        "-d",
+        str(rows_file),
+        "-c",
+        "4",
+        "--duration",
+        "20s",
+        "--requests",
+        "400",
+        "-o",
+        str(tmp_path),
+    )
     consistent(report)
     assert report["totals"]["sent"] == 400
     assert report["totals"]["answered"] == 400
@@ -128,13 +156,14 @@ def test_a_model_that_keeps_its_memory_is_flagged(
     deploy("lt-leak", [VariantOf("A", artifacts.faulty)])
     data = tmp_path / "leak.jsonl"
     data.write_text('{"leak_mb": 2}\n')
-    report = load(server, "lt-leak", "-d", str(data), "--rate", "10", "--duration", "7s",
-                  "-o", str(tmp_path))  # fmt: skip
+    report = load(
+        server, "lt-leak", "-d", str(data), "--rate", "10", "--duration", "7s", "-o", str(tmp_path)
+    )
     consistent(report)
     assert report["totals"]["answered"] == 70
     (instance,) = report["instances"]
     assert instance["leak"]["suspected"], instance["leak"]
-    assert instance["end_rss_mb"] - instance["start_rss_mb"] > 60  # 2 MB × ~60 requests
+    assert instance["end_rss_mb"] - instance["start_rss_mb"] > 60  # 2 MB x ~60 requests
 
 
 def test_mistakes_get_one_error_line(
@@ -168,14 +197,11 @@ def page() -> Iterator[Page]:
             browser.close()
 
 
-def test_html_report_draws_its_plots(
-    rate_report: tuple[dict[str, Any], Path], page: Page
-) -> None:
+def test_html_report_draws_its_plots(rate_report: tuple[dict[str, Any], Path], page: Page) -> None:
     _, out = rate_report
     page.goto((out / "report.html").as_uri())
     assert "600 sent" in page.get_by_test_id("totals").inner_text()
-    for chart, lines in (("throughput", 2), ("latency", 3), ("errors", 1), ("cpu", 2),
-                         ("rss", 2)):  # fmt: skip
+    for chart, lines in (("throughput", 2), ("latency", 3), ("errors", 1), ("cpu", 2), ("rss", 2)):
         svg = page.get_by_test_id(f"chart-{chart}")
         paths = svg.locator("path.series")
         assert paths.count() >= lines, chart

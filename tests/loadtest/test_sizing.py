@@ -27,8 +27,9 @@ def test_batching_settings() -> None:
     assert found == [Batching(1), Batching(32), Batching(32, 2.0), Batching(as_is=True)]
     assert [b.label for b in found] == ["off", "≤32", "≤32, wait ≤2 ms", "as-is"]
     assert found[2].environment() == {
-        "TURNOUT_MAX_BATCH_SIZE": "32", "TURNOUT_MAX_BATCH_DELAY_MS": "2"
-    }  # fmt: skip
+        "TURNOUT_MAX_BATCH_SIZE": "32",
+        "TURNOUT_MAX_BATCH_DELAY_MS": "2",
+    }
     assert found[3].environment() == {}
     for bad in ("many", "0", "32:x", "32:5000", ""):
         with pytest.raises(SizingError):
@@ -60,8 +61,12 @@ def test_recommend_fewest_instances_then_batching() -> None:
 
 
 def test_recommend_without_a_rate_takes_the_most_capacity_per_instance() -> None:
-    trials = [trial(1, 0, True, 100), trial(2, 0, True, 150), trial(1, 1, True, 180),
-              trial(2, 1, True, 360)]  # fmt: skip
+    trials = [
+        trial(1, 0, True, 100),
+        trial(2, 0, True, 150),
+        trial(1, 1, True, 180),
+        trial(2, 1, True, 360),
+    ]
     assert recommend(trials) == trial(1, 1, True, 180)  # 180/1 ties 360/2: fewer instances
 
 
@@ -85,6 +90,7 @@ def test_search_finds_the_smallest_holding_setting(
         assert (n, b) not in {t.key() for t in trials}
         trials.append(trial(n, b, truth(b, n)))
         assert len(trials) <= len(needs) * max_instances
-    everything = [trial(n, b, truth(b, n)) for b in range(len(needs))
-                  for n in range(1, max_instances + 1)]  # fmt: skip
+    everything = [
+        trial(n, b, truth(b, n)) for b in range(len(needs)) for n in range(1, max_instances + 1)
+    ]
     assert recommend(trials) == recommend(everything)

@@ -80,9 +80,7 @@ def loadtest_command(
     ] = None,
     duration: Annotated[
         str,
-        typer.Option(
-            "--duration", help="How long each step or ramp lasts: 30, 30s, 2m or 500ms."
-        ),
+        typer.Option("--duration", help="How long each step or ramp lasts: 30, 30s, 2m or 500ms."),
     ] = "10s",
     requests: Annotated[
         int | None,
@@ -94,10 +92,12 @@ def loadtest_command(
     max_connections: Annotated[
         int,
         typer.Option(
-            "--max-connections", help="Connections open at most (so requests in flight).",
-            min=1, max=4096,
+            "--max-connections",
+            help="Connections open at most (so requests in flight).",
+            min=1,
+            max=4096,
         ),
-    ] = 256,  # fmt: skip
+    ] = 256,
     out: Annotated[
         Path | None,
         typer.Option(
@@ -134,12 +134,11 @@ def loadtest_command(
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         fail(f"cannot create {folder}: {exc.strerror}")
-    with connect(url, credentials) as client:
-        with LiveLoad(shape, f"load test · {endpoint}") as live:
-            try:
-                report = run_load_test(client, endpoint, request_data, shape, options, live.update)
-            except LoadTestError as exc:
-                fail(str(exc))
+    with connect(url, credentials) as client, LiveLoad(shape, f"load test · {endpoint}") as live:
+        try:
+            report = run_load_test(client, endpoint, request_data, shape, options, live.update)
+        except LoadTestError as exc:
+            fail(str(exc))
     write_json(report, folder / "report.json")
     (folder / "report.html").write_text(render_html(report))
     if json:
@@ -192,8 +191,7 @@ class LiveLoad:
             auto_refresh=False,
         )
         self.task = self.bar.add_task("load", total=shape.seconds, status="starting")
-        self.live = Live(Group(self.bar), console=err_console, auto_refresh=False,
-                         transient=True)  # fmt: skip
+        self.live = Live(Group(self.bar), console=err_console, auto_refresh=False, transient=True)
 
     def __enter__(self) -> LiveLoad:
         self.live.__enter__()
@@ -209,6 +207,7 @@ class LiveLoad:
             f"{progress.level:.0f} {unit} · {progress.sent:,} sent · {progress.answered:,} ok "
             f"· {progress.failed:,} failed · p99 {p99}"
         )
-        self.bar.update(self.task, completed=min(progress.elapsed, self.shape.seconds),
-                        status=status)  # fmt: skip
+        self.bar.update(
+            self.task, completed=min(progress.elapsed, self.shape.seconds), status=status
+        )
         self.live.refresh()

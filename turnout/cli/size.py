@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -22,7 +21,7 @@ from turnout.cli.common import (
     print_error,
     print_json,
 )
-from turnout.cli.loadtest import ContentType, DataFile, TargetVariant, read_data, seconds_of
+from turnout.cli.loadtest import ContentType, DataFile, read_data, seconds_of
 from turnout.loadtest.generator import Progress as LoadProgress
 from turnout.loadtest.run import LoadTestError
 from turnout.loadtest.sizer import Events, SizingSpec, size_endpoint, sized_variant
@@ -30,13 +29,15 @@ from turnout.loadtest.sizing import SizingError, Trial, parse_batchings
 
 
 def size_command(
-    endpoint: Annotated[str, typer.Argument(help="Endpoint whose model to size.",
-                                            show_default=False)],  # fmt: skip
+    endpoint: Annotated[
+        str, typer.Argument(help="Endpoint whose model to size.", show_default=False)
+    ],
     data: DataFile,
     p99_ms: Annotated[
         float,
-        typer.Option("--p99-ms", help="The latency target: p99 in milliseconds.", min=0.1,
-                     show_default=False),  # fmt: skip
+        typer.Option(
+            "--p99-ms", help="The latency target: p99 in milliseconds.", min=0.1, show_default=False
+        ),
     ],
     target_rps: Annotated[
         float | None,
@@ -50,8 +51,8 @@ def size_command(
         ),
     ] = None,
     max_instances: Annotated[
-        int, typer.Option("--max-instances", help="Try 1 up to this many instances.",
-                          min=1, max=16)  # fmt: skip
+        int,
+        typer.Option("--max-instances", help="Try 1 up to this many instances.", min=1, max=16),
     ] = 4,
     batching: Annotated[
         str | None,
@@ -64,10 +65,22 @@ def size_command(
         ),
     ] = None,
     duration: Annotated[
-        str, typer.Option("--duration", help="Load per trial (per concurrency step without "
-                          "--target-rps), after 1 s of warm-up.")  # fmt: skip
+        str,
+        typer.Option(
+            "--duration",
+            help="Load per trial (per concurrency step without "
+            "--target-rps), after 1 s of warm-up.",
+        ),
     ] = "5s",
-    variant: TargetVariant = None,
+    variant: Annotated[
+        str | None,
+        typer.Option(
+            "--variant",
+            help="The production variant whose model to size. Default: the only one, else "
+            "the one with the most weight.",
+            show_default=False,
+        ),
+    ] = None,
     content_type: ContentType = None,
     json: Json = False,
     url: Url = DEFAULT_URL,
@@ -89,8 +102,16 @@ def size_command(
             batchings = parse_batchings(batching or _default_batching(model))
         except SizingError as exc:
             fail(f"--batching: {exc}")
-        spec = SizingSpec(endpoint, request_data, p99_ms, target_rps, tuple(batchings),
-                          max_instances, seconds, name)  # fmt: skip
+        spec = SizingSpec(
+            endpoint,
+            request_data,
+            p99_ms,
+            target_rps,
+            tuple(batchings),
+            max_instances,
+            seconds,
+            name,
+        )
         with _Display() as display:
             try:
                 result = size_endpoint(client, spec, display)
@@ -141,15 +162,23 @@ def trials_table(result: dict[str, Any]) -> Table:
     table.add_column("holds")
     for row in result["trials"]:
         numbers = (
-            (_n(row["capacity_rps"]), _n(row["p99_ms"], 2)) if sweep
-            else (_n(row["throughput_rps"]), _n(row["p50_ms"], 2), _n(row["p99_ms"], 2),
-                  _n(100 * row["error_rate"], 2))
-        )  # fmt: skip
+            (_n(row["capacity_rps"]), _n(row["p99_ms"], 2))
+            if sweep
+            else (
+                _n(row["throughput_rps"]),
+                _n(row["p50_ms"], 2),
+                _n(row["p99_ms"], 2),
+                _n(100 * row["error_rate"], 2),
+            )
+        )
         table.add_row(
-            str(row["instances"]), row["batching"], *numbers,
-            _n(row["peak_rss_mb_per_instance"], 0), _n(row["mean_cpu_percent_per_instance"], 0),
+            str(row["instances"]),
+            row["batching"],
+            *numbers,
+            _n(row["peak_rss_mb_per_instance"], 0),
+            _n(row["mean_cpu_percent_per_instance"], 0),
             ("[green]yes[/] " if row["holds"] else "[red]no[/] ") + row["reason"],
-        )  # fmt: skip
+        )
     return table
 
 
@@ -162,10 +191,14 @@ class _Display(Events):
 
     def __init__(self) -> None:
         self.bar = Progress(
-            TextColumn("[bold]sizing[/]"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), TextColumn("{task.fields[status]}"),
-            console=err_console, auto_refresh=False,
-        )  # fmt: skip
+            TextColumn("[bold]sizing[/]"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[status]}"),
+            console=err_console,
+            auto_refresh=False,
+        )
         self.task = self.bar.add_task("size", total=None, status="starting")
         self.live = Live(self.bar, console=err_console, auto_refresh=False, transient=True)
         self.current = ""
@@ -200,6 +233,3 @@ class _Display(Events):
             f"{progress.answered:,} ok · {progress.failed:,} failed · p99 {p99}",
         )
         self.live.refresh()
-
-
-__all__ = ["Path", "size_command"]

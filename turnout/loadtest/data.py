@@ -64,7 +64,7 @@ def load_request_data(path: Path, content_type: str | None = None) -> RequestDat
         for number, line in enumerate(lines[:MAX_ROWS], start=1):
             try:
                 value = json.loads(line)
-            except ValueError as exc:
+            except json.JSONDecodeError as exc:
                 raise DataError(
                     f"{path} line {number} is not JSON ({exc.msg}): give one JSON value per line"
                 ) from None
@@ -81,8 +81,7 @@ def _kind_of(path: Path) -> str:
     if suffix in (".jsonl", ".ndjson", ".json"):
         return JSON
     raise DataError(
-        f"{path}: name a .csv or .jsonl file, or give --content-type text/csv or "
-        "application/json"
+        f"{path}: name a .csv or .jsonl file, or give --content-type text/csv or application/json"
     )
 
 

@@ -20,6 +20,7 @@ time runs out count as `cancelled`). So sent = answered + failed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -185,10 +186,8 @@ class Generator:
 
     async def _report(self) -> None:
         while not self.stop.is_set():
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stop.wait(), PROGRESS_EVERY)
-            except TimeoutError:
-                pass
             if self.on_progress is not None:
                 self.on_progress(self.progress())
 

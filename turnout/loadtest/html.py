@@ -17,8 +17,18 @@ from turnout.loadtest.report import level_text
 Point = tuple[float, float | None]
 WIDTH, HEIGHT = 720, 240
 LEFT, RIGHT, TOP, BOTTOM = 56, 16, 12, 32
-COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
-           "#7f7f7f", "#bcbd22", "#17becf")  # fmt: skip
+COLOURS = (
+    "#1f77b4",
+    "#d62728",
+    "#2ca02c",
+    "#ff7f0e",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)
 
 STYLE = """
 body { font: 14px system-ui, sans-serif; margin: 24px; color: #222; max-width: 1100px; }
@@ -61,8 +71,10 @@ def render_html(report: dict[str, Any]) -> str:
     parts.append(
         line_chart(
             "throughput",
-            [("answered/s", [(r["t"], r["answered"]) for r in whole]),
-             ("failed/s", [(r["t"], r["failed"]) for r in whole])],  # fmt: skip
+            [
+                ("answered/s", [(r["t"], r["answered"]) for r in whole]),
+                ("failed/s", [(r["t"], r["failed"]) for r in whole]),
+            ],
             "requests per second",
         )
     )
@@ -135,8 +147,18 @@ def _cell(value: Any, digits: int = 1) -> str:
 
 def _segments_table(report: dict[str, Any]) -> str:
     mode = report["shape"]["mode"]
-    head = ("segment", "sent", "answered", "failed", "req/s", "error %", "p50 ms", "p90 ms",
-            "p99 ms", "max ms")  # fmt: skip
+    head = (
+        "segment",
+        "sent",
+        "answered",
+        "failed",
+        "req/s",
+        "error %",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "max ms",
+    )
     rows = [(level_text(mode, s["start_level"], s["end_level"]), s) for s in report["segments"]]
     rows.append(("all", report["totals"]))
     body = "".join(
@@ -154,8 +176,17 @@ def _segments_table(report: dict[str, Any]) -> str:
 def _instances_table(instances: list[dict[str, Any]]) -> str:
     if not instances:
         return "<p class='muted'>No instance samples.</p>"
-    head = ("instance", "variant", "mean CPU %", "peak CPU %", "start MB", "end MB",
-            "peak RSS MB", "MB/min", "memory")  # fmt: skip
+    head = (
+        "instance",
+        "variant",
+        "mean CPU %",
+        "peak CPU %",
+        "start MB",
+        "end MB",
+        "peak RSS MB",
+        "MB/min",
+        "memory",
+    )
     rows = []
     for item in instances:
         leak = item["leak"]
@@ -221,34 +252,40 @@ def line_chart(name: str, lines: Sequence[tuple[str, Sequence[Point]]], unit: st
     ]
     for tick in y_ticks:
         y = py(tick)
-        svg.append(f"<line x1='{LEFT}' x2='{LEFT + plot_w}' y1='{y:.1f}' y2='{y:.1f}' "
-                   "stroke='#e4e4e4'/>")  # fmt: skip
+        svg.append(
+            f"<line x1='{LEFT}' x2='{LEFT + plot_w}' y1='{y:.1f}' y2='{y:.1f}' stroke='#e4e4e4'/>"
+        )
         svg.append(f"<text x='{LEFT - 6}' y='{y + 4:.1f}' text-anchor='end'>{tick:g}</text>")
     for tick in _ticks(x_low, x_high, 8):
         if x_low <= tick <= x_high:
             x = px(tick)
-            svg.append(f"<text x='{x:.1f}' y='{HEIGHT - BOTTOM + 16}' "
-                       f"text-anchor='middle'>{tick:g}s</text>")  # fmt: skip
+            svg.append(
+                f"<text x='{x:.1f}' y='{HEIGHT - BOTTOM + 16}' "
+                f"text-anchor='middle'>{tick:g}s</text>"
+            )
     svg.append(f"<text x='{LEFT + 4}' y='{TOP + 12}'>{escape(unit)}</text>")
     legend = []
     for number, (label, points) in enumerate(lines):
         colour = COLOURS[number % len(COLOURS)]
         runs: list[list[tuple[float, float]]] = [[]]
-        for x, y in points:
-            if y is None:
+        for at, value in points:
+            if value is None:
                 if runs[-1]:
                     runs.append([])
                 continue
-            runs[-1].append((px(x), py(y)))
+            runs[-1].append((px(at), py(value)))
         for run in runs:
             if len(run) == 1:
-                (x, y), = run
-                svg.append(f"<circle class='series' cx='{x:.1f}' cy='{y:.1f}' r='2.5' "
-                           f"fill='{colour}'/>")  # fmt: skip
+                ((x, y),) = run
+                svg.append(
+                    f"<circle class='series' cx='{x:.1f}' cy='{y:.1f}' r='2.5' fill='{colour}'/>"
+                )
             elif run:
                 d = "M" + " L".join(f"{x:.1f} {y:.1f}" for x, y in run)
-                svg.append(f"<path class='series' data-series='{escape(label)}' d='{d}' "
-                           f"fill='none' stroke='{colour}' stroke-width='1.6'/>")  # fmt: skip
+                svg.append(
+                    f"<path class='series' data-series='{escape(label)}' d='{d}' "
+                    f"fill='none' stroke='{colour}' stroke-width='1.6'/>"
+                )
         legend.append(f"<span><i style='background:{colour}'></i>{escape(label)}</span>")
     svg.append("</svg>")
     return f"<div>{''.join(svg)}<div class='legend'>{''.join(legend)}</div></div>"

@@ -6,10 +6,10 @@ RSS is noisy by a few MB either way; neither is a leak. So an instance is flagge
 of these hold:
 
 - enough evidence: at least `min_samples` samples spanning at least `min_share` of the run;
-- a robust upward trend: the Theil–Sen slope (the median of all pairwise slopes, which a
+- a robust upward trend: the Theil-Sen slope (the median of all pairwise slopes, which a
   few outliers or one jump cannot move) with its 95% confidence interval entirely above 0;
-- growth that matters: slope × span is at least `floor_mb`;
-- still growing at the end: the Theil–Sen slope over the last half of the samples is at
+- growth that matters: slope x span is at least `floor_mb`;
+- still growing at the end: the Theil-Sen slope over the last half of the samples is at
   least half the whole run's (a warm-up step early on has a flat second half).
 """
 
@@ -27,7 +27,7 @@ MIN_SAMPLES = 6
 class LeakVerdict:
     leaking: bool
     slope_mb_per_min: float | None
-    growth_mb: float | None  # slope × the samples' span
+    growth_mb: float | None  # slope x the samples' span
     reason: str
 
 
@@ -48,10 +48,12 @@ def detect_leak(
     span = (times[-1] - times[0]) if times else 0.0
     if len(times) < min_samples or span < min_share * run_seconds or span <= 0:
         return LeakVerdict(
-            False, None, None,
+            False,
+            None,
+            None,
             f"too few samples to tell ({len(times)} over {span:.0f} s of {run_seconds:.0f} s)",
-        )  # fmt: skip
-    slope, _, low, high = theilslopes(rss_mb, times, alpha=0.95)
+        )
+    slope, _, low, _ = theilslopes(rss_mb, times, alpha=0.95)
     growth = slope * span
     per_min = round(float(slope) * 60, 3)
     if low <= 0:
@@ -65,6 +67,8 @@ def detect_leak(
     if late_slope < 0.5 * slope:
         return LeakVerdict(False, per_min, round(growth, 2), "grew early, then levelled off")
     return LeakVerdict(
-        True, per_min, round(growth, 2),
+        True,
+        per_min,
+        round(growth, 2),
         f"RSS grew {growth:.0f} MB over {span:.0f} s ({per_min:+.1f} MB/min) and still grows",
-    )  # fmt: skip
+    )

@@ -39,12 +39,11 @@ def build_report(
     for index, segment in enumerate(shape.segments):
         end = begin + segment.seconds
         last = index == len(shape.segments) - 1
-        inside = [
-            s for i, s in enumerate(seconds) if begin <= i < end or (last and i >= end)
-        ]
+        inside = [s for i, s in enumerate(seconds) if begin <= i < end or (last and i >= end)]
         summary = summarize(inside, segment.seconds).to_json()
-        segments.append({"index": index, "start_level": segment.start,
-                         "end_level": segment.end, **summary})  # fmt: skip
+        segments.append(
+            {"index": index, "start_level": segment.start, "end_level": segment.end, **summary}
+        )
         begin = end
     return {
         "kind": KIND,
@@ -52,13 +51,17 @@ def build_report(
         "endpoint": endpoint,
         "url": url,
         "started_at": outcome.started_at,
-        "data": {"source": data.source, "rows": len(data.bodies),
-                 "content_type": data.content_type},  # fmt: skip
+        "data": {
+            "source": data.source,
+            "rows": len(data.bodies),
+            "content_type": data.content_type,
+        },
         "shape": {
             "mode": shape.mode.value,
             "seconds": shape.seconds,
-            "segments": [{"start": s.start, "end": s.end, "seconds": s.seconds}
-                         for s in shape.segments],  # fmt: skip
+            "segments": [
+                {"start": s.start, "end": s.end, "seconds": s.seconds} for s in shape.segments
+            ],
         },
         "settings": settings,
         "stopped_early": outcome.stopped_early,
@@ -69,8 +72,10 @@ def build_report(
         "variants": dict(outcome.variants),
         "error_types": dict(outcome.error_types),
         "error_samples": list(outcome.samples),
-        "generator": {"max_send_lag_ms": outcome.max_send_lag_ms,
-                      "peak_in_flight": outcome.peak_in_flight},  # fmt: skip
+        "generator": {
+            "max_send_lag_ms": outcome.max_send_lag_ms,
+            "peak_in_flight": outcome.peak_in_flight,
+        },
     }
 
 
@@ -128,8 +133,17 @@ def summary_table(report: dict[str, Any]) -> Table:
     mode = report["shape"]["mode"]
     table = Table(title=f"load test · {report['endpoint']}", title_justify="left")
     table.add_column("segment")
-    for column in ("sent", "answered", "failed", "req/s", "error %", "p50 ms", "p90 ms",
-                   "p99 ms", "max ms"):  # fmt: skip
+    for column in (
+        "sent",
+        "answered",
+        "failed",
+        "req/s",
+        "error %",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "max ms",
+    ):
         table.add_column(column, justify="right")
     rows = [(level_text(mode, s["start_level"], s["end_level"]), s) for s in report["segments"]]
     if len(rows) > 1:
@@ -138,10 +152,17 @@ def summary_table(report: dict[str, Any]) -> Table:
         rows = [(rows[0][0], report["totals"])]
     for label, s in rows:
         table.add_row(
-            label, f"{s['sent']:,}", f"{s['answered']:,}", f"{s['failed']:,}",
-            _num(s["throughput_rps"]), _num(100 * s["error_rate"], 2), _num(s["p50"], 2),
-            _num(s["p90"], 2), _num(s["p99"], 2), _num(s["max_ms"], 2),
-        )  # fmt: skip
+            label,
+            f"{s['sent']:,}",
+            f"{s['answered']:,}",
+            f"{s['failed']:,}",
+            _num(s["throughput_rps"]),
+            _num(100 * s["error_rate"], 2),
+            _num(s["p50"], 2),
+            _num(s["p90"], 2),
+            _num(s["p99"], 2),
+            _num(s["max_ms"], 2),
+        )
     return table
 
 
@@ -155,12 +176,16 @@ def instances_table(report: dict[str, Any]) -> Table:
     for item in report["instances"]:
         leak = item["leak"]
         table.add_row(
-            item["id"], item["variant"], _num(item["mean_cpu_percent"]),
-            _num(item["peak_cpu_percent"]), _num(item["start_rss_mb"]),
-            _num(item["end_rss_mb"]), _num(item["peak_rss_mb"]),
+            item["id"],
+            item["variant"],
+            _num(item["mean_cpu_percent"]),
+            _num(item["peak_cpu_percent"]),
+            _num(item["start_rss_mb"]),
+            _num(item["end_rss_mb"]),
+            _num(item["peak_rss_mb"]),
             _num(leak["slope_mb_per_min"], 2),
             f"[bold red]leak? {leak['reason']}[/]" if leak["suspected"] else "[green]ok[/]",
-        )  # fmt: skip
+        )
     if not report["instances"]:
         table.caption = "no instance samples (the endpoint could not be described)"
     return table

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 from turnout.client import SIGNING_SERVICE, Credentials
@@ -66,7 +67,9 @@ class RequestHeads:
             self._signed[index] = cached
         return cached[1], body
 
-    def _head(self, body: bytes, extra: tuple[tuple[str, str], ...] | list[tuple[str, str]]) -> bytes:
+    def _head(
+        self, body: bytes, extra: tuple[tuple[str, str], ...] | list[tuple[str, str]]
+    ) -> bytes:
         lines = [f"POST {self.target.path} HTTP/1.1", f"Host: {self._host}"]
         lines += [f"{name}: {value}" for name, value in (*self._fixed, *extra)]
         lines.append(f"Content-Length: {len(body)}")
@@ -81,11 +84,13 @@ class RequestHeads:
             method="POST", url=url, data=body, headers={"host": self._host, **dict(self._fixed)}
         )
         self._signer.add_auth(aws)
-        return [("X-Amz-Date", aws.headers["X-Amz-Date"]),
-                ("Authorization", aws.headers["Authorization"])]  # fmt: skip
+        return [
+            ("X-Amz-Date", aws.headers["X-Amz-Date"]),
+            ("Authorization", aws.headers["Authorization"]),
+        ]
 
 
-def _signer(credentials: Credentials, region: str) -> object:
+def _signer(credentials: Credentials, region: str) -> Any:
     from botocore.auth import SigV4Auth
     from botocore.credentials import Credentials as BotocoreCredentials
 

@@ -4,6 +4,7 @@ run the generator on an event loop of its own (uvloop when installed), build the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import signal
 import time
@@ -67,9 +68,11 @@ def run_load_test(
             f"(turnout endpoint wait {endpoint})"
         )
     heads = RequestHeads(
-        Target(host, port, endpoint, options.target_variant), data, client.credentials,
+        Target(host, port, endpoint, options.target_variant),
+        data,
+        client.credentials,
         client.region,
-    )  # fmt: skip
+    )
     generator = Generator(
         heads,
         shape,
@@ -85,7 +88,7 @@ def run_load_test(
     )
     sampler.start()
     try:
-        outcome = _run_loop(generator)
+        outcome = run_generator(generator)
     finally:
         samples = sampler.stop()
         describer.close()
@@ -124,22 +127,19 @@ class _Describer:
             self._client.close()
 
 
-def _run_loop(generator: Generator) -> Outcome:
+def run_generator(generator: Generator) -> Outcome:
+    """Run `generator` on an event loop of its own (uvloop when installed); Ctrl-C ends the
+    run early (the outcome says so) instead of raising."""
+
     async def main() -> Outcome:
         loop = asyncio.get_running_loop()
-        try:
-            loop.add_signal_handler(
-                signal.SIGINT, generator.request_stop, "interrupted (Ctrl-C)"
-            )
-        except (RuntimeError, ValueError):  # not the main thread: no handler
-            pass
+        with contextlib.suppress(RuntimeError, ValueError):  # not the main thread: none
+            loop.add_signal_handler(signal.SIGINT, generator.request_stop, "interrupted (Ctrl-C)")
         try:
             return await generator.run()
         finally:
-            try:
+            with contextlib.suppress(RuntimeError, ValueError):
                 loop.remove_signal_handler(signal.SIGINT)
-            except (RuntimeError, ValueError):
-                pass
 
     try:
         import uvloop

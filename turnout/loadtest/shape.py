@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 MAX_CONCURRENCY = 1024
 MAX_RATE = 100_000.0
@@ -28,7 +28,7 @@ MAX_SECONDS = 3600.0  # the whole run
 MAX_SEGMENTS = 64
 
 
-class Mode(str, Enum):
+class Mode(StrEnum):
     concurrency = "concurrency"
     rate = "rate"
 

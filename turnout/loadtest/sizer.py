@@ -11,7 +11,7 @@ scratch is deleted at the end, also after an error or Ctrl-C.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -89,17 +89,20 @@ def scratch_prefix(client: Client, endpoint: str) -> str:
 
 @contextmanager
 def scratch_endpoint(
-    client: Client, name: str, variant: str, model: Any, batching: Batching,
+    client: Client,
+    name: str,
+    variant: str,
+    model: Any,
+    batching: Batching,
     events: Events,
-) -> Iterator[str]:  # fmt: skip
+) -> Iterator[str]:
     """A scratch model + config + endpoint named `name`, InService with one instance;
     deleted on the way out, whatever happens."""
     environment = {**model["environment"], **batching.environment()}
     created: list[str] = []
     try:
         events.step(f"{name}: creating ({batching.label})")
-        client.create_model(name, model["artifact"], model["flavor"], model["command"],
-                            environment)  # fmt: skip
+        client.create_model(name, model["artifact"], model["flavor"], model["command"], environment)
         created.append("model")
         client.create_endpoint_config(name, [Variant(variant, name, 1)])
         created.append("config")
@@ -137,8 +140,9 @@ def scale(client: Client, name: str, variant: str, count: int) -> EndpointInfo:
         if endpoint["status"] == "InService" and ready == count == len(state["instances"]):
             return endpoint
         if time.monotonic() > deadline:
-            raise WaitTimeout(f"{name}: {ready} of {count} instances ready after "
-                              f"{READY_TIMEOUT:g} s")  # fmt: skip
+            raise WaitTimeout(
+                f"{name}: {ready} of {count} instances ready after {READY_TIMEOUT:g} s"
+            )
         time.sleep(0.2)
 
 
@@ -155,14 +159,14 @@ def size_endpoint(client: Client, spec: SizingSpec, events: Events) -> dict[str,
         counts = _counts(spec, trials, index)
         if not counts:
             continue
-        with scratch_endpoint(client, f"{prefix}-{index + 1}", variant, model, batching,
-                              events) as name:  # fmt: skip
+        with scratch_endpoint(
+            client, f"{prefix}-{index + 1}", variant, model, batching, events
+        ) as name:
             while counts:
                 count = counts[0]
                 events.step(f"{name}: {count} instance(s), batching {batching.label}")
                 scale(client, name, variant, count)
-                report = run_load_test(client, name, spec.data, _shape(spec), options,
-                                       events.load)  # fmt: skip
+                report = run_load_test(client, name, spec.data, _shape(spec), options, events.load)
                 if (report["stopped_early"] or "").startswith(INTERRUPTED):
                     raise KeyboardInterrupt
                 trial, row = _judge(spec, count, index, batching, report)
@@ -180,14 +184,16 @@ def size_endpoint(client: Client, spec: SizingSpec, events: Events) -> dict[str,
         "target": {"p99_ms": spec.p99_ms, "rps": spec.target_rps},
         "batchings": [b.label for b in spec.batchings],
         "trials": rows,
-        "recommendation": None if best is None else {
+        "recommendation": None
+        if best is None
+        else {
             "instances": best.instances,
             "batching": spec.batchings[best.batching].label,
             "environment": spec.batchings[best.batching].environment(),
             "capacity_rps": best.capacity_rps,
             "reason": best.reason,
         },
-    }  # fmt: skip
+    }
 
 
 def _counts(spec: SizingSpec, trials: list[Trial], index: int) -> list[int]:
@@ -222,26 +228,55 @@ def _judge(
     measured = report["segments"][1:]  # after the warm-up
     peak_rss = max((i["peak_rss_mb"] or 0 for i in report["instances"]), default=None)
     cpu = [i["mean_cpu_percent"] for i in report["instances"] if i["mean_cpu_percent"]]
-    row: dict[str, Any] = {"instances": count, "batching": batching.label,
-                           "peak_rss_mb_per_instance": peak_rss,
-                           "mean_cpu_percent_per_instance": max(cpu, default=None)}  # fmt: skip
+    row: dict[str, Any] = {
+        "instances": count,
+        "batching": batching.label,
+        "peak_rss_mb_per_instance": peak_rss,
+        "mean_cpu_percent_per_instance": max(cpu, default=None),
+    }
     if spec.target_rps is not None:
         (segment,) = measured
         holds, reason = judge(segment, spec.p99_ms, spec.target_rps)
-        trial = Trial(count, index, holds, reason, segment["throughput_rps"], segment["p99"],
-                      segment["error_rate"])  # fmt: skip
-        row.update(holds=holds, reason=reason, throughput_rps=segment["throughput_rps"],
-                   p50_ms=segment["p50"], p99_ms=segment["p99"],
-                   error_rate=segment["error_rate"])  # fmt: skip
+        trial = Trial(
+            count,
+            index,
+            holds,
+            reason,
+            segment["throughput_rps"],
+            segment["p99"],
+            segment["error_rate"],
+        )
+        row.update(
+            holds=holds,
+            reason=reason,
+            throughput_rps=segment["throughput_rps"],
+            p50_ms=segment["p50"],
+            p99_ms=segment["p99"],
+            error_rate=segment["error_rate"],
+        )
         return trial, row
     most = capacity(measured, spec.p99_ms)
     held = [s for s in measured if s["throughput_rps"] == most]
     p99 = held[0]["p99"] if held else None
-    reason = (f"{most:.1f} req/s within p99 {spec.p99_ms:g} ms" if most is not None
-              else f"no concurrency held p99 ≤ {spec.p99_ms:g} ms")  # fmt: skip
+    reason = (
+        f"{most:.1f} req/s within p99 {spec.p99_ms:g} ms"
+        if most is not None
+        else f"no concurrency held p99 ≤ {spec.p99_ms:g} ms"
+    )
     trial = Trial(count, index, most is not None, reason, most or 0.0, p99, 0.0, most)
-    row.update(holds=most is not None, reason=reason, capacity_rps=most, p99_ms=p99,
-               steps=[{"concurrency": c, "throughput_rps": s["throughput_rps"],
-                       "p99_ms": s["p99"], "error_rate": s["error_rate"]}
-                      for c, s in zip(SWEEP, measured, strict=False)])  # fmt: skip
+    row.update(
+        holds=most is not None,
+        reason=reason,
+        capacity_rps=most,
+        p99_ms=p99,
+        steps=[
+            {
+                "concurrency": c,
+                "throughput_rps": s["throughput_rps"],
+                "p99_ms": s["p99"],
+                "error_rate": s["error_rate"],
+            }
+            for c, s in zip(SWEEP, measured, strict=False)
+        ],
+    )
     return trial, row

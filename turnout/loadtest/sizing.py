@@ -53,8 +53,10 @@ class Batching:
         """The model environment variables that ask for this setting ({} for as-is)."""
         if self.as_is:
             return {}
-        return {"TURNOUT_MAX_BATCH_SIZE": str(self.max_size),
-                "TURNOUT_MAX_BATCH_DELAY_MS": f"{self.max_delay_ms:g}"}  # fmt: skip
+        return {
+            "TURNOUT_MAX_BATCH_SIZE": str(self.max_size),
+            "TURNOUT_MAX_BATCH_DELAY_MS": f"{self.max_delay_ms:g}",
+        }
 
 
 def parse_batchings(text: str) -> list[Batching]:
@@ -76,7 +78,8 @@ def parse_batchings(text: str) -> list[Batching]:
                 ) from None
             if not 1 <= size <= MAX_MAX_SIZE or not 0 <= delay <= MAX_MAX_DELAY_MS:
                 raise SizingError(
-                    f"{part!r}: a batch size is 1..{MAX_MAX_SIZE}, a wait 0..{MAX_MAX_DELAY_MS:g} ms"
+                    f"{part!r}: a batch size is 1..{MAX_MAX_SIZE}, "
+                    f"a wait 0..{MAX_MAX_DELAY_MS:g} ms"
                 )
             setting = Batching(size, delay if size > 1 else 0.0)
         if setting not in found:
@@ -125,7 +128,9 @@ def capacity(
     held = [
         s["throughput_rps"]
         for s in segments
-        if s["p99"] is not None and s["p99"] <= p99_ms and s["error_rate"] <= max_error_rate
+        if s["p99"] is not None
+        and s["p99"] <= p99_ms
+        and s["error_rate"] <= max_error_rate
         and s["answered"] > 0
     ]
     return max(held, default=None)
