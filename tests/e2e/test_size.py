@@ -1,9 +1,11 @@
 """`turnout size` against a real `turnout serve`: a model made slow on purpose (40 ms per
-request, one request at a time per instance) needs more instances than a fast one to hold
-the same rate and latency target; the scratch endpoints are gone afterwards.
+request, one request at a time per instance) needs more instances than a fast one (the
+demo's digits-b) to hold the same rate and latency target; the scratch endpoints are gone
+afterwards.
 
-30 req/s with p99 ≤ 300 ms: one slow instance serves at most 25 req/s, so its queue grows
-without bound; two serve 50 req/s. One fast instance serves thousands. No time is asserted.
+40 req/s with p99 ≤ 1 s: one slow instance answers at most 25 req/s, under the 90% of the
+rate a trial must answer, whatever the machine's load; two serve 50 req/s, three 75. One
+fast instance serves thousands, with room to spare on a busy machine. No time is asserted.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Artifacts, Deploy
+from tests.conftest import Deploy
 from tests.support.endpoints import VariantOf
 from tests.support.models import digits_rows, make_sklearn_model
 from turnout.cli.background import BackgroundServer
+from turnout.cli.demo_models import train
 from turnout.client import Client
 
 pytestmark = pytest.mark.e2e
@@ -82,10 +85,10 @@ def test_a_slow_model_needs_more_instances_than_a_fast_one(
     server: BackgroundServer,
     client: Client,
     deploy: Deploy,
-    artifacts: Artifacts,
     tmp_path: Path,
 ) -> None:
-    deploy("fast", [VariantOf("A", artifacts.sklearn)])
+    fast_model = train(tmp_path / "demo")[0][1]  # the demo's digits-b
+    deploy("fast", [VariantOf("A", fast_model.path)])
     deploy("slow", [VariantOf("A", make_slow_model(tmp_path / "slow"))])
     rows, _ = digits_rows(10)
     data = tmp_path / "rows.jsonl"
@@ -94,9 +97,9 @@ def test_a_slow_model_needs_more_instances_than_a_fast_one(
         "-d",
         str(data),
         "--p99-ms",
-        "300",
+        "1000",
         "--target-rps",
-        "30",
+        "40",
         "--max-instances",
         "3",
         "--duration",
@@ -113,10 +116,11 @@ def test_a_slow_model_needs_more_instances_than_a_fast_one(
     # The measurements behind it: one slow instance fell behind, the recommended one held.
     first = slow["trials"][0]
     assert first["instances"] == 1 and not first["holds"], first
+    assert first["reason"].startswith("answered"), first  # it fell behind the rate
     chosen = next(
         t for t in slow["trials"] if t["instances"] == slow["recommendation"]["instances"]
     )
-    assert chosen["holds"] and chosen["p99_ms"] <= 300
+    assert chosen["holds"] and chosen["p99_ms"] <= 1000
     assert all(t["peak_rss_mb_per_instance"] for t in slow["trials"])
     # Nothing scratch is left behind.
     names = {e["name"] for e in client.list_endpoints()}

@@ -40,7 +40,10 @@ def build_report(
         end = begin + segment.seconds
         last = index == len(shape.segments) - 1
         inside = [s for i, s in enumerate(seconds) if begin <= i < end or (last and i >= end)]
-        summary = summarize(inside, segment.seconds).to_json()
+        # The last segment lasts until the last answer: answers drained after the shape
+        # ended count in it, and so does the time they took.
+        length = max(segment.seconds, outcome.seconds - begin) if last else segment.seconds
+        summary = summarize(inside, length).to_json()
         segments.append(
             {"index": index, "start_level": segment.start, "end_level": segment.end, **summary}
         )
