@@ -19,6 +19,7 @@ from turnout.cli import (
     metrics,
     models,
     nodes,
+    shadow,
     size,
     top,
 )
@@ -52,6 +53,7 @@ app.command("nodes")(nodes.nodes_command)
 app.add_typer(experiments.routing_app, name="routing")
 app.command("feedback")(experiments.feedback_command)
 app.add_typer(experiments.experiment_app, name="experiment")
+app.add_typer(shadow.app, name="shadow")
 
 
 def _version(value: bool) -> None:
