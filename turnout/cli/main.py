@@ -15,10 +15,12 @@ from turnout.cli import (
     endpoints,
     experiments,
     invoke,
+    loadtest,
     metrics,
     models,
     nodes,
     shadow,
+    size,
     top,
 )
 from turnout.cli.common import print_error
@@ -45,6 +47,8 @@ app.command("metrics")(metrics.metrics_command)
 app.command("invoke")(invoke.invoke_command)
 app.command("demo")(demo.demo_command)
 app.command("top")(top.top_command)
+app.command("loadtest")(loadtest.loadtest_command)
+app.command("size")(size.size_command)
 app.command("nodes")(nodes.nodes_command)
 app.add_typer(experiments.routing_app, name="routing")
 app.command("feedback")(experiments.feedback_command)
