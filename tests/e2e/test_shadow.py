@@ -13,12 +13,14 @@ from __future__ import annotations
 import json
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
 from tests.api.sagemaker.conftest import clients
+from tests.support.capture import read_records
 from tests.support.endpoints import poll_until
 from tests.support.models import (
     contrary_row,
@@ -98,7 +100,7 @@ def test_a_failing_shadow_gets_its_share_and_costs_callers_nothing(
     assert [v["VariantName"] for v in endpoint["ProductionVariants"]] == ["live"]
     assert [v["VariantName"] for v in endpoint["ShadowProductionVariants"]] == ["shadow"]
 
-    rows, _ = digits_rows(400, seed=1)
+    rows = digits_rows(400, seed=1)[0] * 5  # 2,000 invocations
     answers = []
     threads = [
         threading.Thread(
@@ -114,7 +116,7 @@ def test_a_failing_shadow_gets_its_share_and_costs_callers_nothing(
     assert len(answers) == len(rows)
     assert {variant for variant, _ in answers} == {"live"}
 
-    # The shadow got about half (binomial: 200, three standard deviations ~30), all failed.
+    # The shadow got about half: Binomial(2000, 0.5) is 1000 ± 22 (sd); all of them failed.
     counts = poll_until(
         lambda: _invocations(client, "mirrored"),
         lambda c: c.get("live", 0) >= len(rows) and c.get("shadow", 0) > 0,
@@ -124,7 +126,7 @@ def test_a_failing_shadow_gets_its_share_and_costs_callers_nothing(
     time.sleep(2.5)  # the shadow's last copies are answered and flushed
     counts = _invocations(client, "mirrored")
     assert counts["live"] == len(rows)
-    assert 0.5 * len(rows) - 45 <= counts["shadow"] <= 0.5 * len(rows) + 45
+    assert 1000 - 5 * 22 <= counts["shadow"] <= 1000 + 5 * 22
     summary = client.metrics_summary("mirrored", since=600)
     shadow = next(v for v in summary["variants"] if v["variant"] == "shadow")
     errors = shadow["metrics"]["Invocation4XXErrors"]["Sum"]
@@ -172,7 +174,7 @@ def test_shadow_variants_follow_sagemakers_rules(
 
 
 def test_a_shadow_test_reports_its_agreement_and_promote_switches_without_failures(
-    boto: tuple[Any, Any], models: dict[str, str], client: Client
+    boto: tuple[Any, Any], models: dict[str, str], client: Client, tmp_path: Path
 ) -> None:
     sm, runtime = boto
     sm.create_endpoint_config(
@@ -197,6 +199,10 @@ def test_a_shadow_test_reports_its_agreement_and_promote_switches_without_failur
             {"ModelName": models["contrary"], "VariantName": "candidate",
              "InfrastructureConfig": infrastructure},
         ],
+        DataStorageConfig={
+            "Destination": (tmp_path / "captured").as_uri(),
+            "ContentType": {"JsonContentTypes": ["application/json"]},
+        },
         ShadowModeConfig={
             "SourceModelVariantName": "main",
             "ShadowModelVariants": [
@@ -226,6 +232,16 @@ def test_a_shadow_test_reports_its_agreement_and_promote_switches_without_failur
     assert 0.0 < expected < 1.0
     assert report["shadow"]["error_rate"] == 0.0
     assert report["examples"], "disagreeing examples are shown"
+
+    # Both sides captured (DataStorageConfig), each under its variant's name.
+    def captured() -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for path, records in read_records(tmp_path / "captured").items():
+            variant = path.relative_to(tmp_path / "captured" / "tested").parts[0]
+            counts[variant] = counts.get(variant, 0) + len(records)
+        return counts
+
+    poll_until(captured, lambda c: c == {"main": 300, "candidate": 300}, 30, "captures")
     listed = sm.list_inference_experiments()["InferenceExperiments"]
     assert [e["Name"] for e in listed] == ["contrary-test"]
 
