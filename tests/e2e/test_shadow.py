@@ -38,6 +38,10 @@ pytestmark = pytest.mark.e2e
 ROLE = "arn:aws:iam::123456789012:role/turnout-tests"
 FAST = {"Delay": 0.25, "MaxAttempts": 240}
 VARIANT = {"InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}
+INFRASTRUCTURE = {
+    "InfrastructureType": "RealTimeInference",
+    "RealTimeInferenceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1},
+}
 
 
 @pytest.fixture(scope="module")
@@ -184,10 +188,7 @@ def test_a_shadow_test_reports_its_agreement_and_promote_switches_without_failur
     )  # fmt: skip
     sm.create_endpoint(EndpointName="tested", EndpointConfigName="tested")
     sm.get_waiter("endpoint_in_service").wait(EndpointName="tested", WaiterConfig=FAST)
-    infrastructure = {
-        "InfrastructureType": "RealTimeInference",
-        "RealTimeInferenceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1},
-    }
+    infrastructure = INFRASTRUCTURE
     created = sm.create_inference_experiment(
         Name="contrary-test",
         Type="ShadowMode",
@@ -291,3 +292,46 @@ def test_a_shadow_test_reports_its_agreement_and_promote_switches_without_failur
     model = train_digits().estimator
     assert predicted == [(int(model.predict([wrong])[0]) + 1) % 10]
     sm.delete_endpoint(EndpointName="tested")
+
+
+def test_a_shadow_test_ends_by_itself_at_its_end_time(
+    boto: tuple[Any, Any], models: dict[str, str]
+) -> None:
+    sm, runtime = boto
+    sm.create_endpoint_config(
+        EndpointConfigName="timed",
+        ProductionVariants=[{"VariantName": "main", "ModelName": models["production"], **VARIANT}],
+    )
+    sm.create_endpoint(EndpointName="timed", EndpointConfigName="timed")
+    sm.get_waiter("endpoint_in_service").wait(EndpointName="timed", WaiterConfig=FAST)
+    now = time.time()
+    sm.create_inference_experiment(
+        Name="timed-test", Type="ShadowMode", RoleArn=ROLE, EndpointName="timed",
+        Schedule={"StartTime": now, "EndTime": now + 8},
+        ModelVariants=[{"ModelName": models["production"], "VariantName": "main",
+                        "InfrastructureConfig": INFRASTRUCTURE},
+                       {"ModelName": models["contrary"], "VariantName": "cand",
+                        "InfrastructureConfig": INFRASTRUCTURE}],
+        ShadowModeConfig={"SourceModelVariantName": "main", "ShadowModelVariants": [
+            {"ShadowModelVariantName": "cand", "SamplingPercentage": 50}]},
+    )  # fmt: skip
+    done = poll_until(
+        lambda: sm.describe_inference_experiment(Name="timed-test"),
+        lambda d: d["Status"] in ("Completed", "Cancelled"),
+        timeout=120,
+        what="the experiment to end at its EndTime",
+    )
+    assert done["Status"] == "Completed"
+    assert done["StatusReason"] == "The schedule ended."
+    assert done["CompletionTime"].timestamp() >= now + 8
+    endpoint = sm.describe_endpoint(EndpointName="timed")
+    assert "ShadowProductionVariants" not in endpoint  # the shadow is gone
+    config = sm.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+    assert [(v["VariantName"], v["ModelName"]) for v in config["ProductionVariants"]] == [
+        ("main", models["production"])
+    ]
+    answer = runtime.invoke_endpoint(
+        EndpointName="timed", Body=json.dumps(digits_rows(1)[0][0]), ContentType="application/json"
+    )
+    assert answer["InvokedProductionVariant"] == "main"
+    sm.delete_endpoint(EndpointName="timed")

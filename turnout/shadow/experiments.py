@@ -14,6 +14,7 @@ Every switch is an UpdateEndpoint: blue/green, no failed request.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -50,10 +51,16 @@ class InferenceExperiments:
         self._store = store
         self._control = control
         self._clock = clock
+        # API threads and the controller's tick read-modify-write the same documents.
+        self._lock = threading.RLock()
 
     # --- the API -------------------------------------------------------------------------
     def create(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """Record a new experiment (CreateInferenceExperiment's fields); starts it if due."""
+        with self._lock:
+            return self._create(request)
+
+    def _create(self, request: Mapping[str, Any]) -> dict[str, Any]:
         name = request["Name"]
         if request.get("Type", "ShadowMode") != "ShadowMode":
             raise InvalidRequest("Type must be ShadowMode: the only inference experiment type.")
@@ -113,6 +120,17 @@ class InferenceExperiments:
         desired_variants: Sequence[Mapping[str, Any]] | None = None,
     ) -> dict[str, Any]:
         """StopInferenceExperiment: apply the variant actions through an UpdateEndpoint."""
+        with self._lock:
+            return self._stop(name, actions, desired_state, reason, desired_variants)
+
+    def _stop(
+        self,
+        name: str,
+        actions: Mapping[str, str],
+        desired_state: str | None,
+        reason: str | None,
+        desired_variants: Sequence[Mapping[str, Any]] | None,
+    ) -> dict[str, Any]:
         document = self._store.experiment(name)
         if document["Status"] not in ("Created", "Starting", "Running"):
             raise Conflict(
@@ -211,9 +229,13 @@ class InferenceExperiments:
 
     # --- the controller's tick ----------------------------------------------------------
     def step_all(self) -> None:
-        for document in self._store.experiments():
-            if document["Status"] in FINISHED:
-                continue
+        with self._lock:
+            documents = self._store.experiments()
+            for document in documents:
+                self._step_one(document)
+
+    def _step_one(self, document: dict[str, Any]) -> None:
+        if document["Status"] not in FINISHED:
             try:
                 self._step(document)
             except Exception:
@@ -244,7 +266,7 @@ class InferenceExperiments:
         elif status == "Running" and now >= document["Schedule"]["EndTime"]:
             # The schedule ended: the shadow goes, production stays as it was.
             source = document["ShadowModeConfig"]["SourceModelVariantName"]
-            self.stop(name, {source: "Retain"}, "Completed", "The schedule ended.")
+            self._stop(name, {source: "Retain"}, "Completed", "The schedule ended.", None)
         elif status == "Stopping" and endpoint.status is EndpointStatus.IN_SERVICE:
             final = document.get("FinalEndpointConfigName")
             if final is None or endpoint.config_name == final:
