@@ -775,9 +775,12 @@ class Client:
         custom_attributes: str | None = None,
         inference_id: str | None = None,
         user: str | None = None,
+        endpoint_config: str | None = None,
     ) -> Invocation:
         """InvokeEndpoint: a dict or list body is sent as JSON, a str as UTF-8. `user` is
-        the assignment key (header X-Turnout-User) that makes routing sticky."""
+        the assignment key (header X-Turnout-User) that makes routing sticky.
+        `endpoint_config` (with `target_variant`) picks that variant of that config's fleet,
+        e.g. a green fleet not yet given traffic (header X-Turnout-Endpoint-Config)."""
         if isinstance(body, dict | list):
             data = json.dumps(body, separators=(",", ":")).encode()
         elif isinstance(body, str):
@@ -791,6 +794,7 @@ class Client:
             ("X-Amzn-SageMaker-Custom-Attributes", custom_attributes),
             ("X-Amzn-SageMaker-Inference-Id", inference_id),
             ("X-Turnout-User", user),
+            ("X-Turnout-Endpoint-Config", endpoint_config),
         ):
             if value is not None:
                 headers[header] = value
