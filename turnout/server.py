@@ -19,6 +19,7 @@ from turnout.api.app import App
 from turnout.capture.hub import CaptureHub
 from turnout.capture.upload import s3_upload
 from turnout.capture.writer import CaptureWriter
+from turnout.checks.gate import GreenFleetTests, loopback
 from turnout.deploy.agent import NodeAgent
 from turnout.deploy.alarm_watch import AlarmWatch
 from turnout.deploy.controller import Controller
@@ -109,6 +110,7 @@ class Runtime:
             apply_timeout=settings.startup_timeout + settings.model_timeout + 30.0,
             alarms=self.alarms,
             sole_node=None if self.cluster.shared else self.node,
+            tests=GreenFleetTests(loopback(settings.host, settings.port), settings.credentials),
         )
         self.controller.on_plan = self.agent.wake
         self.agent.on_report = self.controller.reported

@@ -31,7 +31,7 @@ def report(values: list[object | None], thresholds: list[Threshold], **kw: objec
 def test_a_good_model_passes_and_says_why() -> None:
     r = report([i % 2 for i in range(10)], [Threshold("accuracy", Bound.MIN, 0.9)])
     assert r.passed and r.task is Task.CLASSIFICATION
-    assert r.summary() == "passed on endpoint e (10 rows): accuracy = 1 (wanted accuracy >= 0.9)"
+    assert r.summary() == "passed on endpoint e, 10 rows: accuracy = 1 (wanted accuracy >= 0.9)"
 
 
 def test_a_bad_model_fails_with_each_threshold_missed() -> None:
@@ -40,7 +40,7 @@ def test_a_bad_model_fails_with_each_threshold_missed() -> None:
     )
     assert not r.passed
     assert r.summary() == (
-        "failed on endpoint e (10 rows): accuracy = 0.5, wanted accuracy >= 0.9; "
+        "failed on endpoint e, 10 rows: accuracy = 0.5, wanted accuracy >= 0.9; "
         "min_recall = 0, wanted min_recall >= 0.5"
     )
 

@@ -95,7 +95,7 @@ def test_a_good_model_passes(
     )  # fmt: skip
     assert done.returncode == 0, done.stderr + done.stdout
     out = plain(done.stdout)
-    assert "PASS passed on variant good of endpoint check-digits (450 rows)" in out
+    assert "PASS passed on variant good of endpoint check-digits, 450 rows" in out
     assert "recall:9" in out
     suite, cases = read_junit(junit)
     assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("3", "0", "0")

@@ -63,7 +63,7 @@ class Report:
         n = f"{self.rows} rows"
         if self.passed:
             shown = [v.message for v in self.verdicts if v.threshold.metric != m.ERROR_RATE]
-            return f"passed on {self.target} ({n}): " + ("; ".join(shown) or "every row answered")
+            return f"passed on {self.target}, {n}: " + ("; ".join(shown) or "every row answered")
         reasons = []
         for verdict in self.failures:
             if verdict.threshold.metric == m.ERROR_RATE and self.answers.errors:
@@ -73,7 +73,7 @@ class Report:
                 )
             else:
                 reasons.append(verdict.message)
-        return f"failed on {self.target} ({n}): " + "; ".join(reasons)
+        return f"failed on {self.target}, {n}: " + "; ".join(reasons)
 
     def to_json(self) -> dict[str, Any]:
         return {
