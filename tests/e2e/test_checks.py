@@ -1,7 +1,8 @@
 """Prediction tests against a real `turnout serve`: `turnout check` passes a good digits
 model and fails (exit 1) one trained on shuffled labels, with a JUnit file read the way CI
 systems read it; `X-Turnout-Endpoint-Config` with TargetVariant reaches one config's
-variant."""
+variant; a guarded deployment gated on a prediction test rolls back a bad green fleet
+before any user request reaches it (counted from the metrics), and lets a good one go on."""
 
 from __future__ import annotations
 
@@ -24,10 +25,12 @@ from threadpoolctl import threadpool_limits
 from tests.cli.conftest import one_error_line, plain
 from tests.cli.test_commands import TURNOUT, turnout
 from tests.conftest import Artifacts
-from tests.support.endpoints import VariantOf, deploy_endpoint
+from tests.e2e.test_deployments import canary, finished
+from tests.support.endpoints import VariantOf, deploy_endpoint, poll_until
+from tests.support.load import LoadProcess
 from tests.support.models import train_digits
 from turnout.cli.background import BackgroundServer
-from turnout.client import Client, TurnoutAPIError
+from turnout.client import Client, TurnoutAPIError, Variant
 
 pytestmark = pytest.mark.e2e
 
@@ -60,8 +63,12 @@ def write_digits_csv(path: Path, rows: int | None = None) -> Path:
 
 
 @pytest.fixture(scope="module")
-def endpoint(client: Client, artifacts: Artifacts, tmp_path_factory: pytest.TempPathFactory) -> str:
-    shuffled = make_shuffled_model(tmp_path_factory.mktemp("shuffled"))
+def shuffled(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_shuffled_model(tmp_path_factory.mktemp("shuffled"))
+
+
+@pytest.fixture(scope="module")
+def endpoint(client: Client, artifacts: Artifacts, shuffled: Path) -> str:
     deploy_endpoint(
         client, NAME, [VariantOf("good", artifacts.sklearn), VariantOf("shuffled", shuffled)]
     )
@@ -191,3 +198,103 @@ def test_the_endpoint_config_header_picks_one_configs_variant(
         client.invoke(endpoint, row, endpoint_config=config)
     assert alone.value.code == "ValidationError"
     assert "needs X-Amzn-SageMaker-Target-Variant" in alone.value.message
+
+
+GATE_ROWS = 40
+
+
+def gate_test(rows: int = GATE_ROWS) -> dict[str, object]:
+    """A prediction test of `rows` held-out digits, one row per request."""
+    digits = train_digits()
+    return {
+        "rows": [
+            {"inputs": [float(v) for v in x], "expected": int(y)}
+            for x, y in zip(digits.X_test[:rows], digits.y_test[:rows], strict=True)
+        ],
+        "min": {"accuracy": 0.9},
+        "batch_size": 1,
+    }
+
+
+def invocations(client: Client, endpoint: str) -> dict[tuple[str, str], int]:
+    """Invocations per (config, variant), from the metrics API."""
+    summary = client.metrics_summary(endpoint, since=600)
+    return {
+        (v["config"], v["variant"]): int(v["metrics"].get("Invocations", {}).get("Sum", 0))
+        for v in summary["variants"]
+    }
+
+
+def test_a_deployment_gated_on_a_failing_test_rolls_back_before_users_reach_green(
+    client: Client, artifacts: Artifacts, shuffled: Path, server: BackgroundServer, tmp_path: Path
+) -> None:
+    name = "gated"
+    deploy_endpoint(client, name, [VariantOf("A", artifacts.sklearn)])
+    client.create_model(f"{name}-shuffled", str(shuffled))
+    green = f"{name}-green"
+    client.create_endpoint_config(green, [Variant("B", f"{name}-shuffled")])
+    trace = tmp_path / "trace.jsonl"
+    with LoadProcess(
+        tmp_path / "load.json", server.url, name, concurrency=2, duration=120, trace=trace
+    ) as load:
+        load.wait_for(20)
+        client.update_endpoint(name, green, canary(10), prediction_test=gate_test())
+        deployment = finished(client, name)
+        load.wait_for(load.snapshot().total + 20)  # blue serves on, alone
+        result = load.stop()
+    assert deployment["phase"] == "RolledBack", deployment
+    kinds = [e["kind"] for e in deployment["events"]]
+    assert kinds == ["started", "validating", "rolling-back", "rolled-back"], kinds
+    reason = deployment["failure_reason"] or ""
+    assert reason.startswith(
+        f"Prediction test failed on variant B of {green} (endpoint {name}), {GATE_ROWS} rows: "
+        "accuracy = 0."
+    ), reason
+    assert reason.endswith("wanted accuracy >= 0.9"), reason
+    assert deployment["prediction_test"] == {
+        "rows": GATE_ROWS, "min": {"accuracy": 0.9}, "max": {}, "task": None, "batch_size": 1,
+        "timeout_s": 300.0,
+    }  # fmt: skip
+    endpoint = client.describe_endpoint(name)
+    assert (endpoint["status"], endpoint["config"]) == ("InService", f"{name}-config")
+    assert endpoint["failure_reason"] == reason
+    # Every user request was answered, by blue; green got the test's rows and nothing else.
+    assert result.failed == 0, result.describe()
+    assert {variant for *_, variant in load.trace()} == {"A"}
+    counts = poll_until(
+        lambda: invocations(client, name),
+        lambda c: c.get((green, "B"), 0) >= GATE_ROWS and c.get((f"{name}-config", "A"), 0) > 0,
+        30, "invocations in the metrics",
+    )  # fmt: skip
+    assert counts[(green, "B")] == GATE_ROWS, counts
+    assert counts[(f"{name}-config", "A")] >= result.total, counts
+    print(f"gate: {result.total} user requests all on blue; green got {counts[(green, 'B')]}")
+
+
+def test_a_deployment_whose_test_passes_goes_on_to_shift_traffic(
+    client: Client, artifacts: Artifacts
+) -> None:
+    name = "gated-good"
+    deploy_endpoint(client, name, [VariantOf("A", artifacts.sklearn)])
+    client.create_model(f"{name}-green", str(artifacts.sklearn_slow_learner))
+    client.create_endpoint_config(f"{name}-green", [Variant("B", f"{name}-green")])
+    client.update_endpoint(name, f"{name}-green", canary(10, bake=1), prediction_test=gate_test())
+    deployment = finished(client, name)
+    assert deployment["phase"] == "Succeeded", deployment
+    kinds = [e["kind"] for e in deployment["events"]]
+    assert kinds[:3] == ["started", "validating", "shifted"], kinds
+    assert deployment["events"][2]["message"].startswith(
+        f"Prediction test passed on variant B of {name}-green"
+    )
+
+
+def test_a_test_that_could_never_pass_is_refused_up_front(client: Client, endpoint: str) -> None:
+    test = gate_test(2)
+    with pytest.raises(TurnoutAPIError) as refused:
+        client.update_endpoint(
+            endpoint, f"{endpoint}-config", canary(10), {**test, "max": {"mae": 1}}
+        )
+    assert refused.value.status == 400
+    assert "mae is a regression metric" in refused.value.message
+    with pytest.raises(TurnoutAPIError, match="gates a guarded deployment"):
+        client.update_endpoint(endpoint, f"{endpoint}-config", prediction_test=test)
