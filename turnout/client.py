@@ -349,6 +349,7 @@ class VariantMetricsInfo(TypedDict):
     variant: str
     config: str
     metrics: dict[str, dict[str, float]]  # metric -> statistic -> value (latencies in µs)
+    shadow: bool  # a shadow variant: its invocations are mirrored copies
 
 
 class MetricsSummaryInfo(TypedDict):
@@ -673,6 +674,42 @@ class Client:
         """Every SageMaker metric of each variant (per fleet) over the last `since` seconds."""
         path = f"/api/v1/endpoints/{_part(endpoint)}/metrics/summary?{urlencode({'since': since})}"
         return cast(MetricsSummaryInfo, self._call("GET", path))
+
+    # shadow tests and comparisons (docs/shadow.md)
+    def create_inference_experiment(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """CreateInferenceExperiment's fields (plus Tolerance); answers the experiment."""
+        return cast(dict[str, Any], self._call("POST", "/api/v1/inference-experiments", request))
+
+    def list_inference_experiments(self) -> list[dict[str, Any]]:
+        return cast(list[dict[str, Any]], self._call("GET", "/api/v1/inference-experiments"))
+
+    def describe_inference_experiment(self, name: str) -> dict[str, Any]:
+        path = f"/api/v1/inference-experiments/{_part(name)}"
+        return cast(dict[str, Any], self._call("GET", path))
+
+    def inference_experiment_report(self, name: str) -> dict[str, Any]:
+        """Agreement with production, both sides' latency and errors, examples."""
+        path = f"/api/v1/inference-experiments/{_part(name)}/report"
+        return cast(dict[str, Any], self._call("GET", path))
+
+    def stop_inference_experiment(
+        self,
+        name: str,
+        actions: Mapping[str, str],
+        desired_state: str = "Completed",
+        reason: str | None = None,
+    ) -> dict[str, Any]:
+        """Promote, Remove or Retain each variant (ModelVariantActions)."""
+        body = {"ModelVariantActions": dict(actions), "DesiredState": desired_state}
+        if reason is not None:
+            body["Reason"] = reason
+        path = f"/api/v1/inference-experiments/{_part(name)}/stop"
+        return cast(dict[str, Any], self._call("POST", path, body))
+
+    def shadow_reports(self, endpoint: str, since: float = 3600) -> list[dict[str, Any]]:
+        """Each shadow variant's comparison with production over the last `since` seconds."""
+        path = f"/api/v1/endpoints/{_part(endpoint)}/shadow-report?{urlencode({'since': since})}"
+        return cast(list[dict[str, Any]], self._call("GET", path))
 
     # routing settings, feedback and experiments (docs/experiments.md)
     def routing(self, endpoint: str) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from turnout.domain.rollups import (
     align,
     statistic,
 )
-from turnout.errors import InvalidRequest
+from turnout.errors import InvalidRequest, NotFound
 from turnout.metrics.flusher import Flusher
 from turnout.metrics.series import Datapoint, period_starts, select, series
 from turnout.store import Store
@@ -39,6 +39,7 @@ class VariantSummary:
 
     key: VariantKey
     statistics: dict[Metric, dict[str, float]]
+    shadow: bool = False  # a shadow variant: its invocations are mirrored copies
 
 
 class Monitoring:
@@ -105,10 +106,22 @@ class Monitoring:
         by_key: dict[VariantKey, list[Rollup]] = defaultdict(list)
         for rollup in rollups:
             by_key[rollup.key].append(rollup)
+        shadows = await asyncio.to_thread(self._shadows, {k.config for k in by_key})
         return [
-            VariantSummary(key, _statistics(by_key[key]))
+            VariantSummary(key, _statistics(by_key[key]), (key.config, key.variant) in shadows)
             for key in sorted(by_key, key=lambda k: (k.config, k.variant))
         ]
+
+    def _shadows(self, configs: set[str]) -> set[tuple[str, str]]:
+        """(config, variant) of the shadow variants of these configs (deleted ones: none)."""
+        found: set[tuple[str, str]] = set()
+        for name in configs:
+            try:
+                config = self._store.get_endpoint_config(name)
+            except NotFound:
+                continue
+            found |= {(name, v.name) for v in config.shadow_variants}
+        return found
 
     async def _rollups(self, endpoint: str, since: float) -> list[Rollup]:
         """NotFound for an endpoint that neither exists nor has metrics (a typo, likely)."""

@@ -38,6 +38,9 @@ from turnout.monitoring import Monitoring
 from turnout.routing.router import Router, RouterLimits
 from turnout.service import ControlPlane
 from turnout.settings import Settings
+from turnout.shadow.experiments import InferenceExperiments
+from turnout.shadow.log import ComparisonLog
+from turnout.shadow.store import ShadowStore
 from turnout.store import SchemaTooNew, Store
 from turnout.store.cluster import Channel, ClusterStore
 from turnout.store.notices import NoticeListener
@@ -121,14 +124,33 @@ class Runtime:
             self.store, NodeDeployer(self), capture=self.capture, node_timeout=settings.lease_ttl
         )
         self.experiments = ExperimentService(experiment_store, self.control)
+        # Shadow variants (ADR 0021): the mirror's answer pairs are tallied and stored here;
+        # inference experiments move on with their endpoints on the controller's node.
+        shadow_store = ShadowStore(self.store)
+        self.inference_experiments = InferenceExperiments(shadow_store, self.control)
+        self.comparisons = ComparisonLog(
+            shadow_store, self.node, self.inference_experiments.tolerances
+        )
+        self.router.shadow_pairs = self.comparisons
         self._notices: NoticeListener | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     async def _lead(self) -> None:
         """The controller's work, while this node holds the lease."""
         await asyncio.gather(
-            self.controller.run(), self.alarms.run(), auto_promote(self.experiments)
+            self.controller.run(),
+            self.alarms.run(),
+            auto_promote(self.experiments),
+            self._step_inference_experiments(),
         )
+
+    async def _step_inference_experiments(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            try:
+                await asyncio.to_thread(self.inference_experiments.step_all)
+            except Exception as exc:  # a store hiccup: the next tick tries again
+                log.warning("inference experiments: step failed (%s); will retry", exc)
 
     async def start(self) -> None:
         self.capture.writer.start()
@@ -143,6 +165,7 @@ class Runtime:
             asyncio.create_task(self.leadership.run(), name="controller lease"),
             asyncio.create_task(self.flusher.run(), name="metrics flusher"),
             asyncio.create_task(self.exposures.run(), name="exposure log"),
+            asyncio.create_task(self.comparisons.run(), name="shadow comparisons"),
         ]
         if self.cluster.shared:
             self._notices = NoticeListener(
@@ -177,6 +200,7 @@ class Runtime:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.flusher.close()  # the counts since the last period boundary
         await self.exposures.close()
+        await self.comparisons.close()
         await self.agent.close()
         await self.backend.close()
         self.router.close()

@@ -16,7 +16,7 @@ from turnout.capture.hub import CaptureHub, CaptureStatus
 from turnout.checks.spec import validate as validate_prediction_test
 from turnout.deploy import shifting
 from turnout.deploy.plans import DesiredVariant, apply_desired, initial_states
-from turnout.deploy.validation import check_name, check_variants
+from turnout.deploy.validation import check_name, check_shadow_variants, check_variants
 from turnout.domain.checks import PredictionTest
 from turnout.domain.deployments import Deployment, Event, Phase, Request, RolloutPolicy
 from turnout.domain.nodes import Lease, Node
@@ -124,6 +124,7 @@ class ControlPlane:
     def create_endpoint_config(self, config: EndpointConfig) -> EndpointConfig:
         check_name("endpoint config", config.name)
         check_variants(config.variants)
+        check_shadow_variants(config.variants, config.shadow_variants)
         if config.data_capture is not None:
             capture.check(config.data_capture)
         config = replace(config, created_at=self._clock())

@@ -378,3 +378,39 @@ def npy_bytes(array: np.ndarray[Any, Any]) -> bytes:
     out = io.BytesIO()
     np.save(out, array, allow_pickle=False)
     return out.getvalue()
+
+
+_SHADOW_HANDLERS = _JSON_HANDLERS.replace(
+    """
+    def predict_fn(input_data, model):
+        return model.predict(input_data)
+""",
+    """
+    import time
+
+    MODE = {mode!r}
+
+
+    def predict_fn(input_data, model):
+        if MODE == "raise":
+            raise RuntimeError("this shadow fails every request on purpose")
+        if MODE.startswith("sleep="):
+            time.sleep(float(MODE[6:]))
+        predicted = model.predict(input_data)
+        if MODE == "contrary":  # wrong where contrary_row() says so: ~10% of digits
+            wrong = np.rint(input_data.sum(axis=1)).astype(int) % 10 == 0
+            predicted = np.where(wrong, (predicted + 1) % 10, predicted)
+        return predicted
+""",
+)
+
+
+def make_shadow_model(dest_dir: Path, mode: str) -> Path:
+    """The digits classifier over JSON that sleeps ("sleep=2"), raises on every request
+    ("raise"), or answers wrong where `contrary_row` is true ("contrary")."""
+    return _write_code(dest_dir, _SHADOW_HANDLERS.replace("{mode!r}", repr(mode)))
+
+
+def contrary_row(row: list[float]) -> bool:
+    """Whether the "contrary" shadow model answers this digits row wrong."""
+    return round(sum(row)) % 10 == 0

@@ -33,6 +33,7 @@ from turnout.routing.dispatch import Dispatcher
 from turnout.routing.router import Router
 from turnout.service import ControlPlane
 from turnout.settings import Settings
+from turnout.shadow.experiments import InferenceExperiments
 
 
 class Lifecycle(Protocol):
@@ -43,6 +44,7 @@ class Lifecycle(Protocol):
     flusher: Flusher
     routing: RoutingService
     experiments: ExperimentService
+    inference_experiments: InferenceExperiments
 
     @property
     def backend(self) -> InstanceBackend: ...
@@ -55,20 +57,29 @@ class Lifecycle(Protocol):
 class App:
     def __init__(self, runtime: Lifecycle) -> None:
         self._runtime = runtime
-        dispatcher = Dispatcher(runtime.router)
+        dispatcher = self._dispatcher = Dispatcher(runtime.router)
         self._invocations = InvokeEndpoint(dispatcher)
         self._models = EndpointModels(dispatcher)  # the Open Inference Protocol's view
         self._open_inference = OpenInferenceHttp(self._models, runtime.settings.max_payload_bytes)
         self._grpc: GrpcServer | None = None
         self._prometheus = PrometheusMetrics(runtime.router, runtime.backend.instances)
         rest = build_rest_app(
-            runtime.control, runtime.monitoring, runtime.routing, runtime.experiments
+            runtime.control,
+            runtime.monitoring,
+            runtime.routing,
+            runtime.experiments,
+            runtime.inference_experiments,
         )
         self._rest = BoundedBody(rest)
         self._feedback = BoundedBody(rest, FEEDBACK_MAX_BYTES)  # batches of 10,000 events
         self._dashboard = build_dashboard(runtime)
         settings = runtime.settings
-        self._sagemaker = SageMakerApi(runtime.control, settings.account_id, settings.region)
+        self._sagemaker = SageMakerApi(
+            runtime.control,
+            settings.account_id,
+            settings.region,
+            runtime.inference_experiments,
+        )
         # With credentials, every request but the health check must be SigV4-signed.
         self._http: Callable[[Scope, Receive, Send], Awaitable[None]] = (
             SigV4Guard(
@@ -119,6 +130,7 @@ class App:
             elif message["type"] == "lifespan.shutdown":
                 if self._grpc is not None:
                     await self._grpc.stop()
+                await self._dispatcher.mirror.close()
                 await self._runtime.stop()
                 await send({"type": "lifespan.shutdown.complete"})
                 return

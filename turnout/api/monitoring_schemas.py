@@ -140,12 +140,16 @@ class VariantMetricsOut(BaseModel):
         description="SageMaker metric name -> statistic -> value (latencies in microseconds).",
         examples=[{"Invocations": {"Sum": 120.0}, "ModelLatency": {"p50": 410.0}}],
     )
+    shadow: bool = Field(
+        False, description="A shadow variant: its invocations are copies, never answered."
+    )
 
     @classmethod
     def of(cls, summary: VariantSummary) -> VariantMetricsOut:
         return cls(
             variant=summary.key.variant,
             config=summary.key.config,
+            shadow=summary.shadow,
             metrics={m.value: stats for m, stats in summary.statistics.items()},
         )
 

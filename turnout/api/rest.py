@@ -18,6 +18,7 @@ from turnout.api.deployments import DeploymentOut, deployment_routes
 from turnout.api.experiments import experiment_routes
 from turnout.api.rest_monitoring import monitoring_routes
 from turnout.api.rest_nodes import node_routes
+from turnout.api.rest_shadow import shadow_routes
 from turnout.api.schemas import (
     EndpointConfigIn,
     EndpointConfigOut,
@@ -36,6 +37,7 @@ from turnout.experiments.routing import RoutingService
 from turnout.experiments.service import ExperimentService
 from turnout.monitoring import Monitoring
 from turnout.service import ControlPlane
+from turnout.shadow.experiments import InferenceExperiments
 
 _STATUS = {InvalidRequest: 400, NotFound: 404, AlreadyExists: 409, Conflict: 409}
 _CODE = {
@@ -69,6 +71,7 @@ def build_rest_app(
     monitoring: Monitoring,
     routing: RoutingService | None = None,
     experiments: ExperimentService | None = None,
+    inference_experiments: InferenceExperiments | None = None,
 ) -> FastAPI:
     api = FastAPI(
         title="turnout",
@@ -209,6 +212,8 @@ def build_rest_app(
     api.include_router(deployment_routes(control, _ERRORS))
     api.include_router(monitoring_routes(monitoring))
     api.include_router(node_routes(control))
+    if inference_experiments is not None:
+        api.include_router(shadow_routes(inference_experiments, _ERRORS))
     if routing is not None and experiments is not None:
         api.include_router(experiment_routes(routing, experiments, _ERRORS))
     return api

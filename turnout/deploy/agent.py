@@ -349,22 +349,26 @@ class NodeAgent:
         so that retiring it waits only for requests already in flight)."""
         skip = {i.spec.id for i in surplus}
         running = self._running.get(plan.endpoint, {})
-        targets = [
-            VariantTarget(
-                fleet.config,
-                variant,
-                weight,
-                [
-                    i
-                    for _, i in sorted(running.get((fleet.config, variant), {}).items())
-                    if i.spec.id not in skip
-                ],
-                fleets[fleet.config].config.data_capture,
-            )
-            for fleet in plan.fleets
-            if fleet.share > 0
-            for variant, weight in fleet.weights().items()
-        ]
+
+        def ready(config: str, variant: str) -> list[Instance]:
+            by_index = running.get((config, variant), {})
+            return [i for _, i in sorted(by_index.items()) if i.spec.id not in skip]
+
+        targets: list[VariantTarget] = []
+        for fleet in plan.fleets:
+            if fleet.share <= 0:
+                continue
+            capture = fleets[fleet.config].config.data_capture
+            targets += [
+                VariantTarget(fleet.config, variant, weight, ready(fleet.config, variant), capture)
+                for variant, weight in fleet.weights().items()
+            ]
+            targets += [
+                VariantTarget(
+                    fleet.config, s.name, 0.0, ready(fleet.config, s.name), capture, s.sampling
+                )
+                for s in fleet.shadows
+            ]
         if _same(self._published.get(plan.endpoint), targets) and (
             plan.endpoint in self._router.table.endpoints
         ):
@@ -465,7 +469,8 @@ def _same(before: Sequence[VariantTarget] | None, now: Sequence[VariantTarget]) 
         before is not None
         and len(before) == len(now)
         and all(
-            (a.config, a.name, a.weight, a.capture) == (b.config, b.name, b.weight, b.capture)
+            (a.config, a.name, a.weight, a.capture, a.sampling)
+            == (b.config, b.name, b.weight, b.capture, b.sampling)
             and len(a.instances) == len(b.instances)
             and all(x is y for x, y in zip(a.instances, b.instances, strict=True))
             for a, b in zip(before, now, strict=True)

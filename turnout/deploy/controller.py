@@ -47,7 +47,7 @@ from turnout.deploy.rollout import (
 from turnout.domain.alarms import AlarmState
 from turnout.domain.deployments import Deployment, Phase
 from turnout.domain.nodes import Node
-from turnout.domain.plans import PlannedFleet, RoutingPlan, fleet_plan
+from turnout.domain.plans import PlannedFleet, RoutingPlan, fleet_plan, planned_shadows
 from turnout.domain.resources import Endpoint, EndpointStatus, Fleet, VariantState
 from turnout.errors import NotFound
 from turnout.store import Store
@@ -585,4 +585,10 @@ def _fleet(
     as they serve (`current`, falling back to desired before the first serve) or as asked."""
     states = tuple(states)
     counts = _counts(states) if current else {s.name: s.desired_instance_count for s in states}
-    return fleet_plan(fleet.config.name, share, weights_of(states, current=current), counts)
+    return fleet_plan(
+        fleet.config.name,
+        share,
+        weights_of(states, current=current),
+        counts,
+        planned_shadows(fleet.config),
+    )

@@ -60,3 +60,31 @@ def check_variants(variants: Sequence[ProductionVariant]) -> None:
         check_weight(v.name, v.initial_weight)
         check_instance_count(v.name, v.initial_instance_count)
     check_total_weight([v.initial_weight for v in variants])
+
+
+def check_shadow_variants(
+    variants: Sequence[ProductionVariant], shadows: Sequence[ProductionVariant]
+) -> None:
+    """SageMaker's rules for ShadowProductionVariants: with any, exactly one production
+    variant (the one mirrored) and one shadow; names unique across both; a weight > 0."""
+    if not shadows:
+        return
+    if len(variants) != 1 or len(shadows) != 1:
+        raise InvalidRequest(
+            "An endpoint config with shadow variants needs exactly one production variant "
+            f"and one shadow variant; got {len(variants)} and {len(shadows)}."
+        )
+    shadow = shadows[0]
+    check_name("variant", shadow.name)
+    check_name("model", shadow.model_name)
+    if shadow.name == variants[0].name:
+        raise InvalidRequest(
+            f"Variant name {shadow.name} appears more than once; names must be unique."
+        )
+    check_weight(shadow.name, shadow.initial_weight)
+    if shadow.initial_weight <= 0:
+        raise InvalidRequest(
+            f"Shadow variant {shadow.name} needs a weight > 0: its weight over the production "
+            "variant's is the share of requests it receives a copy of."
+        )
+    check_instance_count(shadow.name, shadow.initial_instance_count)

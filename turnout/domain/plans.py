@@ -5,7 +5,8 @@ its instances and its router's table match the newest one (ADR 0019). A plan nam
 (endpoint configs): each with its share of the endpoint's traffic and, per variant, the
 weight within the fleet and how many instances run on every node. A fleet whose share is 0
 runs without traffic (a green fleet being provisioned); a fleet absent from the plan is
-drained and stopped; a plan with no fleets stops the endpoint everywhere.
+drained and stopped; a plan with no fleets stops the endpoint everywhere. A fleet's shadow
+variants run beside its production variants and get a copy of a sample of its traffic.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from turnout.domain.resources import EndpointConfig
 
 
 @dataclass(frozen=True)
@@ -23,10 +26,18 @@ class PlannedVariant:
 
 
 @dataclass(frozen=True)
+class PlannedShadow:
+    name: str
+    sampling: float  # the share of the fleet's requests mirrored to it, 0..1
+    instances: int  # on every node
+
+
+@dataclass(frozen=True)
 class PlannedFleet:
     config: str  # the endpoint config this fleet runs
     share: float  # of the endpoint's traffic, 0..1; 0: running, not routed
     variants: tuple[PlannedVariant, ...]
+    shadows: tuple[PlannedShadow, ...] = ()
 
     def weights(self) -> dict[str, float]:
         """Each variant's share of the endpoint's traffic (the fleet's share split by weight)."""
@@ -51,6 +62,8 @@ class RoutingPlan:
         for fleet in self.fleets:
             for variant in fleet.variants:
                 yield fleet.config, variant.name, variant.instances
+            for shadow in fleet.shadows:
+                yield fleet.config, shadow.name, shadow.instances
 
     def same_as(self, other: RoutingPlan | None) -> bool:
         """Equal but for the version: writing it again would change nothing."""
@@ -72,6 +85,10 @@ class RoutingPlan:
                         {"name": v.name, "weight": v.weight, "instances": v.instances}
                         for v in f.variants
                     ],
+                    "shadows": [
+                        {"name": s.name, "sampling": s.sampling, "instances": s.instances}
+                        for s in f.shadows
+                    ],
                 }
                 for f in self.fleets
             ],
@@ -90,6 +107,10 @@ class RoutingPlan:
                         PlannedVariant(v["name"], float(v["weight"]), int(v["instances"]))
                         for v in f["variants"]
                     ),
+                    tuple(
+                        PlannedShadow(s["name"], float(s["sampling"]), int(s["instances"]))
+                        for s in f.get("shadows", ())
+                    ),
                 )
                 for f in doc["fleets"]
             ),
@@ -98,11 +119,24 @@ class RoutingPlan:
 
 
 def fleet_plan(
-    config: str, share: float, weights: Mapping[str, float], counts: Mapping[str, int]
+    config: str,
+    share: float,
+    weights: Mapping[str, float],
+    counts: Mapping[str, int],
+    shadows: tuple[PlannedShadow, ...] = (),
 ) -> PlannedFleet:
     """A fleet of `config` at `share`, its variants weighted and counted as given."""
     return PlannedFleet(
         config,
         share,
         tuple(PlannedVariant(name, float(weights[name]), counts[name]) for name in weights),
+        shadows,
+    )
+
+
+def planned_shadows(config: EndpointConfig) -> tuple[PlannedShadow, ...]:
+    """The config's shadow variants as it declares them (sampling, instance count)."""
+    return tuple(
+        PlannedShadow(s.name, config.sampling(s), s.initial_instance_count)
+        for s in config.shadow_variants
     )

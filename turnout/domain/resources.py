@@ -87,15 +87,28 @@ class DataCapture:
 
 @dataclass(frozen=True)
 class EndpointConfig:
-    """An immutable list of production variants (and what of their traffic to capture)."""
+    """An immutable list of production variants (and what of their traffic to capture).
+
+    Shadow variants (SageMaker's ShadowProductionVariants) receive a copy of a sample of
+    the production traffic; their answers never reach the caller (ADR 0021).
+    """
 
     name: str
     variants: tuple[ProductionVariant, ...]
     created_at: float = 0.0
     data_capture: DataCapture | None = None
+    shadow_variants: tuple[ProductionVariant, ...] = ()
 
     def variant(self, name: str) -> ProductionVariant | None:
-        return next((v for v in self.variants if v.name == name), None)
+        """The production or shadow variant of that name."""
+        return next((v for v in (*self.variants, *self.shadow_variants) if v.name == name), None)
+
+    def sampling(self, shadow: ProductionVariant) -> float:
+        """The share of production requests mirrored to `shadow`: its weight over the
+        production variants' total, at most 1 (SageMaker's rule: weight 0.5 beside a
+        production variant of weight 1 mirrors half the requests)."""
+        total = sum(v.initial_weight for v in self.variants)
+        return min(1.0, shadow.initial_weight / total) if total > 0 else 0.0
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ BATCH_BOUNDS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 
 
 class VariantMetrics:
-    __slots__ = ("_flushed", "batches", "key", "window")
+    __slots__ = ("_flushed", "batches", "key", "shadow_dropped", "window")
 
     def __init__(self, key: VariantKey) -> None:
         self.key = key
@@ -23,6 +23,8 @@ class VariantMetrics:
         self._flushed = Window()
         # Cumulative count of predict calls per BATCH_BOUNDS bucket, and their sizes' sum.
         self.batches = BatchSizes()
+        # A shadow variant: copies dropped because its mirroring lane was full (cumulative).
+        self.shadow_dropped = 0
 
     def observe(
         self, status: int, model_error: bool, model_us: float | None, overhead_us: float

@@ -5,7 +5,7 @@ A protocol adapter (turnout.api.runtime) turns a request into an `Invocation`, a
 here, knowing no protocol: admission, the variant choice (TargetVariant, targeting rules,
 sticky users, weights), the instance choice (fewest requests in flight), forwarding with
 its retry and bounded waits, and after the answer the outcome hooks (metrics, exposures,
-data capture; shadow mirroring next). The hot path: no store access, no allocation storms.
+data capture, shadow mirroring). The hot path: no store access, no allocation storms.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from turnout.domain.routing import MAX_KEY_LENGTH
 from turnout.routing.choice import least_outstanding
 from turnout.routing.keys import new_user_id
 from turnout.routing.router import Router
+from turnout.routing.shadow import Answer, Mirror
 from turnout.routing.table import EndpointRoute, Upstream, VariantRoute
 from turnout.routing.upstream import (
     UpstreamClosed,
@@ -148,6 +149,8 @@ class Dispatcher:
     def __init__(self, router: Router) -> None:
         self.router = router
         self._turn = 0  # rotates tie-breaking between equally loaded instances
+        # Copies to shadow variants, after the answer (ADR 0021); pairs go to the sink.
+        self.mirror = Mirror(self._forward, _failure_answer, router.shadow_pairs)
 
     # -- admission --------------------------------------------------------------------
 
@@ -320,6 +323,11 @@ class Dispatcher:
         capture = variant.capture
         if capture is not None and random() < capture.fraction:
             offer_capture(capture, invocation, response)
+        if variant.shadows:
+            answer = Answer(
+                response.status, response.body, response.header(b"content-type"), outcome.model_us
+            )
+            self._mirror(invocation, variant, answer)
 
     def failed(self, invocation: Invocation, error: DispatchError) -> None:
         """Count a failure in its variant's metrics, when a variant had been chosen."""
@@ -330,6 +338,18 @@ class Dispatcher:
         model_error = error.failure in _MODEL_FAILURES
         variant.metrics.observe(
             error.status, model_error, error.model_us, elapsed - (error.model_us or 0.0)
+        )
+        if model_error and variant.shadows:  # the shadow is compared on failures too
+            self._mirror(invocation, variant, _answer_of(error))
+
+    def _mirror(self, invocation: Invocation, variant: VariantRoute, answer: Answer) -> None:
+        self.mirror.offer(
+            invocation.endpoint,
+            variant,
+            invocation.path,
+            invocation.relayed,
+            invocation.body,
+            answer,
         )
 
 
@@ -347,6 +367,21 @@ def offer_capture(
 
 
 _MODEL_FAILURES = frozenset((Failure.MODEL_ERROR, Failure.TIMEOUT, Failure.NO_ANSWER))
+
+
+def _answer_of(error: DispatchError) -> Answer:
+    response = error.response
+    if response is None:
+        return Answer(error.status, error.message.encode(), None, error.model_us)
+    return Answer(response.status, response.body, response.header(b"content-type"), error.model_us)
+
+
+def _failure_answer(exc: BaseException) -> tuple[int, bytes, float | None] | None:
+    """A shadow's forwarding error as (status, body, model µs); None if not a DispatchError."""
+    if not isinstance(exc, DispatchError):
+        return None
+    answer = _answer_of(exc)
+    return answer.status, answer.body, answer.model_us
 
 
 def _assign(

@@ -20,6 +20,7 @@ from turnout.domain.rollups import VariantKey
 from turnout.domain.routing import RoutingSettings
 from turnout.instances.backend import WORKER_KEEP_ALIVE, Instance, runs_command
 from turnout.metrics.counters import VariantMetrics
+from turnout.routing.shadow import PairSink
 from turnout.routing.table import (
     EndpointRoute,
     RoutingTable,
@@ -66,6 +67,8 @@ class Router:
         self._routing: dict[str, RoutingSettings] = {}  # by endpoint (ADR 0013)
         # Where invocations report who was assigned what (set by the runtime), if anywhere.
         self.exposures: ExposureSink | None = None
+        # Where shadow variants' answers go to be compared with production's (ADR 0021).
+        self.shadow_pairs: PairSink | None = None
 
     def publish(self, endpoint: str, targets: Sequence[VariantTarget]) -> None:
         """Route `endpoint` to these variants (of one fleet, or two) from the next request on.
@@ -81,11 +84,20 @@ class Router:
                 self.capture.for_variant(endpoint, t.config, t.name, t.capture)
                 if self.capture
                 else None,
+                t.sampling,
             )
             for t in targets
         ]
+        production = [r for r in routes if r.sampling is None]
+        shadows = [r for r in routes if r.sampling is not None]
+        for r in production:  # each mirrors to its own fleet's shadow variants
+            r.shadows = tuple(s for s in shadows if s.config == r.config)
         route = EndpointRoute(
-            endpoint, routes, [t.weight for t in targets], self._routing.get(endpoint)
+            endpoint,
+            production,
+            [t.weight for t in targets if t.sampling is None],
+            self._routing.get(endpoint),
+            shadows,
         )
         self._swap({**self.table.endpoints, endpoint: route})
 
@@ -97,7 +109,9 @@ class Router:
         self._routing[endpoint] = settings
         current = self.table.endpoints.get(endpoint)
         if current is not None:
-            route = EndpointRoute(endpoint, current.routes, current.weights_in, settings)
+            route = EndpointRoute(
+                endpoint, current.routes, current.weights_in, settings, current.shadows
+            )
             self._swap({**self.table.endpoints, endpoint: route})
 
     def withdraw(self, endpoint: str) -> None:
@@ -137,7 +151,7 @@ class Router:
         return {
             VariantKey(name, r.config, r.name)
             for name, route in self.table.endpoints.items()
-            for r in route.routes
+            for r in route.all_routes()
         }
 
     def instances(self, key: VariantKey) -> tuple[Instance, ...]:
@@ -173,7 +187,7 @@ class Router:
         return {
             u.instance.spec.id
             for route in self.table.endpoints.values()
-            for variant in route.routes
+            for variant in route.all_routes()
             for u in variant.upstreams
         }
 

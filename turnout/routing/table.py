@@ -40,9 +40,17 @@ class Upstream:
 
 
 class VariantRoute:
-    """One variant of one fleet: its instances and the counters its invocations feed."""
+    """One variant of one fleet: its instances and the counters its invocations feed.
 
-    __slots__ = ("capture", "config", "metrics", "name", "name_header", "upstreams")
+    `shadows` are the fleet's shadow variants this variant's requests are mirrored to, each
+    with its sampled share; a shadow variant's own route has `sampling` set and is never
+    chosen for a caller.
+    """
+
+    __slots__ = (
+        "capture", "config", "metrics", "name", "name_header", "sampling", "shadows",
+        "upstreams",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -51,6 +59,7 @@ class VariantRoute:
         upstreams: tuple[Upstream, ...],
         metrics: VariantMetrics,
         capture: VariantCapture | None = None,
+        sampling: float | None = None,
     ) -> None:
         self.config = config
         self.name = name
@@ -58,18 +67,25 @@ class VariantRoute:
         self.upstreams = upstreams
         self.metrics = metrics
         self.capture = capture  # the config's data capture (sampling, queue), if any
+        self.sampling = sampling
+        self.shadows: tuple[VariantRoute, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class VariantTarget:
     """What the control plane publishes for one variant of one fleet (endpoint config),
-    with the config's DataCaptureConfig as read from the store (None: no capture)."""
+    with the config's DataCaptureConfig as read from the store (None: no capture).
+
+    A shadow variant has a `sampling` share (its weight is then unused): it is mirrored
+    that share of the requests its fleet's production variants answer.
+    """
 
     config: str
     name: str
     weight: float
     instances: Sequence[Instance]
     capture: DataCapture | None = None
+    sampling: float | None = None
 
 
 class EndpointRoute:
@@ -79,7 +95,9 @@ class EndpointRoute:
     weights and `settings.targeting` routes some of them first.
     """
 
-    __slots__ = ("_by_name", "chooser", "name", "routes", "settings", "sticky", "weights_in")
+    __slots__ = (
+        "_by_name", "chooser", "name", "routes", "settings", "shadows", "sticky", "weights_in",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -87,9 +105,11 @@ class EndpointRoute:
         routes: Sequence[VariantRoute],
         weights: Sequence[float],
         settings: RoutingSettings | None = None,
+        shadows: Sequence[VariantRoute] = (),
     ):
         self.name = name
         self.routes = tuple(routes)
+        self.shadows = tuple(shadows)  # mirrored only: never chosen, never a TargetVariant
         self.weights_in = tuple(weights)  # as published, to rebuild with other settings
         self.settings = settings
         self.sticky = Assigner(settings, routes, weights) if settings else None
@@ -114,7 +134,13 @@ class EndpointRoute:
         return found.pick(u)
 
     def find(self, config: str, variant: str) -> VariantRoute | None:
-        return next((r for r in self.routes if r.config == config and r.name == variant), None)
+        """The production or shadow variant route of that fleet and name."""
+        return next(
+            (r for r in self.all_routes() if r.config == config and r.name == variant), None
+        )
+
+    def all_routes(self) -> tuple[VariantRoute, ...]:
+        return self.routes + self.shadows if self.shadows else self.routes
 
     def weights(self) -> dict[tuple[str, str], float]:
         """Each route's share of the endpoint's traffic, keyed by (config, variant)."""

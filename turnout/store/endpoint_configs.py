@@ -28,7 +28,8 @@ _live = endpoint_configs.c.deleted_at.is_(None)
 
 
 def add(conn: Connection, config: EndpointConfig) -> None:
-    names = [variant.name for variant in config.variants]
+    declared = (*config.variants, *config.shadow_variants)
+    names = [variant.name for variant in declared]
     if len(set(names)) != len(names):
         raise InvalidRequest(f'The variant names of endpoint config "{config.name}" repeat.')
     values = {
@@ -40,11 +41,11 @@ def add(conn: Connection, config: EndpointConfig) -> None:
     if config_id is None:
         raise AlreadyExists("endpoint config", config.name)
     # The live model of each name now: the config keeps that row even once it is deleted.
-    model_ids = model_rows.live_ids(conn, (variant.model_name for variant in config.variants))
-    for variant in config.variants:
+    model_ids = model_rows.live_ids(conn, (variant.model_name for variant in declared))
+    for variant in declared:
         if variant.model_name not in model_ids:
             raise NotFound("model", variant.model_name)
-    if config.variants:
+    if declared:
         conn.execute(
             sa.insert(production_variants),
             [
@@ -57,8 +58,9 @@ def add(conn: Connection, config: EndpointConfig) -> None:
                     "initial_weight": variant.initial_weight,
                     "instance_type": variant.instance_type,
                     "serverless_config": _serverless_row(variant.serverless),
+                    "shadow": position >= len(config.variants),
                 }
-                for position, variant in enumerate(config.variants)
+                for position, variant in enumerate(declared)
             ],
         )
 
@@ -126,18 +128,19 @@ def _load(conn: Connection, where: sa.ColumnElement[bool]) -> dict[int, Fleet]:
         .where(where)
         .order_by(production_variants.c.config_id, production_variants.c.position)
     )
-    variants: dict[int, list[tuple[ProductionVariant, Model]]] = defaultdict(list)
+    variants: dict[int, list[tuple[ProductionVariant, Model, bool]]] = defaultdict(list)
     for row in variant_rows:
-        variants[row.config_id].append((_variant(row), model_rows.from_row(row)))
+        variants[row.config_id].append((_variant(row), model_rows.from_row(row), row.shadow))
     return {
         row.id: Fleet(
             config=EndpointConfig(
                 name=row.name,
-                variants=tuple(variant for variant, _ in variants[row.id]),
+                variants=tuple(v for v, _, shadow in variants[row.id] if not shadow),
                 created_at=row.created_at,
                 data_capture=_capture(row.data_capture),
+                shadow_variants=tuple(v for v, _, shadow in variants[row.id] if shadow),
             ),
-            models={variant.name: model for variant, model in variants[row.id]},
+            models={variant.name: model for variant, model, _ in variants[row.id]},
         )
         for row in config_rows
     }

@@ -84,6 +84,9 @@ production_variants = sa.Table(
     sa.Column("instance_type", sa.Text, nullable=True),
     # SageMaker's ServerlessConfig of the variant ({"memory_size_mb": ..., ...}), or NULL.
     sa.Column("serverless_config", sa.JSON(none_as_null=True), nullable=True),
+    # A shadow variant (ShadowProductionVariants): mirrored a sample of the traffic, never
+    # answering callers; its weight over the production variants' is the sampled share.
+    sa.Column("shadow", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.UniqueConstraint("config_id", "name"),
 )
 
@@ -322,4 +325,34 @@ leases = sa.Table(
     sa.Column("holder", sa.Text, nullable=False),
     sa.Column("acquired_at", sa.Double, nullable=False),
     sa.Column("expires_at", sa.Double, nullable=False),
+)
+
+# Shadow variants (ADR 0021): each router's tally of (production answer, shadow answer)
+# pairs for one shadow variant over one flush period (turnout.shadow.tally as JSON); a
+# report over a time window sums the rows whose period starts in it.
+shadow_comparisons = sa.Table(
+    "shadow_comparisons",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("endpoint", sa.Text, nullable=False),
+    sa.Column("config", sa.Text, nullable=False),
+    sa.Column("variant", sa.Text, nullable=False),  # the production variant mirrored
+    sa.Column("shadow", sa.Text, nullable=False),
+    sa.Column("node", sa.Text, nullable=False),
+    sa.Column("period_start", sa.Double, nullable=False),
+    sa.Column("document", sa.JSON, nullable=False),
+    sa.Index("ix_shadow_comparisons_endpoint_period", "endpoint", "period_start"),
+)
+
+# SageMaker's inference experiments (shadow tests): the definition and state as JSON
+# (turnout.domain.inference_experiments), kept after they end.
+inference_experiments = sa.Table(
+    "inference_experiments",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("endpoint", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("updated_at", sa.Double, nullable=False),
+    sa.Column("document", sa.JSON, nullable=False),
 )

@@ -12,12 +12,15 @@ from dataclasses import dataclass
 MODEL = "model"
 ENDPOINT_CONFIG = "endpoint-config"
 ENDPOINT = "endpoint"
-RESOURCES = (MODEL, ENDPOINT_CONFIG, ENDPOINT)
+INFERENCE_EXPERIMENT = "inference-experiment"
+RESOURCES = (MODEL, ENDPOINT_CONFIG, ENDPOINT)  # those that take tags
 
 # The store's words for each kind (turnout.errors.NotFound.kind) -> ARN resource type.
-RESOURCE_OF_KIND = {"model": MODEL, "endpoint config": ENDPOINT_CONFIG, "endpoint": ENDPOINT}
+RESOURCE_OF_KIND = {"model": MODEL, "endpoint config": ENDPOINT_CONFIG, "endpoint": ENDPOINT,
+                    "inference experiment": INFERENCE_EXPERIMENT}  # fmt: skip
 # How SageMaker's messages name each resource type.
-WORDS = {MODEL: "model", ENDPOINT_CONFIG: "endpoint configuration", ENDPOINT: "endpoint"}
+WORDS = {MODEL: "model", ENDPOINT_CONFIG: "endpoint configuration", ENDPOINT: "endpoint",
+         INFERENCE_EXPERIMENT: "inference experiment"}  # fmt: skip
 
 _ARN = re.compile(
     r"arn:(?P<partition>aws[a-z-]*):sagemaker:(?P<region>[a-z0-9-]*):(?P<account>[0-9]{12}):"

@@ -9,6 +9,7 @@ from typing import Any
 from turnout.api.sagemaker import arns
 from turnout.api.sagemaker.errors import AwsError, not_found, validation_error
 from turnout.service import ControlPlane
+from turnout.shadow.experiments import InferenceExperiments
 
 Params = Mapping[str, Any]
 Answer = dict[str, Any]
@@ -19,6 +20,7 @@ class Context:
     control: ControlPlane
     account: str
     region: str
+    inference_experiments: InferenceExperiments | None = None
 
     def arn(self, resource: str, name: str) -> str:
         return arns.build(self.region, self.account, resource, name)

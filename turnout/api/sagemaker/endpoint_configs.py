@@ -17,7 +17,7 @@ from turnout.api.sagemaker.listing import query_of
 from turnout.api.sagemaker.tags import tag_new
 from turnout.domain.resources import EndpointConfig, ProductionVariant, ServerlessConfig
 
-_UNSUPPORTED = ("ShadowProductionVariants", "AsyncInferenceConfig", "ExplainerConfig")
+_UNSUPPORTED = ("AsyncInferenceConfig", "ExplainerConfig")
 _UNSUPPORTED_VARIANT = ("InstancePools", "CoreDumpConfig", "ManagedInstanceScaling",
                         "CapacityReservationConfig", "AcceleratorPartitionLayouts")  # fmt: skip
 
@@ -28,14 +28,19 @@ def create_endpoint_config(ctx: Context, params: Params) -> Answer:
     variants = tuple(
         _variant(v, index) for index, v in enumerate(params["ProductionVariants"], start=1)
     )
+    shadows = tuple(
+        _variant(v, index, "ShadowProductionVariants")
+        for index, v in enumerate(params.get("ShadowProductionVariants") or (), start=1)
+    )
     capture = data_capture_of(params)
-    ctx.control.create_endpoint_config(EndpointConfig(name, variants, data_capture=capture))
+    config = EndpointConfig(name, variants, data_capture=capture, shadow_variants=shadows)
+    ctx.control.create_endpoint_config(config)
     tag_new(ctx, "endpoint config", name, params.get("Tags"))
     return {"EndpointConfigArn": ctx.arn(ENDPOINT_CONFIG, name)}
 
 
-def _variant(spec: Params, index: int) -> ProductionVariant:
-    where = f"ProductionVariants.{index}."
+def _variant(spec: Params, index: int, member: str = "ProductionVariants") -> ProductionVariant:
+    where = f"{member}.{index}."
     refuse_unsupported(spec, _UNSUPPORTED_VARIANT, where)
     if not spec.get("ModelName"):
         raise validation_error(f"{where}ModelName is required: the model this variant serves.")
@@ -95,26 +100,28 @@ def serverless_answer(config: ServerlessConfig | None) -> Answer | None:
     )
 
 
+def _variant_answer(v: ProductionVariant) -> Answer:
+    return without_none(
+        {
+            "VariantName": v.name,
+            "ModelName": v.model_name,
+            "InitialInstanceCount": None if v.serverless else v.initial_instance_count,
+            "InstanceType": v.instance_type,
+            "InitialVariantWeight": v.initial_weight,
+            "ServerlessConfig": serverless_answer(v.serverless),
+        }
+    )
+
+
 def describe_endpoint_config(ctx: Context, params: Params) -> Answer:
     config = ctx.control.describe_endpoint_config(params["EndpointConfigName"])
-    variants = [
-        without_none(
-            {
-                "VariantName": v.name,
-                "ModelName": v.model_name,
-                "InitialInstanceCount": None if v.serverless else v.initial_instance_count,
-                "InstanceType": v.instance_type,
-                "InitialVariantWeight": v.initial_weight,
-                "ServerlessConfig": serverless_answer(v.serverless),
-            }
-        )
-        for v in config.variants
-    ]
+    shadows = [_variant_answer(v) for v in config.shadow_variants]
     return without_none(
         {
             "EndpointConfigName": config.name,
             "EndpointConfigArn": ctx.arn(ENDPOINT_CONFIG, config.name),
-            "ProductionVariants": variants,
+            "ProductionVariants": [_variant_answer(v) for v in config.variants],
+            "ShadowProductionVariants": shadows or None,
             "DataCaptureConfig": config_answer(config.data_capture),
             "CreationTime": config.created_at,
             "EnableNetworkIsolation": False,

@@ -20,7 +20,14 @@ from turnout.api.sagemaker.tags import tag_new
 from turnout.deploy.plans import DesiredVariant, initial_states
 from turnout.deploy.rollout import green_share
 from turnout.domain.deployments import Deployment, Phase, RolloutPolicy, policy_document, policy_of
-from turnout.domain.resources import Endpoint, EndpointStatus, Fleet, Model, VariantState
+from turnout.domain.resources import (
+    Endpoint,
+    EndpointStatus,
+    Fleet,
+    Model,
+    ProductionVariant,
+    VariantState,
+)
 
 S = EndpointStatus
 # What each variant is doing while the endpoint is in these states (SageMaker's VariantStatus).
@@ -48,6 +55,11 @@ def describe_endpoint(ctx: Context, params: Params) -> Answer:
         "EndpointArn": ctx.arn(ENDPOINT, endpoint.name),
         "EndpointConfigName": endpoint.config_name,
         "ProductionVariants": variants,
+        "ShadowProductionVariants": [
+            _shadow_summary(v, current, endpoint, in_progress)
+            for v in current.config.shadow_variants
+        ]
+        or None,
         "EndpointStatus": endpoint.status.value,
         "FailureReason": _bounded(endpoint.failure_reason),
         "DataCaptureConfig": summary_answer(ctx.control.data_capture(endpoint.name)),
@@ -129,6 +141,21 @@ def _variant_summary(
             "DesiredServerlessConfig": serverless,
         }
     )
+
+
+def _shadow_summary(
+    variant: ProductionVariant, fleet: Fleet, endpoint: Endpoint, in_progress: str | None
+) -> Answer:
+    """A shadow variant: its weight and count are its config's (they do not change live)."""
+    serving = endpoint.variants and endpoint.variants[0].current_weight is not None
+    state = VariantState(
+        variant.name,
+        variant.initial_weight,
+        variant.initial_instance_count,
+        variant.initial_weight if serving else None,
+        variant.initial_instance_count if serving else None,
+    )
+    return _variant_summary(state, fleet, endpoint, in_progress)
 
 
 def _deployed_images(model: Model | None) -> list[Answer]:

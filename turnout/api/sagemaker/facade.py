@@ -28,6 +28,7 @@ from turnout.api.sagemaker.servicemodel import sagemaker
 from turnout.asgi import Receive, Scope, Send
 from turnout.errors import AlreadyExists, NotFound, TurnoutError
 from turnout.service import ControlPlane
+from turnout.shadow.experiments import InferenceExperiments
 
 log = logging.getLogger("turnout.api.sagemaker")
 
@@ -73,8 +74,14 @@ def _aws_error(ctx: Context, err: TurnoutError) -> AwsError:
 
 
 class SageMakerApi:
-    def __init__(self, control: ControlPlane, account: str, region: str) -> None:
-        self._ctx = Context(control, account, region)
+    def __init__(
+        self,
+        control: ControlPlane,
+        account: str,
+        region: str,
+        inference_experiments: InferenceExperiments | None = None,
+    ) -> None:
+        self._ctx = Context(control, account, region, inference_experiments)
         # Load the service model now, off the event loop, so the first call is not slow.
         threading.Thread(target=sagemaker, name="sagemaker-model", daemon=True).start()
 

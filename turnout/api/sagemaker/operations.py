@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from turnout.api.sagemaker import endpoint_configs, endpoints, models, tags
+from turnout.api.sagemaker import endpoint_configs, endpoints, inference_experiments, models, tags
 from turnout.api.sagemaker.context import Answer, Context, Params
 
 Handler = Callable[[Context, Params], Answer]
@@ -24,6 +24,10 @@ HANDLERS: Mapping[str, Handler] = {
     "UpdateEndpoint": endpoints.update_endpoint,
     "UpdateEndpointWeightsAndCapacities": endpoints.update_endpoint_weights_and_capacities,
     "DeleteEndpoint": endpoints.delete_endpoint,
+    "CreateInferenceExperiment": inference_experiments.create_inference_experiment,
+    "DescribeInferenceExperiment": inference_experiments.describe_inference_experiment,
+    "ListInferenceExperiments": inference_experiments.list_inference_experiments,
+    "StopInferenceExperiment": inference_experiments.stop_inference_experiment,
     "AddTags": tags.add_tags,
     "ListTags": tags.list_tags,
     "DeleteTags": tags.delete_tags,

@@ -1,0 +1,1 @@
+"""Shadow variants' answers compared with production's, and inference experiments (ADR 0021)."""
