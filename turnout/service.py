@@ -13,7 +13,6 @@ from typing import Protocol
 
 from turnout.capture import destination as capture
 from turnout.capture.hub import CaptureHub, CaptureStatus
-from turnout.checks.spec import validate as validate_prediction_test
 from turnout.deploy import shifting
 from turnout.deploy.plans import DesiredVariant, apply_desired, initial_states
 from turnout.deploy.validation import check_name, check_shadow_variants, check_variants
@@ -81,8 +80,12 @@ class ControlPlane:
         clock: Callable[[], float] = time.time,
         capture: CaptureHub | None = None,
         node_timeout: float = 10.0,
+        check_prediction_test: Callable[[PredictionTest], object] | None = None,
     ) -> None:
         self._store = store
+        # turnout.checks.spec.validate, given by the server: the checks package talks HTTP
+        # through turnout.client, which the service layer must not import (no cycle).
+        self._check_prediction_test = check_prediction_test
         self._cluster = ClusterStore(store)
         self._node_timeout = node_timeout
         self._deployer = deployer
@@ -214,7 +217,9 @@ class ControlPlane:
                 raise InvalidRequest(
                     "A prediction test gates a guarded deployment: give a deployment config too."
                 )
-            validate_prediction_test(prediction_test)
+            if self._check_prediction_test is None:
+                raise InvalidRequest("This turnout does not run prediction tests.")
+            self._check_prediction_test(prediction_test)
         endpoint = self._require_in_service(name)
         if policy is not None:
             self._begin_deployment(endpoint, config_name, policy, prediction_test)
