@@ -168,6 +168,7 @@ class EndpointConfigInfo(TypedDict):
     variants: list[VariantInfo]
     created_at: float
     data_capture: dict[str, Any] | None  # as given to create_endpoint_config
+    shadow_variants: list[VariantInfo]  # get copies of traffic, never answer callers
 
 
 class DataCaptureStatusInfo(TypedDict):
@@ -526,12 +527,18 @@ class Client:
         name: str,
         variants: Sequence[Variant | Mapping[str, Any]],
         data_capture: Mapping[str, Any] | None = None,
+        shadow_variants: Sequence[Variant | Mapping[str, Any]] = (),
     ) -> EndpointConfigInfo:
-        """`data_capture`: {"destination", "sampling_percentage", ...} (DataCaptureIn)."""
+        """`data_capture`: {"destination", "sampling_percentage", ...} (DataCaptureIn).
+        `shadow_variants` get a copy of weight/production weight of the traffic."""
         body: dict[str, Any] = {
             "name": name,
             "variants": [asdict(v) if isinstance(v, Variant) else dict(v) for v in variants],
         }
+        if shadow_variants:
+            body["shadow_variants"] = [
+                asdict(v) if isinstance(v, Variant) else dict(v) for v in shadow_variants
+            ]
         if data_capture is not None:
             body["data_capture"] = dict(data_capture)
         return cast(EndpointConfigInfo, self._call("POST", "/api/v1/endpoint-configs", body))

@@ -21,6 +21,7 @@ from scipy.stats import binom
 from tests.conftest import Artifacts, Deploy
 from tests.support.endpoints import VariantOf, poll_until
 from tests.support.load import LoadProcess
+from tests.support.models import digits_rows, make_shadow_model
 from turnout.cli.background import BackgroundServer
 from turnout.client import Client, Variant
 from turnout.domain.rollups import PERIOD
@@ -260,3 +261,42 @@ def test_an_experiment_shows_its_decision_and_lift_chart(
     assert lift == pytest.approx(100 * shown["lift_relative"]["value"])
     assert lift > 0
     page.screenshot(path=str(SHOTS / "experiment.png"), full_page=True)
+
+
+def test_a_shadow_variant_shows_its_agreement_and_chart(
+    server: BackgroundServer, client: Client, page: Page, tmp_path: Path
+) -> None:
+    name = "dash-shadow"
+    for model, mode in (("dash-prod", "none"), ("dash-contrary", "contrary")):
+        client.create_model(model, str(make_shadow_model(tmp_path / model, mode)))
+    client.create_endpoint_config(
+        name, [Variant("A", "dash-prod")], shadow_variants=[Variant("S", "dash-contrary")]
+    )
+    client.create_endpoint(name, name)
+    client.wait_for_endpoint(name)
+    rows, _ = digits_rows(80, seed=5)
+    for row in rows:
+        assert client.invoke(name, [row]).variant == "A"
+    (expected,) = poll_until(
+        lambda: client.shadow_reports(name),
+        lambda r: bool(r) and r[0]["compared"] == len(rows),
+        timeout=30,
+        what="every pair compared",
+    )
+    page.goto(f"{server.url}/dashboard/endpoints/{name}")
+    title = page.get_by_test_id("shadow-agreement-S")
+    title.wait_for(timeout=15_000)
+    assert float(title.get_attribute("data-agreement") or "nan") == pytest.approx(
+        expected["agreement"]
+    )
+    assert page.get_by_test_id("shadow-row-S").inner_text() == "S (shadow)"
+    # Copies are not traffic: production has all of the split.
+    assert float(page.get_by_test_id("share-A").get_attribute("data-share") or 0) == 1.0
+    assert float(page.get_by_test_id("share-S").get_attribute("data-share") or 1) == 0.0
+    # The chart is drawn: Plotly's agreement trace holds the report's points.
+    points = page.evaluate(
+        """() => document.querySelector('[data-testid="shadow-chart-S"]').data[0].y"""
+    )
+    assert points == [pytest.approx(100 * m["agreement"]) for m in expected["timeline"]]
+    assert page.locator('[data-testid="shadow-chart-S"] .scatterlayer path').count() > 0
+    page.screenshot(path=str(SHOTS / "shadow.png"), full_page=True)

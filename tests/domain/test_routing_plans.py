@@ -7,7 +7,14 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from turnout.domain.plans import PlannedFleet, PlannedVariant, RoutingPlan, fleet_plan
+from turnout.domain.plans import (
+    PlannedFleet,
+    PlannedVariant,
+    RoutingPlan,
+    fleet_plan,
+    planned_shadows,
+)
+from turnout.domain.resources import EndpointConfig, ProductionVariant
 
 
 def test_a_fleet_splits_its_share_by_weight() -> None:
@@ -48,3 +55,21 @@ def test_a_plan_survives_its_json_document(
     plan = RoutingPlan("ep", version, tuple(found), serving)
     document = json.loads(json.dumps(plan.document()))
     assert RoutingPlan.of_document("ep", version, document) == plan
+
+
+def test_shadow_variants_are_planned_counted_and_round_trip() -> None:
+    config = EndpointConfig(
+        "cfg",
+        (ProductionVariant("A", "m1", 1, 2.0),),
+        shadow_variants=(ProductionVariant("S", "m2", 3, 0.5),),
+    )
+    shadows = planned_shadows(config)
+    assert [(s.name, s.sampling, s.instances) for s in shadows] == [("S", 0.25, 3)]
+    plan = RoutingPlan("e", 4, (fleet_plan("cfg", 1.0, {"A": 2.0}, {"A": 1}, shadows),))
+    assert list(plan.counts()) == [("cfg", "A", 1), ("cfg", "S", 3)]
+    assert RoutingPlan.of_document("e", 4, plan.document()) == plan
+    # A weight at or above production's mirrors every request.
+    heavy = EndpointConfig(
+        "c", config.variants, shadow_variants=(ProductionVariant("S", "m", 1, 5.0),)
+    )
+    assert planned_shadows(heavy)[0].sampling == 1.0

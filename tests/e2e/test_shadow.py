@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.api.sagemaker.conftest import clients
 from tests.support.endpoints import poll_until
@@ -26,6 +27,7 @@ from tests.support.models import (
     make_tarball,
     train_digits,
 )
+from tests.support.prometheus import samples
 from turnout.cli.background import BackgroundServer
 from turnout.client import Client
 
@@ -78,7 +80,7 @@ def _invocations(client: Client, endpoint: str) -> dict[str, float]:
 
 
 def test_a_failing_shadow_gets_its_share_and_costs_callers_nothing(
-    boto: tuple[Any, Any], models: dict[str, str], client: Client
+    boto: tuple[Any, Any], models: dict[str, str], client: Client, server: BackgroundServer
 ) -> None:
     sm, runtime = boto
     sm.create_endpoint_config(
@@ -129,7 +131,44 @@ def test_a_failing_shadow_gets_its_share_and_costs_callers_nothing(
     errors += shadow["metrics"]["Invocation5XXErrors"]["Sum"]
     assert errors == counts["shadow"]
     assert shadow.get("shadow") is True
+    marked = samples(server.url, "turnout_shadow_variant", "mirrored")
+    assert [(m.labels["variant"], m.value) for m in marked] == [("shadow", 1.0)]
     sm.delete_endpoint(EndpointName="mirrored")
+
+
+@pytest.mark.parametrize(
+    ("production", "shadows", "message"),
+    [
+        (["a", "b"], [("s", 0.5)], "exactly one production variant and one shadow variant"),
+        (["a"], [("s", 0.5), ("t", 0.5)], "exactly one production variant and one shadow"),
+        (["a"], [("a", 0.5)], "appears more than once"),
+        (["a"], [("s", 0.0)], "needs a weight > 0"),
+    ],
+)
+def test_shadow_variants_follow_sagemakers_rules(
+    boto: tuple[Any, Any],
+    models: dict[str, str],
+    production: list[str],
+    shadows: list[tuple[str, float]],
+    message: str,
+) -> None:
+    sm, _ = boto
+    with pytest.raises(ClientError) as caught:
+        sm.create_endpoint_config(
+            EndpointConfigName="bad-shadow",
+            ProductionVariants=[
+                {"VariantName": name, "ModelName": models["production"], **VARIANT}
+                for name in production
+            ],
+            ShadowProductionVariants=[
+                {"VariantName": name, "ModelName": models["contrary"],
+                 "InitialVariantWeight": weight, **VARIANT}
+                for name, weight in shadows
+            ],
+        )  # fmt: skip
+    error = caught.value.response["Error"]
+    assert error["Code"] == "ValidationException"
+    assert message in error["Message"]
 
 
 def test_a_shadow_test_reports_its_agreement_and_promote_switches_without_failures(

@@ -122,11 +122,20 @@ class EndpointConfigIn(BaseModel):
     data_capture: DataCaptureIn | None = Field(
         None, description="Record a sample of invocations (SageMaker's DataCaptureConfig)."
     )
+    shadow_variants: list[VariantIn] = Field(
+        default_factory=list,
+        description="Variants that get a copy of a sample of the traffic and never answer "
+        "callers (SageMaker's ShadowProductionVariants): weight / production weight is the "
+        "share mirrored. With shadows: one production variant and one shadow variant.",
+    )
 
     def resource(self) -> EndpointConfig:
         capture = self.data_capture.resource() if self.data_capture else None
         return EndpointConfig(
-            self.name, tuple(v.resource() for v in self.variants), data_capture=capture
+            self.name,
+            tuple(v.resource() for v in self.variants),
+            data_capture=capture,
+            shadow_variants=tuple(v.resource() for v in self.shadow_variants),
         )
 
 
@@ -143,23 +152,25 @@ class EndpointConfigOut(BaseModel):
     variants: list[VariantOut]
     created_at: float
     data_capture: DataCaptureOut | None = None
+    shadow_variants: list[VariantOut] = Field(default_factory=list)
 
     @classmethod
     def of(cls, config: EndpointConfig) -> EndpointConfigOut:
+        def out(v: ProductionVariant) -> VariantOut:
+            return VariantOut(
+                name=v.name,
+                model=v.model_name,
+                instance_count=v.initial_instance_count,
+                weight=v.initial_weight,
+                instance_type=v.instance_type,
+            )
+
         return cls(
             name=config.name,
-            variants=[
-                VariantOut(
-                    name=v.name,
-                    model=v.model_name,
-                    instance_count=v.initial_instance_count,
-                    weight=v.initial_weight,
-                    instance_type=v.instance_type,
-                )
-                for v in config.variants
-            ],
+            variants=[out(v) for v in config.variants],
             created_at=config.created_at,
             data_capture=DataCaptureOut.of(config.data_capture),
+            shadow_variants=[out(v) for v in config.shadow_variants],
         )
 
 

@@ -53,14 +53,25 @@ def create_config(
             "Defaults: 1 instance, weight 1.",
         ),
     ],
+    shadow: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--shadow",
+            "-s",
+            help=f"A shadow variant as {VARIANT_SHAPE}: it gets a copy of weight / production "
+            "weight of the requests and never answers callers (one production variant then).",
+        ),
+    ] = None,
     url: Url = DEFAULT_URL,
     credentials: CredentialsFile = None,
     as_json: Json = False,
 ) -> None:
-    """Create an endpoint config, e.g. `-v A=digits-a,weight=0.5 -v B=digits-b,weight=0.5`."""
+    """Create an endpoint config, e.g. `-v A=digits-a,weight=0.5 -v B=digits-b,weight=0.5`,
+    or with a shadow mirrored half the requests: `-v A=digits-a -s B=digits-b,weight=0.5`."""
     variants = [parse_variant(spec) for spec in variant]
+    shadows = [parse_variant(spec, "--shadow") for spec in shadow or ()]
     with connect(url, credentials) as client:
-        config = client.create_endpoint_config(name, variants)
+        config = client.create_endpoint_config(name, variants, shadow_variants=shadows)
     if as_json:
         print_json(config)
         return
@@ -68,25 +79,25 @@ def create_config(
     console.print(configs_table([config]))
 
 
-def parse_variant(spec: str) -> Variant:
+def parse_variant(spec: str, option: str = "--variant") -> Variant:
     head, *options = spec.split(",")
     name, sep, model = head.partition("=")
     if not sep or not name.strip() or not model.strip():
-        raise typer.BadParameter(f"{spec!r} is not {VARIANT_SHAPE}", param_hint="--variant")
-    known = parse_pairs(options, "--variant", VARIANT_SHAPE)
+        raise typer.BadParameter(f"{spec!r} is not {VARIANT_SHAPE}", param_hint=option)
+    known = parse_pairs(options, option, VARIANT_SHAPE)
     unknown = set(known) - {"instances", "weight", "type"}
     if unknown:
         raise typer.BadParameter(
             f"unknown option {sorted(unknown)[0]!r} in {spec!r}: use {VARIANT_SHAPE}",
-            param_hint="--variant",
+            param_hint=option,
         )
     return Variant(
         name=name.strip(),
         model=model.strip(),
-        instance_count=number("instances", known["instances"], int, "--variant")
+        instance_count=number("instances", known["instances"], int, option)
         if "instances" in known
         else 1,
-        weight=number("weight", known["weight"], float, "--variant") if "weight" in known else 1.0,
+        weight=number("weight", known["weight"], float, option) if "weight" in known else 1.0,
         instance_type=known.get("type"),
     )
 
@@ -135,10 +146,12 @@ def delete_config(
 def configs_table(configs: list[EndpointConfigInfo]) -> Table:
     table = Table("config", "variant", "model", "instances", "weight", "created", box=None)
     for config in configs:
-        for i, v in enumerate(config["variants"]):
+        shadows = config.get("shadow_variants") or []
+        rows = [(v, "") for v in config["variants"]] + [(v, " (shadow)") for v in shadows]
+        for i, (v, role) in enumerate(rows):
             table.add_row(
                 config["name"] if i == 0 else "",
-                v["name"],
+                v["name"] + role,
                 v["model"],
                 str(v["instance_count"]),
                 f"{v['weight']:g}",

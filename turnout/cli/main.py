@@ -16,9 +16,12 @@ from turnout.cli import (
     endpoints,
     experiments,
     invoke,
+    loadtest,
     metrics,
     models,
     nodes,
+    shadow,
+    size,
     top,
 )
 from turnout.cli.common import print_error
@@ -46,10 +49,13 @@ app.command("invoke")(invoke.invoke_command)
 app.command("check")(check.check_command)
 app.command("demo")(demo.demo_command)
 app.command("top")(top.top_command)
+app.command("loadtest")(loadtest.loadtest_command)
+app.command("size")(size.size_command)
 app.command("nodes")(nodes.nodes_command)
 app.add_typer(experiments.routing_app, name="routing")
 app.command("feedback")(experiments.feedback_command)
 app.add_typer(experiments.experiment_app, name="experiment")
+app.add_typer(shadow.app, name="shadow")
 
 
 def _version(value: bool) -> None:

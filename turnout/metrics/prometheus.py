@@ -69,8 +69,25 @@ class RouterCollector(Collector):
             "counted by the router from the instances' answers.",
             labels=LABELS,
         )
+        shadows = GaugeMetricFamily(
+            "turnout_shadow_variant",
+            "1 for each shadow variant: its invocations are copies of production's requests, "
+            "never answered to a caller.",
+            labels=LABELS,
+        )
+        dropped = CounterMetricFamily(
+            "turnout_shadow_copies_dropped",
+            "Copies not sent to a shadow variant because its lane was full.",
+            labels=LABELS,
+        )
+        for key in sorted(
+            self._router.shadow_keys(), key=lambda k: (k.endpoint, k.config, k.variant)
+        ):
+            shadows.add_metric([key.endpoint, key.config, key.variant], 1)
         for key, metrics in list(self._router.metrics.items()):
             labels = [key.endpoint, key.config, key.variant]
+            if metrics.shadow_dropped:
+                dropped.add_metric(labels, metrics.shadow_dropped)
             totals = metrics.totals()
             for family, (_, _, field) in zip(counters, _COUNTERS, strict=True):
                 family.add_metric(labels, getattr(totals, field))
@@ -82,6 +99,8 @@ class RouterCollector(Collector):
         yield model
         yield overhead
         yield batches
+        yield shadows
+        yield dropped
 
 
 class InstanceCollector(Collector):

@@ -24,6 +24,10 @@ class CounterSource(Protocol):
         """The variants the routing table sends traffic to now."""
         ...
 
+    def shadow_keys(self) -> set[VariantKey]:
+        """The shadow variants the routing table mirrors copies to now."""
+        ...
+
     def instances(self, key: VariantKey) -> Sequence[Instance]:
         """The instances serving `key` in the routing table (none once it is not routed)."""
         ...

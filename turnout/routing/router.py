@@ -157,6 +157,13 @@ class Router:
             for r in route.all_routes()
         }
 
+    def shadow_keys(self) -> set[VariantKey]:
+        return {
+            VariantKey(name, r.config, r.name)
+            for name, route in self.table.endpoints.items()
+            for r in route.shadows
+        }
+
     def instances(self, key: VariantKey) -> tuple[Instance, ...]:
         """The instances the table routes `key`'s traffic to; none once it is not routed."""
         route = self.table.endpoints.get(key.endpoint)

@@ -66,6 +66,10 @@ def _close(production: float, shadow: float, tolerance: Tolerance) -> bool:
 
 
 def _same_tokens(production: bytes, shadow: bytes, tolerance: Tolerance) -> bool:
+    try:
+        production.decode(), shadow.decode()
+    except UnicodeDecodeError:
+        return False  # not text, and not equal bytes
     left = [t for t in _TOKENS.split(production.strip()) if t]
     right = [t for t in _TOKENS.split(shadow.strip()) if t]
     if len(left) != len(right):
@@ -74,7 +78,7 @@ def _same_tokens(production: bytes, shadow: bytes, tolerance: Tolerance) -> bool
 
 
 def _token(token: bytes) -> Any:
-    text = token.decode("utf-8", "replace")
+    text = token.decode()
     try:
         return int(text)
     except ValueError:

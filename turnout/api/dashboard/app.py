@@ -23,15 +23,17 @@ from starlette.staticfiles import StaticFiles
 from turnout.api.dashboard import views
 from turnout.api.deployments import deployments_of
 from turnout.api.experiments import report_out
-from turnout.api.schemas import EndpointOut
+from turnout.api.schemas import EndpointOut, InstanceOut
 from turnout.asgi import Scope
 from turnout.domain.alarms import watched_traffic
 from turnout.domain.rollups import align
 from turnout.errors import NotFound
 from turnout.experiments.service import ExperimentService
+from turnout.instances.backend import Instance
 from turnout.metrics.flusher import Flusher
 from turnout.monitoring import Monitoring
 from turnout.service import ControlPlane
+from turnout.shadow.experiments import InferenceExperiments
 
 STATIC = Path(__file__).resolve().parent / "static"
 PREFIX = "/dashboard/"
@@ -43,6 +45,7 @@ class DashboardSources(Protocol):
     flusher: Flusher
     monitoring: Monitoring
     experiments: ExperimentService
+    inference_experiments: InferenceExperiments
 
 
 def is_dashboard_request(scope: Scope) -> bool:
@@ -93,6 +96,9 @@ def build_dashboard(sources: DashboardSources) -> Starlette:
         instances = await asyncio.to_thread(sources.control.endpoint_instances, name)
         deployments = await asyncio.to_thread(deployments_of, sources.control, name, 10)
         experiments = await asyncio.to_thread(_experiment_reports, sources.experiments, name)
+        shadows = await asyncio.to_thread(
+            sources.inference_experiments.endpoint_reports, name, SHADOW_SECONDS
+        )
         return JSONResponse(
             {
                 "now": now,
@@ -102,6 +108,10 @@ def build_dashboard(sources: DashboardSources) -> Starlette:
                 "usage": views.usage(instances),
                 "deployments": deployments.model_dump(),
                 "experiments": experiments,
+                "shadows": shadows,
+                "shadow_instances": [
+                    _instance(i) for i in instances if i.spec.variant in document["shadows"]
+                ],
                 "alarms": [
                     {
                         "name": a.alarm.name,
@@ -133,9 +143,17 @@ async def _endpoint_document(sources: DashboardSources, name: str) -> dict[str, 
     control = sources.control
     endpoint = await asyncio.to_thread(control.describe_endpoint, name)
     instances = await asyncio.to_thread(control.endpoint_instances, name)
-    return EndpointOut.of(endpoint, instances).model_dump()
+    current, _ = await asyncio.to_thread(control.endpoint_fleets, name)
+    document = EndpointOut.of(endpoint, instances).model_dump()
+    document["shadows"] = [v.name for v in current.config.shadow_variants]
+    return document
 
 
+def _instance(instance: Instance) -> dict[str, Any]:
+    return InstanceOut.of(instance).model_dump()
+
+
+SHADOW_SECONDS = 3600.0  # shadow comparisons: over the last hour
 MAX_REPORTS = 3  # the running experiments first, then the latest stopped ones
 
 

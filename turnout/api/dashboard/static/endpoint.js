@@ -34,7 +34,9 @@ function errorRates(series) {
 }
 
 function split(series, twoFleets) {
-  // Each variant's share of the period's invocations, stacked to 100%.
+  // Each variant's share of the period's invocations, stacked to 100% (copies to shadow
+  // variants are not traffic: left out).
+  series = { ...series, variants: series.variants.filter((v) => !v.shadow) };
   const totals = series.starts.map((_, i) => series.variants.reduce((sum, v) => sum + v.rps[i], 0));
   return lines(series, "rps", twoFleets, { trace: { stackgroup: "one" } }).map((trace) => ({
     ...trace, y: trace.y.map((v, i) => (totals[i] ? (100 * v) / totals[i] : null)),
@@ -44,7 +46,7 @@ function split(series, twoFleets) {
 function variantRows(data) {
   const ep = data.endpoint;
   const weights = new Map(ep.variants.map((v) => [v.name, v]));
-  const calls = data.summary.reduce((sum, s) => sum + s.rps, 0);
+  const calls = data.summary.filter((s) => !s.shadow).reduce((sum, s) => sum + s.rps, 0);
   // A row per fleet and variant: the serving config's variants, the new fleet's during a
   // deployment, and any other fleet that took traffic lately (one just retired). A fleet
   // seen only through its instances' CPU/memory rollups is not a row of its own.
@@ -68,7 +70,8 @@ function variantRows(data) {
     // Instance ids are endpoint/config/variant/index: count this fleet's only.
     const instances = v ? v.instances.filter((i) => !s.config || i.id.split("/")[1] === s.config) : [];
     const ready = instances.filter((i) => i.ready).length;
-    const share = calls ? (s.rps || 0) / calls : 0;
+    const shadow = Boolean(s.shadow);
+    const share = calls && !shadow ? (s.rps || 0) / calls : 0;
     const bar = cell("");
     bar.innerHTML = '<div class="bar"><span></span></div>';
     bar.querySelector("span").style.width = `${(100 * share).toFixed(1)}%`;
@@ -76,7 +79,8 @@ function variantRows(data) {
     bar.dataset.testid = `share-${s.variant}`;
     bar.dataset.share = String(share);
     return row([
-      cell(s.variant), cell(s.config || ""),
+      cell(shadow ? `${s.variant} (shadow)` : s.variant, { testid: shadow ? `shadow-row-${s.variant}` : undefined }),
+      cell(s.config || ""),
       cell(v ? `${fmt(v.current_weight, 3)} / ${fmt(v.desired_weight, 3)}` : "–", { num: true }),
       bar,
       cell(v ? `${ready} / ${instances.length}` : "–", { num: true }),
@@ -165,6 +169,52 @@ function experimentBox(e, index) {
   return box;
 }
 
+function shadowBox(r, index) {
+  // One shadow variant against production: agreement, both sides' latency and errors, a chart.
+  const box = document.createElement("div");
+  box.className = "experiment";
+  box.dataset.testid = `shadow-${r.shadow_variant}`;
+  const title = document.createElement("h3");
+  const agreement = r.agreement === null ? "no pair compared yet" : `${pct(r.agreement)} agreement`;
+  title.textContent = `${r.shadow_variant} vs ${r.production_variants.join(", ") || "production"}: ${agreement}`;
+  title.dataset.testid = `shadow-agreement-${r.shadow_variant}`;
+  title.dataset.agreement = String(r.agreement);
+  const table = document.createElement("table");
+  table.innerHTML = "<thead><tr><th></th><th class='num'>p50 ms</th><th class='num'>p99 ms</th>" +
+    "<th class='num'>errors</th><th class='num'>error rate</th></tr></thead>";
+  const body = document.createElement("tbody");
+  fillTable(body, [["production", r.production], ["shadow", r.shadow]].map(([side, v]) => row([
+    cell(side), cell(fmt(v.p50_ms, 2), { num: true }), cell(fmt(v.p99_ms, 2), { num: true }),
+    cell(fmt(v.errors, 0), { num: true }), cell(v.error_rate === null ? "–" : pct(v.error_rate), { num: true }),
+  ])));
+  table.append(body);
+  const note = document.createElement("p");
+  note.className = "muted";
+  note.textContent = `${fmt(r.pairs, 0)} pairs in the last hour, ${fmt(r.compared, 0)} compared` +
+    (r.dropped ? `, ${fmt(r.dropped, 0)} copies dropped (the shadow could not keep up)` : "");
+  const chart = document.createElement("div");
+  chart.className = "chart";
+  chart.id = `shadow-chart-${index}`;
+  chart.dataset.testid = `shadow-chart-${r.shadow_variant}`;
+  box.append(title, note, table, chart);
+  return box;
+}
+
+function drawShadow(r, index) {
+  const x = r.timeline.map((m) => new Date(m.start * 1000));
+  const traces = [
+    { x, y: r.timeline.map((m) => (m.agreement === null ? null : 100 * m.agreement)), name: "agreement %",
+      type: "scatter", mode: "lines+markers", marker: { size: 5 } },
+    { x, y: r.timeline.map((m) => m.production_p99_ms), name: "production p99 ms", yaxis: "y2",
+      type: "scatter", mode: "lines", line: { dash: "dot" } },
+    { x, y: r.timeline.map((m) => m.shadow_p99_ms), name: "shadow p99 ms", yaxis: "y2",
+      type: "scatter", mode: "lines", line: { dash: "dash" } },
+  ];
+  const layout = { ...LAYOUT, yaxis: { range: [0, 100], ticksuffix: "%" },
+    yaxis2: { overlaying: "y", side: "right", rangemode: "tozero" } };
+  Plotly.react(`shadow-chart-${index}`, traces, layout, CONFIG);
+}
+
 function pvalue(p) {
   if (p === null || p === undefined) return "–";
   return p < 1e-4 ? p.toExponential(1) : p.toFixed(4);
@@ -199,6 +249,10 @@ poll(`/dashboard/api/endpoints/${encodeURIComponent(NAME)}`, (data) => {
   document.getElementById("config").textContent =
     ep.pending_config ? `${ep.config} → ${ep.pending_config}` : ep.config;
   document.getElementById("failure").textContent = ep.failure_reason || "";
+  // Mark the serving config's shadow variants: their invocations are copies, not traffic.
+  const isShadow = (v) => v.config === ep.config && ep.shadows.includes(v.variant);
+  data.summary.forEach((s) => { s.shadow = isShadow(s); });
+  data.series.variants.forEach((v) => { v.shadow = isShadow(v); });
   fillTable(document.getElementById("variants"), variantRows(data));
 
   const starts = data.series.starts;
@@ -222,6 +276,10 @@ poll(`/dashboard/api/endpoints/${encodeURIComponent(NAME)}`, (data) => {
   draw("chart-cpu", perInstance("cpu_percent"));
   draw("chart-memory", perInstance("memory_mb"));
 
+  document.getElementById("shadows").replaceChildren(...data.shadows.map(shadowBox));
+  data.shadows.forEach(drawShadow);
+  document.getElementById("no-shadows").hidden = data.shadows.length > 0;
+
   const experiments = data.experiments;
   document.getElementById("experiments").replaceChildren(...experiments.map(experimentBox));
   experiments.forEach(drawExperiment);
@@ -242,7 +300,8 @@ poll(`/dashboard/api/endpoints/${encodeURIComponent(NAME)}`, (data) => {
     cell(new Date(a.since * 1000).toLocaleTimeString()), cell(a.reason, { cls: "wrap" }),
   ])));
   document.getElementById("no-alarms").hidden = data.alarms.length > 0;
-  fillTable(document.getElementById("instances"), ep.variants.flatMap((v) => v.instances).map((i) => row([
+  const allInstances = [...ep.variants.flatMap((v) => v.instances), ...data.shadow_instances];
+  fillTable(document.getElementById("instances"), allInstances.map((i) => row([
     cell(i.id), cell(i.state, { cls: i.ready ? "state OK" : "state INSUFFICIENT_DATA" }),
     cell(fmt(i.pid, 0), { num: true }), cell(fmt(i.cpu_percent), { num: true }),
     cell(fmt(i.memory_mb), { num: true }), cell(fmt(i.restarts, 0), { num: true }), cell(i.last_error || ""),
