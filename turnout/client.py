@@ -273,8 +273,9 @@ class DeploymentEventInfo(TypedDict):
 
 
 class DeploymentInfo(TypedDict):
-    """A guarded blue/green deployment; `phase` is Provisioning, Baking, TerminationWait,
-    RollingBack, Succeeded, RolledBack or RollbackFailed."""
+    """A guarded blue/green deployment; `phase` is Provisioning, Validating (its prediction
+    test runs on green), Baking, TerminationWait, RollingBack, Succeeded, RolledBack or
+    RollbackFailed."""
 
     id: int
     endpoint: str
@@ -292,6 +293,7 @@ class DeploymentInfo(TypedDict):
     failure_reason: str | None
     finished_at: float | None
     alarms: dict[str, str]  # in progress: each rollback alarm's state
+    prediction_test: dict[str, Any] | None  # {"rows": n, "min", "max", "task", ...}
     events: list[DeploymentEventInfo]
 
 
@@ -572,14 +574,22 @@ class Client:
         return cast(EndpointInfo, self._call("GET", f"/api/v1/endpoints/{_part(name)}"))
 
     def update_endpoint(
-        self, name: str, config: str, deployment_config: Mapping[str, Any] | None = None
+        self,
+        name: str,
+        config: str,
+        deployment_config: Mapping[str, Any] | None = None,
+        prediction_test: Mapping[str, Any] | None = None,
     ) -> EndpointInfo:
         """Switch the endpoint to another endpoint config (blue/green): all at once, or
-        step by step with `deployment_config` (SageMaker's DeploymentConfig document)."""
+        step by step with `deployment_config` (SageMaker's DeploymentConfig document).
+        `prediction_test` (`{"rows": [{"inputs": [...], "expected": ...}], "min": {...},
+        "max": {...}}`) must pass on the new fleet before any traffic shifts."""
         path = f"/api/v1/endpoints/{_part(name)}"
         body: dict[str, Any] = {"config": config}
         if deployment_config is not None:
             body["deployment_config"] = dict(deployment_config)
+        if prediction_test is not None:
+            body["prediction_test"] = dict(prediction_test)
         return cast(EndpointInfo, self._call("PATCH", path, body))
 
     def deployments(self, name: str, limit: int = 20) -> DeploymentsInfo:
@@ -819,9 +829,12 @@ class Client:
         custom_attributes: str | None = None,
         inference_id: str | None = None,
         user: str | None = None,
+        endpoint_config: str | None = None,
     ) -> Invocation:
         """InvokeEndpoint: a dict or list body is sent as JSON, a str as UTF-8. `user` is
-        the assignment key (header X-Turnout-User) that makes routing sticky."""
+        the assignment key (header X-Turnout-User) that makes routing sticky.
+        `endpoint_config` (with `target_variant`) picks that variant of that config's fleet,
+        e.g. a green fleet not yet given traffic (header X-Turnout-Endpoint-Config)."""
         if isinstance(body, dict | list):
             data = json.dumps(body, separators=(",", ":")).encode()
         elif isinstance(body, str):
@@ -835,6 +848,7 @@ class Client:
             ("X-Amzn-SageMaker-Custom-Attributes", custom_attributes),
             ("X-Amzn-SageMaker-Inference-Id", inference_id),
             ("X-Turnout-User", user),
+            ("X-Turnout-Endpoint-Config", endpoint_config),
         ):
             if value is not None:
                 headers[header] = value

@@ -19,6 +19,8 @@ from turnout.api.app import App
 from turnout.capture.hub import CaptureHub
 from turnout.capture.upload import s3_upload
 from turnout.capture.writer import CaptureWriter
+from turnout.checks.gate import GreenFleetTests, loopback
+from turnout.checks.spec import validate as validate_prediction_test
 from turnout.deploy.agent import NodeAgent
 from turnout.deploy.alarm_watch import AlarmWatch
 from turnout.deploy.controller import Controller
@@ -112,6 +114,7 @@ class Runtime:
             apply_timeout=settings.startup_timeout + settings.model_timeout + 30.0,
             alarms=self.alarms,
             sole_node=None if self.cluster.shared else self.node,
+            tests=GreenFleetTests(loopback(settings.host, settings.port), settings.credentials),
         )
         self.controller.on_plan = self.agent.wake
         self.agent.on_report = self.controller.reported
@@ -119,8 +122,9 @@ class Runtime:
             self.cluster, self.node, settings.lease_ttl, self._lead, sole=not self.cluster.shared
         )
         self.control = ControlPlane(
-            self.store, NodeDeployer(self), capture=self.capture, node_timeout=settings.lease_ttl
-        )
+            self.store, NodeDeployer(self), capture=self.capture, node_timeout=settings.lease_ttl,
+            check_prediction_test=validate_prediction_test,
+        )  # fmt: skip
         self.experiments = ExperimentService(experiment_store, self.control)
         # Shadow variants (ADR 0021): the mirror's answer pairs are tallied and stored here;
         # inference experiments move on with their endpoints on the controller's node.

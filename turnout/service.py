@@ -16,6 +16,7 @@ from turnout.capture.hub import CaptureHub, CaptureStatus
 from turnout.deploy import shifting
 from turnout.deploy.plans import DesiredVariant, apply_desired, initial_states
 from turnout.deploy.validation import check_name, check_shadow_variants, check_variants
+from turnout.domain.checks import PredictionTest
 from turnout.domain.deployments import Deployment, Event, Phase, Request, RolloutPolicy
 from turnout.domain.nodes import Lease, Node
 from turnout.domain.resources import (
@@ -79,8 +80,12 @@ class ControlPlane:
         clock: Callable[[], float] = time.time,
         capture: CaptureHub | None = None,
         node_timeout: float = 10.0,
+        check_prediction_test: Callable[[PredictionTest], object] | None = None,
     ) -> None:
         self._store = store
+        # turnout.checks.spec.validate, given by the server: the checks package talks HTTP
+        # through turnout.client, which the service layer must not import (no cycle).
+        self._check_prediction_test = check_prediction_test
         self._cluster = ClusterStore(store)
         self._node_timeout = node_timeout
         self._deployer = deployer
@@ -198,13 +203,26 @@ class ControlPlane:
         return self._store.get_endpoint(name)
 
     def update_endpoint(
-        self, name: str, config_name: str, policy: RolloutPolicy | None = None
+        self,
+        name: str,
+        config_name: str,
+        policy: RolloutPolicy | None = None,
+        prediction_test: PredictionTest | None = None,
     ) -> Endpoint:
         """Switch to another endpoint config without downtime: all at once, or, with a
-        policy, as a guarded deployment that shifts traffic step by step (see rollout)."""
+        policy, as a guarded deployment that shifts traffic step by step (see rollout),
+        after `prediction_test` passed on the new fleet if one is given (ADR 0022)."""
+        if prediction_test is not None:
+            if policy is None:
+                raise InvalidRequest(
+                    "A prediction test gates a guarded deployment: give a deployment config too."
+                )
+            if self._check_prediction_test is None:
+                raise InvalidRequest("This turnout does not run prediction tests.")
+            self._check_prediction_test(prediction_test)
         endpoint = self._require_in_service(name)
         if policy is not None:
-            self._begin_deployment(endpoint, config_name, policy)
+            self._begin_deployment(endpoint, config_name, policy, prediction_test)
         elif not self._store.begin_config_update(
             name, config_name, last_modified_at=self._clock(), expect_status=endpoint.status
         ):
@@ -213,7 +231,11 @@ class ControlPlane:
         return self._store.get_endpoint(name)
 
     def _begin_deployment(
-        self, endpoint: Endpoint, config_name: str, policy: RolloutPolicy
+        self,
+        endpoint: Endpoint,
+        config_name: str,
+        policy: RolloutPolicy,
+        prediction_test: PredictionTest | None = None,
     ) -> None:
         green = self._store.get_endpoint_config(config_name)
         if green.name == endpoint.config_name:
@@ -236,11 +258,13 @@ class ControlPlane:
             green_config=green.name, policy=policy,
             steps=tuple(shifting.steps(policy.blue_green.routing, fleet_instances)),
             phase=Phase.PROVISIONING, step=0, step_started_at=None, started_at=now,
+            prediction_test=prediction_test,
         )  # fmt: skip
         plan = ", ".join(f"{s.green_share:.0%}" for s in deployment.steps)
         started = Event(
             now, "started", f"Deploying {green.name} over {endpoint.config_name}: "
-            f"{policy.blue_green.routing.type.value} ({plan}); provisioning the new fleet.",
+            f"{policy.blue_green.routing.type.value} ({plan}); provisioning the new fleet"
+            + (", then its prediction test." if prediction_test is not None else "."),
             green_share=0.0,
         )  # fmt: skip
         if not self._store.begin_deployment(deployment, started, expect_status=endpoint.status):

@@ -10,6 +10,16 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from turnout.deploy.rollout import green_share
+from turnout.domain.checks import (
+    DEFAULT_BATCH,
+    DEFAULT_TIMEOUT_S,
+    MAX_INLINE_ROWS,
+    Bound,
+    PredictionTest,
+    Row,
+    Task,
+    Threshold,
+)
 from turnout.domain.deployments import (
     Deployment,
     Event,
@@ -85,6 +95,71 @@ class DeploymentConfigIn(BaseModel):
         return policy_of(self.model_dump(exclude_none=True))
 
 
+class PredictionRowIn(BaseModel):
+    model_config = _STRICT
+    inputs: list[Any] = Field(description="One row of inputs, as the model takes it.")
+    expected: Any = Field(description="The answer expected for it.")
+
+
+class PredictionTestIn(BaseModel):
+    """turnout's own: a prediction test the green fleet must pass before any traffic shifts
+    (docs/prediction-tests.md); not part of SageMaker's API."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "rows": [{"inputs": [0.0, 1.0], "expected": 3}],
+                "min": {"accuracy": 0.9},
+            }
+        },
+    )
+    rows: list[PredictionRowIn] = Field(min_length=1, max_length=MAX_INLINE_ROWS)
+    min: dict[str, float] = Field(
+        default_factory=dict, description="Metric → lowest value allowed, e.g. accuracy: 0.9."
+    )
+    max: dict[str, float] = Field(
+        default_factory=dict, description="Metric → highest value allowed, e.g. mae: 0.5."
+    )
+    task: Task | None = Field(None, description="Default: from the expected answers.")
+    batch_size: int = Field(DEFAULT_BATCH, description="Rows per request.")
+    timeout_s: float = Field(DEFAULT_TIMEOUT_S, description="Longest the test may run.")
+
+    def test(self) -> PredictionTest:
+        return PredictionTest(
+            rows=tuple(Row(tuple(r.inputs), r.expected) for r in self.rows),
+            thresholds=(
+                *(Threshold(k, Bound.MIN, v) for k, v in self.min.items()),
+                *(Threshold(k, Bound.MAX, v) for k, v in self.max.items()),
+            ),
+            task=self.task,
+            batch_size=self.batch_size,
+            timeout_s=self.timeout_s,
+        )
+
+
+class PredictionTestOut(BaseModel):
+    rows: int
+    min: dict[str, float]
+    max: dict[str, float]
+    task: str | None
+    batch_size: int
+    timeout_s: float
+
+    @classmethod
+    def of(cls, test: PredictionTest | None) -> PredictionTestOut | None:
+        if test is None:
+            return None
+        return cls(
+            rows=len(test.rows),
+            min={t.metric: t.value for t in test.thresholds if t.bound is Bound.MIN},
+            max={t.metric: t.value for t in test.thresholds if t.bound is Bound.MAX},
+            task=test.task.value if test.task is not None else None,
+            batch_size=test.batch_size,
+            timeout_s=test.timeout_s,
+        )
+
+
 class StepOut(BaseModel):
     green_share: float
     bake_s: int
@@ -117,6 +192,9 @@ class DeploymentOut(BaseModel):
     alarms: dict[str, str] = Field(
         default_factory=dict, description="In progress: each rollback alarm's state."
     )
+    prediction_test: PredictionTestOut | None = Field(
+        None, description="The test green must pass before any traffic shifts (its rows not shown)."
+    )
     events: list[EventOut] = Field(default_factory=list)
 
     @classmethod
@@ -137,6 +215,7 @@ class DeploymentOut(BaseModel):
             requested=None if d.requested is None else d.requested.value,
             failure_reason=d.failure_reason,
             finished_at=d.finished_at,
+            prediction_test=PredictionTestOut.of(d.prediction_test),
             events=[EventOut(**vars(e)) for e in events or []],
         )
 

@@ -190,7 +190,8 @@ def build_rest_app(
     @api.patch("/api/v1/endpoints/{name}", status_code=202, responses=_ERRORS, tags=["endpoints"])
     def update_endpoint(name: str, body: EndpointUpdateIn) -> EndpointOut:
         policy = body.deployment_config.policy() if body.deployment_config else None
-        control.update_endpoint(name, body.config, policy)
+        test = body.prediction_test.test() if body.prediction_test else None
+        control.update_endpoint(name, body.config, policy, test)
         return endpoint_out(name)
 
     @api.post(

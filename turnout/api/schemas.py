@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pydantic import BaseModel, ConfigDict, Field
 
 from turnout.api.capture_schemas import DataCaptureIn, DataCaptureOut, DataCaptureStatusOut
-from turnout.api.deployments import DeploymentConfigIn, DeploymentOut
+from turnout.api.deployments import DeploymentConfigIn, DeploymentOut, PredictionTestIn
 from turnout.capture.hub import CaptureStatus
 from turnout.domain.resources import (
     DataCapture,
@@ -187,6 +187,11 @@ class EndpointUpdateIn(BaseModel):
         None,
         description="Shift traffic step by step, baking and watching alarms (SageMaker's "
         "DeploymentConfig); without it, all at once.",
+    )
+    prediction_test: PredictionTestIn | None = Field(
+        None,
+        description="With deployment_config: rows and thresholds the new fleet must pass "
+        "before any traffic shifts, else the deployment rolls back (turnout's own).",
     )
 
 

@@ -111,6 +111,8 @@ def headline(d: DeploymentInfo) -> str:
     )
     if phase == "Baking":
         text += f" step {d['step'] + 1}/{len(d['steps'])}"
+    elif phase == "Validating":
+        text += " (prediction test on green)"
     text += f", {d['green_share']:.0%} on green"
     if d["paused"]:
         text += " [yellow](paused)[/]"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
+from turnout.checks import data, thresholds
 from turnout.cli import deploy
 from turnout.cli.common import (
     DEFAULT_URL,
@@ -22,6 +24,7 @@ from turnout.cli.models import batching_text, format_time
 from turnout.cli.pairs import number, parse_numbers, parse_pairs
 from turnout.cli.waiting import wait_with_status
 from turnout.client import EndpointConfigInfo, EndpointInfo, Variant
+from turnout.domain.checks import DEFAULT_BATCH, MAX_INLINE_ROWS, Bound, Task
 
 config_app = typer.Typer(
     help="Endpoint configs: immutable lists of production variants.", no_args_is_help=True
@@ -265,6 +268,41 @@ def update_endpoint(
             rich_help_panel="Guarded deployment",
         ),
     ] = False,
+    check_data: Annotated[
+        Path | None,
+        typer.Option(
+            help="Prediction test the new fleet must pass before any traffic shifts: a CSV or "
+            "JSON Lines file as `turnout check` reads (at most 5,000 rows).",
+            dir_okay=False,
+            rich_help_panel="Prediction test",
+        ),
+    ] = None,
+    check_min: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="METRIC=VALUE",
+            help="e.g. accuracy=0.9; repeatable.",
+            rich_help_panel="Prediction test",
+        ),
+    ] = None,
+    check_max: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="METRIC=VALUE",
+            help="e.g. mae=0.5; repeatable.",
+            rich_help_panel="Prediction test",
+        ),
+    ] = None,
+    check_label: Annotated[
+        str | None,
+        typer.Option(help="Column of the expected answers.", rich_help_panel="Prediction test"),
+    ] = None,
+    check_task: Annotated[
+        Task | None, typer.Option(help="Default: inferred.", rich_help_panel="Prediction test")
+    ] = None,
+    check_batch: Annotated[
+        int, typer.Option(help="Rows per request.", min=1, rich_help_panel="Prediction test")
+    ] = DEFAULT_BATCH,
     wait: Wait = True,
     timeout: Timeout = 600,
     url: Url = DEFAULT_URL,
@@ -272,14 +310,27 @@ def update_endpoint(
     as_json: Json = False,
 ) -> None:
     """Switch an endpoint to another config: start the new fleet, then move the traffic,
-    all at once or step by step (e.g. `--canary 10% --bake 60 --alarm digits-5xx`)."""
+    all at once or step by step (e.g. `--canary 10% --bake 60 --alarm digits-5xx`), after
+    a prediction test on the new fleet if given (`--check-data rows.csv --check-min
+    accuracy=0.9`)."""
     policy = deploy.deployment_config(
         canary=canary, linear=linear, bake=bake, termination_wait=termination_wait,
         max_time=max_time, alarms=alarm or [],
         pause_on_insufficient_data=pause_on_insufficient_data,
     )  # fmt: skip
+    test = None
+    if check_data is not None:
+        test = prediction_test(check_data, check_min, check_max, check_label, check_task,
+                               check_batch)  # fmt: skip
+        if policy is None:
+            policy = deploy.deployment_config(
+                canary=None, linear=None, bake=0, termination_wait=None, max_time=None,
+                alarms=[], pause_on_insufficient_data=False,
+            )  # fmt: skip
+    elif check_min or check_max:
+        raise typer.BadParameter("give the test's rows with --check-data", param_hint="--check-min")
     with connect(url, credentials) as client:
-        endpoint = client.update_endpoint(name, config, policy)
+        endpoint = client.update_endpoint(name, config, policy, test)
         if wait and policy is not None:
             watched = deploy.watch_deployment(client, name, timeout, show=not as_json)
             deploy.finish(watched, as_json)
@@ -410,3 +461,36 @@ def endpoint_panel(endpoint: EndpointInfo, url: str) -> Table:
     outer.add_row(head)
     outer.add_row(variants)
     return outer
+
+
+def prediction_test(
+    path: Path,
+    minimum: list[str] | None,
+    maximum: list[str] | None,
+    label: str | None,
+    task: Task | None,
+    batch: int,
+) -> dict[str, Any]:
+    """The `prediction_test` of an update from the --check-* options (exit 2 if unusable)."""
+    try:
+        dataset = data.read(path, label, max_rows=MAX_INLINE_ROWS)
+    except data.DataError as exc:
+        fail(str(exc), code=2)
+    if not dataset.labelled:
+        fail(f"{path} has no column of expected answers; name it with --check-label", code=2)
+    bounds: dict[str, dict[str, float]] = {"min": {}, "max": {}}
+    for texts, bound in ((minimum or [], Bound.MIN), (maximum or [], Bound.MAX)):
+        for text in texts:
+            try:
+                t = thresholds.parse(text, bound)
+            except thresholds.ThresholdError as exc:
+                raise typer.BadParameter(str(exc), param_hint=f"--check-{bound.value}") from None
+            bounds[bound.value][t.metric] = t.value
+    test: dict[str, Any] = {
+        "rows": [{"inputs": list(r.inputs), "expected": r.expected} for r in dataset.rows],
+        **bounds,
+        "batch_size": batch,
+    }
+    if task is not None:
+        test["task"] = task.value
+    return test

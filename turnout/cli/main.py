@@ -10,6 +10,7 @@ import typer
 import turnout
 from turnout.cli import (
     alarms,
+    check,
     demo,
     deploy,
     endpoints,
@@ -45,6 +46,7 @@ app.command("traffic")(endpoints.traffic_command)
 app.add_typer(alarms.app, name="alarm")
 app.command("metrics")(metrics.metrics_command)
 app.command("invoke")(invoke.invoke_command)
+app.command("check")(check.check_command)
 app.command("demo")(demo.demo_command)
 app.command("top")(top.top_command)
 app.command("loadtest")(loadtest.loadtest_command)

@@ -345,8 +345,8 @@ class NodeAgent:
     def _publish(
         self, plan: RoutingPlan, fleets: dict[str, Fleet], surplus: Iterable[Instance]
     ) -> None:
-        """Route the plan's fleets that carry traffic (a fleet at 0 is left out of the table,
-        so that retiring it waits only for requests already in flight)."""
+        """Route the plan's fleets that carry traffic; a fleet at 0 is on standby, reached
+        only by a request naming its config and variant (a green fleet's prediction test)."""
         skip = {i.spec.id for i in surplus}
         running = self._running.get(plan.endpoint, {})
 
@@ -357,6 +357,12 @@ class NodeAgent:
         targets: list[VariantTarget] = []
         for fleet in plan.fleets:
             if fleet.share <= 0:
+                targets += [
+                    VariantTarget(
+                        fleet.config, v.name, 0.0, ready(fleet.config, v.name), standby=True
+                    )
+                    for v in fleet.variants
+                ]
                 continue
             capture = fleets[fleet.config].config.data_capture
             targets += [

@@ -34,7 +34,16 @@ from typing import Protocol
 
 from turnout.deploy.observed import FleetView, fleet_view, lagging, live
 from turnout.deploy.plans import initial_states, serving_states, weights_of
-from turnout.deploy.rollout import Change, Facts, Green, decide, due_at, green_share, watches_alarms
+from turnout.deploy.rollout import (
+    Change,
+    Facts,
+    Green,
+    Validation,
+    decide,
+    due_at,
+    green_share,
+    watches_alarms,
+)
 from turnout.domain.alarms import AlarmState
 from turnout.domain.deployments import Deployment, Phase
 from turnout.domain.nodes import Node
@@ -58,6 +67,13 @@ class AlarmStates(Protocol):
     async def states(self, names: Sequence[str]) -> dict[str, AlarmState]: ...
 
 
+class PredictionTests(Protocol):
+    """What a deployment's Validating phase asks (turnout.checks.gate): run its prediction
+    test on the green fleet's variants alone and say how it went (bounded in time)."""
+
+    async def run(self, d: Deployment, variants: Sequence[str]) -> Validation: ...
+
+
 class PlanNotApplied(Exception):
     """Live nodes did not apply a plan in time; str names them."""
 
@@ -78,8 +94,12 @@ class Controller:
         clock: Callable[[], float] = time.time,
         alarms: AlarmStates | None = None,
         sole_node: str | None = None,
+        tests: PredictionTests | None = None,
     ) -> None:
         self._store = store
+        self._tests = tests
+        # Prediction tests running in the background, by deployment id (Validating).
+        self._validations: dict[int, asyncio.Task[Validation]] = {}
         # A single-process installation (SQLite) heeds only its own node: a report left by
         # the process it replaced (killed a moment ago) must not count as a live node.
         self._sole_node = sole_node
@@ -183,6 +203,9 @@ class Controller:
             step.cancel()
         await asyncio.gather(*self._steps.values(), return_exceptions=True)
         self._steps.clear()
+        for validation in self._validations.values():
+            validation.cancel()
+        self._validations.clear()
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
@@ -294,7 +317,7 @@ class Controller:
     async def _deploy(self, endpoint: Endpoint, d: Deployment, blue: Fleet, green: Fleet) -> None:
         """One pass: observe, decide, record each change, plan to match; then wait."""
         name = endpoint.name
-        facts = await self._observe(d, blue)
+        facts = self._validated(d, green, await self._observe(d, blue))
         for _ in range(MAX_CHANGES_PER_PASS):
             change = decide(d, facts)
             if change is None:
@@ -305,8 +328,10 @@ class Controller:
             d = change.deployment
             log.info("endpoint %s: deployment %s: %s", name, d.phase.value, change.event.message)
             if d.phase.finished:
+                self._validations.pop(d.id, None)
                 await self._finished(endpoint, d, blue, green)
                 return
+        self._validated(d, green, facts)  # just validating: the test starts now
         fleets = self._deployment_plan(endpoint, d, blue, green, facts.green is Green.READY)
         if d.phase is Phase.ROLLING_BACK or facts.green is Green.ABSENT:
             # Green stopping (or starting, without traffic): the next pass sees the outcome.
@@ -315,6 +340,36 @@ class Controller:
         else:
             await self._realize(name, fleets, wait=False)
             self._wake_at(name, due_at(d))
+
+    def _validated(self, d: Deployment, green: Fleet, facts: Facts) -> Facts:
+        """`facts` with the prediction test's outcome once it has one; starts the test (in
+        the background, once per deployment and controller) when green is ready for it."""
+        if d.phase is not Phase.VALIDATING:
+            self._validations.pop(d.id, None)
+            return facts
+        if facts.green is not Green.READY:
+            return facts
+        running = self._validations.get(d.id)
+        if running is None:
+            if self._tests is None:
+                outcome = Validation(False, "cannot run: this controller has no test runner")
+                return replace(facts, validation=outcome)
+            variants = [v.name for v in green.config.variants]
+            running = asyncio.create_task(
+                self._tests.run(d, variants), name=f"prediction test {d.endpoint}"
+            )
+            running.add_done_callback(lambda _: self.wake(d.endpoint))
+            self._validations[d.id] = running
+            log.info("endpoint %s: prediction test of %s started", d.endpoint, d.green_config)
+            return facts
+        if not running.done():
+            return facts
+        try:
+            outcome = running.result()
+        except Exception as exc:  # a bug in the runner must roll back, not wedge the deployment
+            log.exception("endpoint %s: prediction test crashed", d.endpoint)
+            outcome = Validation(False, f"could not run: {exc}")
+        return replace(facts, validation=outcome)
 
     def _deployment_plan(
         self, endpoint: Endpoint, d: Deployment, blue: Fleet, green: Fleet, green_ready: bool

@@ -6,10 +6,17 @@ records it first and then makes the routing and fleets match it (`green_share`),
 crash between the two is repaired by doing the second again.
 
     Provisioning ─green ready─▶ Baking(1) ─baked─▶ … Baking(n, 100%) ─baked─▶ TerminationWait
-         │                         │  ▲ interrupted (green lost) / resumed       │ waited
-         │ green failed,           │ ALARM, timeout, rollback request            ▼
-         └──── timeout ──────▶ RollingBack ─green stopped─▶ RolledBack      Succeeded
+         │  │                      │  ▲ interrupted (green lost) / resumed       │ waited
+         │  └─ green ready, ──▶ Validating ─test passed─▶ Baking(1)             ▼
+         │     with a test         │ test failed                             Succeeded
+         │ green failed,           │ ALARM, timeout, rollback request
+         └──── timeout ──────▶ RollingBack ─green stopped─▶ RolledBack
                                    └────blue cannot start──▶ RollbackFailed
+
+A deployment with a prediction test validates green first (ADR 0022): the controller runs
+the test on the green fleet alone while all traffic stays on blue, and reports its outcome
+as a fact; a failure rolls back with the test's summary as the reason, even when paused; a
+pass goes on to the first step unless paused.
 
 Pause keeps the current step (alarms still roll back); resume goes on, past an alarm with
 INSUFFICIENT_DATA that paused it; promote skips the remaining bakes to the termination wait
@@ -38,6 +45,14 @@ class Green(StrEnum):
 
 
 @dataclass(frozen=True)
+class Validation:
+    """How the deployment's prediction test went on the green fleet."""
+
+    passed: bool
+    summary: str  # one line, e.g. "failed on ...: accuracy = 0.12, wanted accuracy >= 0.9"
+
+
+@dataclass(frozen=True)
 class Facts:
     now: float
     green: Green = Green.ABSENT
@@ -45,6 +60,7 @@ class Facts:
     green_stopped: bool = False  # RollingBack: green is out of the routes and stopped
     blue_failure: str | None = None  # RollingBack: blue cannot be started
     alarms: Mapping[str, AlarmState] = field(default_factory=dict)
+    validation: Validation | None = None  # Validating: the test's outcome, once known
 
 
 @dataclass(frozen=True)
@@ -78,8 +94,18 @@ def decide(d: Deployment, f: Facts) -> Change | None:
         return _change(d, f, "resumed", "Resumed on request.", consume=True, paused=False)
     if d.phase is P.PROVISIONING:
         if f.green is Green.READY and not d.paused:
+            if d.prediction_test is not None:
+                message = (
+                    f"The new fleet ({d.green_config}) is ready; running its prediction test "
+                    f"({d.prediction_test.describe()}) before any traffic shifts."
+                )
+                return _change(d, f, "validating", message, phase=P.VALIDATING)
             return _shift(d, f, 0, "shifted")
         return None
+    if d.phase is P.VALIDATING:
+        if f.validation is None or (d.paused and request is not Request.RESUME):
+            return None
+        return _shift(d, f, 0, "shifted", passed=f.validation.summary)
     if f.green is not Green.READY:  # the fleet is gone (a restart): back to blue meanwhile
         if d.step_started_at is None:
             return None
@@ -152,8 +178,10 @@ def _rollback_reason(d: Deployment, f: Facts) -> str | None:
         return "Rolled back on request."
     if f.green is Green.FAILED:
         return f"The new fleet ({d.green_config}) failed to start: {f.green_failure}"
+    if d.phase is P.VALIDATING and f.validation is not None and not f.validation.passed:
+        return f"Prediction test {f.validation.summary}"
     timeout = d.policy.blue_green.max_execution_timeout_s
-    running = d.phase in (P.PROVISIONING, P.BAKING)
+    running = d.phase in (P.PROVISIONING, P.VALIDATING, P.BAKING)
     if timeout is not None and running and f.now - d.started_at > timeout:
         return f"The deployment exceeded MaximumExecutionTimeoutInSeconds ({timeout})."
     if watches_alarms(d):
@@ -186,10 +214,13 @@ def _shift(
     kind: str,
     phase: Phase = P.BAKING,
     paused: bool = False,
+    passed: str | None = None,
 ) -> Change:
-    """Give green the step's share from now on; a request waiting (resume) is done."""
+    """Give green the step's share from now on; a request waiting (resume) is done.
+    `passed`: the summary of the prediction test that let it."""
     share = d.steps[step].green_share if phase is P.BAKING else 1.0
-    message = f"{_step_name(d, step)}: {share:.0%} of traffic on green ({d.green_config})"
+    message = f"Prediction test {passed}. " if passed is not None else ""
+    message += f"{_step_name(d, step)}: {share:.0%} of traffic on green ({d.green_config})"
     if phase is P.BAKING:
         message += f", baking {d.steps[step].bake_s} s."
     else:

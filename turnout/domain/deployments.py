@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from turnout.domain.checks import PredictionTest
 from turnout.domain.shifting import (
     BlueGreenPolicy,
     CapacitySize,
@@ -22,6 +23,7 @@ from turnout.domain.shifting import (
 
 class Phase(StrEnum):
     PROVISIONING = "Provisioning"  # green starting; all traffic on blue
+    VALIDATING = "Validating"  # green ready; its prediction test runs; all traffic on blue
     BAKING = "Baking"  # green has its step's share; alarms watched
     TERMINATION_WAIT = "TerminationWait"  # 100% green; blue idle, kept for a quick rollback
     ROLLING_BACK = "RollingBack"  # 100% blue; green being torn down
@@ -70,6 +72,8 @@ class Deployment:
     requested: Request | None = None
     failure_reason: str | None = None
     finished_at: float | None = None
+    # Must pass on the green fleet before any traffic shifts (ADR 0022); written once.
+    prediction_test: PredictionTest | None = None
 
     @property
     def current(self) -> Step:

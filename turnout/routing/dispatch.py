@@ -90,10 +90,11 @@ class Invocation:
 
     `headers` are the request's as received (lower-case names: assignment keys, targeting
     rules); `relayed` go to the instance (Content-Type, Accept, ...). `path` is the path on
-    the instance, or a function of the chosen variant's name giving it.
+    the instance, or a function of the chosen variant's name giving it. `config` (with
+    `target`) picks that config's variant, whatever its fleet's share (a green fleet's test).
     """
 
-    __slots__ = ("body", "endpoint", "headers", "path", "relayed", "started", "target")
+    __slots__ = ("body", "config", "endpoint", "headers", "path", "relayed", "started", "target")
 
     def __init__(
         self,
@@ -104,9 +105,11 @@ class Invocation:
         body: bytes,
         started: float,
         path: bytes | Callable[[str], bytes] = INSTANCE_PATH,
+        config: str | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.target = target
+        self.config = config
         self.headers = headers
         self.relayed = relayed
         self.body = body
@@ -177,11 +180,16 @@ class Dispatcher:
         cookie: bytes | None = None
         randomized = False
         if invocation.target is not None:
-            found = route.named(invocation.target, random())
+            config = invocation.config
+            if config is None:
+                found = route.named(invocation.target, random())
+            else:
+                found = route.find(config, invocation.target)
             if found is None:
+                of = "" if config is None else f" of endpoint config {config}"
                 raise DispatchError(
                     Failure.NO_VARIANT,
-                    f"The variant {invocation.target} is not present in endpoint {name}.",
+                    f"The variant {invocation.target}{of} is not present in endpoint {name}.",
                 )
         else:
             found, user, cookie, randomized = _assign(route, invocation.headers)

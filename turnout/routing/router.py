@@ -88,16 +88,18 @@ class Router:
             )
             for t in targets
         ]
-        production = [r for r in routes if r.sampling is None]
+        standby = [r for r, t in zip(routes, targets, strict=True) if t.standby]
+        production = [r for r in routes if r.sampling is None and r not in standby]
         shadows = [r for r in routes if r.sampling is not None]
         for r in production:  # each mirrors to its own fleet's shadow variants
             r.shadows = tuple(s for s in shadows if s.config == r.config)
         route = EndpointRoute(
             endpoint,
             production,
-            [t.weight for t in targets if t.sampling is None],
+            [t.weight for t in targets if t.sampling is None and not t.standby],
             self._routing.get(endpoint),
             shadows,
+            standby,
         )
         self._swap({**self.table.endpoints, endpoint: route})
 
@@ -110,8 +112,9 @@ class Router:
         current = self.table.endpoints.get(endpoint)
         if current is not None:
             route = EndpointRoute(
-                endpoint, current.routes, current.weights_in, settings, current.shadows
-            )
+                endpoint, current.routes, current.weights_in, settings, current.shadows,
+                current.standby,
+            )  # fmt: skip
             self._swap({**self.table.endpoints, endpoint: route})
 
     def withdraw(self, endpoint: str) -> None:

@@ -77,7 +77,9 @@ class VariantTarget:
     with the config's DataCaptureConfig as read from the store (None: no capture).
 
     A shadow variant has a `sampling` share (its weight is then unused): it is mirrored
-    that share of the requests its fleet's production variants answer.
+    that share of the requests its fleet's production variants answer. A `standby` variant's
+    fleet has no share of the traffic (a green fleet before its first step): only a request
+    naming its config and variant reaches it (a prediction test, ADR 0022).
     """
 
     config: str
@@ -86,6 +88,7 @@ class VariantTarget:
     instances: Sequence[Instance]
     capture: DataCapture | None = None
     sampling: float | None = None
+    standby: bool = False
 
 
 class EndpointRoute:
@@ -96,7 +99,8 @@ class EndpointRoute:
     """
 
     __slots__ = (
-        "_by_name", "chooser", "name", "routes", "settings", "shadows", "sticky", "weights_in",
+        "_by_name", "chooser", "name", "routes", "settings", "shadows", "standby", "sticky",
+        "weights_in",
     )  # fmt: skip
 
     def __init__(
@@ -106,10 +110,12 @@ class EndpointRoute:
         weights: Sequence[float],
         settings: RoutingSettings | None = None,
         shadows: Sequence[VariantRoute] = (),
+        standby: Sequence[VariantRoute] = (),
     ):
         self.name = name
         self.routes = tuple(routes)
         self.shadows = tuple(shadows)  # mirrored only: never chosen, never a TargetVariant
+        self.standby = tuple(standby)  # found by config and variant alone (`find`)
         self.weights_in = tuple(weights)  # as published, to rebuild with other settings
         self.settings = settings
         self.sticky = Assigner(settings, routes, weights) if settings else None
@@ -134,13 +140,15 @@ class EndpointRoute:
         return found.pick(u)
 
     def find(self, config: str, variant: str) -> VariantRoute | None:
-        """The production or shadow variant route of that fleet and name."""
+        """The production, shadow or standby variant route of that fleet and name."""
         return next(
             (r for r in self.all_routes() if r.config == config and r.name == variant), None
         )
 
     def all_routes(self) -> tuple[VariantRoute, ...]:
-        return self.routes + self.shadows if self.shadows else self.routes
+        if not self.shadows and not self.standby:
+            return self.routes
+        return self.routes + self.shadows + self.standby
 
     def weights(self) -> dict[tuple[str, str], float]:
         """Each route's share of the endpoint's traffic, keyed by (config, variant)."""

@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from turnout.domain.checks import prediction_test_document, prediction_test_of
 from turnout.domain.deployments import Deployment, Event, Phase, Request, policy_document, policy_of
 from turnout.domain.resources import EndpointStatus
 from turnout.domain.shifting import Step
@@ -35,6 +36,8 @@ def begin(conn: Connection, d: Deployment, event: Event, expect_status: Endpoint
         return False
     values = _values(d)
     values["endpoint_id"] = _endpoint_id(conn, d.endpoint)
+    if d.prediction_test is not None:  # written once: the controller's writes leave it
+        values["prediction_test"] = prediction_test_document(d.prediction_test)
     new_id = conn.execute(sa.insert(deployments).values(values)).inserted_primary_key
     assert new_id is not None
     _add_event(conn, new_id[0], event)
@@ -196,4 +199,7 @@ def _deployment(endpoint: str, row: Any) -> Deployment:
         requested=None if row.requested is None else Request(row.requested),
         failure_reason=row.failure_reason,
         finished_at=row.finished_at,
+        prediction_test=None
+        if row.prediction_test is None
+        else prediction_test_of(row.prediction_test),
     )

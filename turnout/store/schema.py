@@ -203,6 +203,8 @@ deployments = sa.Table(
     sa.Column("requested", sa.Text, nullable=True),
     sa.Column("failure_reason", sa.Text, nullable=True),
     sa.Column("finished_at", sa.Double, nullable=True),
+    # turnout.domain.checks.PredictionTest as a document; written once, with the row.
+    sa.Column("prediction_test", sa.JSON(none_as_null=True), nullable=True),
     sqlite_autoincrement=True,
 )
 

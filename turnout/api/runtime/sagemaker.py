@@ -23,6 +23,9 @@ _MAX_HEADER = 1024  # SageMaker's limit for ContentType, Accept and CustomAttrib
 # Request headers relayed to the instance, by their lower-case name as ASGI gives them.
 _CUSTOM_ATTRIBUTES = b"x-amzn-sagemaker-custom-attributes"
 _TARGET_VARIANT = b"x-amzn-sagemaker-target-variant"
+# turnout's own, with TargetVariant only: that variant of this endpoint config's fleet, even
+# at a share of 0 (a deployment's prediction test reaches its green fleet so; ADR 0022).
+_ENDPOINT_CONFIG = b"x-turnout-endpoint-config"
 _CONTENT_LENGTH = b"content-length"
 _RELAYED = {
     b"content-type": b"Content-Type",
@@ -73,6 +76,7 @@ class InvokeEndpoint:
     ) -> None:
         relayed: list[tuple[bytes, bytes]] = []
         target: bytes | None = None
+        config: bytes | None = None
         declared_length = -1
         headers = scope["headers"]
         for key, value in headers:
@@ -87,8 +91,17 @@ class InvokeEndpoint:
                 relayed.append((header, value))
             elif key == _TARGET_VARIANT:
                 target = value
+            elif key == _ENDPOINT_CONFIG:
+                config = value
             elif key == _CONTENT_LENGTH:
                 declared_length = int(value) if value.isdigit() else -1
+        if config is not None and target is None:
+            raise _Refused(
+                errors.validation_error(
+                    "X-Turnout-Endpoint-Config needs X-Amzn-SageMaker-Target-Variant (a variant "
+                    "of that endpoint config)."
+                )
+            )
         limit = self._max_payload_bytes
         if declared_length > limit:
             raise _Refused(_too_large(declared_length, limit))
@@ -100,6 +113,7 @@ class InvokeEndpoint:
             relayed,
             body,
             started,
+            config=config.decode("latin-1") if config is not None else None,
         )
         dispatcher = self.dispatcher
         try:
