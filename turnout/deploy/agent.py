@@ -475,8 +475,8 @@ def _same(before: Sequence[VariantTarget] | None, now: Sequence[VariantTarget]) 
         before is not None
         and len(before) == len(now)
         and all(
-            (a.config, a.name, a.weight, a.capture, a.sampling)
-            == (b.config, b.name, b.weight, b.capture, b.sampling)
+            (a.config, a.name, a.weight, a.capture, a.sampling, a.standby)
+            == (b.config, b.name, b.weight, b.capture, b.sampling, b.standby)
             and len(a.instances) == len(b.instances)
             and all(x is y for x, y in zip(a.instances, b.instances, strict=True))
             for a, b in zip(before, now, strict=True)
