@@ -8,7 +8,7 @@ One `turnout serve` (SQLite in a temp dir) with two endpoints on the same model 
 LogisticRegression trained on the spot, served by a code/inference.py so that the shadow
 can sleep): `plain` (production only) and `mirrored` (production plus a shadow variant of
 weight 1, i.e. every request mirrored, whose model sleeps --shadow-sleep seconds per
-request). Each round loads `plain`, then `mirrored`, with wrk (-t1 -c C, same body as
+request). Each round loads `plain` and `mirrored` (which goes first alternates) with wrk (-t1 -c C, same body as
 routed.py); the ratio mirrored/plain of p50, p99 and req/s is taken within each round and
 the median over rounds reported. Copies the shadow cannot take (its lane holds 512 and 8 are
 in flight) are dropped and counted: the count and the shadow's invocations are printed.
@@ -94,7 +94,8 @@ def main() -> None:
             ratios: dict[str, list[float]] = {"p50": [], "p99": [], "rps": []}
             for round_ in range(1, args.rounds + 1):
                 seen = {}
-                for name in ("plain", "mirrored"):
+                order = ("plain", "mirrored") if round_ % 2 else ("mirrored", "plain")
+                for name in order:  # alternated: neither goes first every time
                     url = f"{server.url}/endpoints/{name}/invocations"
                     r = run_wrk(url, args.concurrency, args.duration, body)
                     failures = r["non2xx"] + r["socket_errors"]
