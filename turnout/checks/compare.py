@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from turnout.checks.metrics import label_of, number_of
 from turnout.domain.checks import Json, Task
+from turnout.shadow.agreement import Tolerance, close
 
 RTOL = 1e-5
 ATOL = 1e-8
@@ -35,7 +36,7 @@ def agree(task: Task, a: Json, b: Json, rtol: float = RTOL, atol: float = ATOL) 
     x, y = number_of(a), number_of(b)
     if x is None or y is None:
         return label_of(a) == label_of(b)
-    return abs(x - y) <= atol + rtol * abs(y)
+    return close(y, x, Tolerance(rtol, atol))
 
 
 def agreement(

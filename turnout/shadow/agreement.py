@@ -45,7 +45,7 @@ def _same(left: Any, right: Any, tolerance: Tolerance) -> bool:
     if isinstance(left, int | float) and isinstance(right, int | float):
         if isinstance(left, int) and isinstance(right, int):
             return left == right
-        return _close(float(left), float(right), tolerance)
+        return close(float(left), float(right), tolerance)
     if isinstance(left, list) and isinstance(right, list):
         return len(left) == len(right) and all(
             _same(a, b, tolerance) for a, b in zip(left, right, strict=True)
@@ -57,12 +57,14 @@ def _same(left: Any, right: Any, tolerance: Tolerance) -> bool:
     return bool(left == right)
 
 
-def _close(production: float, shadow: float, tolerance: Tolerance) -> bool:
-    if math.isnan(production) or math.isnan(shadow):
-        return math.isnan(production) and math.isnan(shadow)
-    if math.isinf(production) or math.isinf(shadow):
-        return production == shadow
-    return abs(shadow - production) <= tolerance.atol + tolerance.rtol * abs(production)
+def close(reference: float, other: float, tolerance: Tolerance) -> bool:
+    """numpy.isclose(other, reference): |other - reference| <= atol + rtol * |reference|
+    (NaN agrees with NaN only, an infinity with itself only)."""
+    if math.isnan(reference) or math.isnan(other):
+        return math.isnan(reference) and math.isnan(other)
+    if math.isinf(reference) or math.isinf(other):
+        return reference == other
+    return abs(other - reference) <= tolerance.atol + tolerance.rtol * abs(reference)
 
 
 def _same_tokens(production: bytes, shadow: bytes, tolerance: Tolerance) -> bool:
