@@ -8,7 +8,7 @@ import pytest
 from turnout.errors import AlreadyExists, NotFound
 from turnout.experiments.store import ExperimentStore
 from turnout.store import Store
-from turnout.store.experiments import ExposureRow, FeedbackRow
+from turnout.store.experiments import ExposureRow, FeedbackRow, MetricQuery, MetricTotals
 
 from . import builders
 
@@ -60,16 +60,20 @@ def test_first_exposures_win_and_feedback_aggregates_per_user(
          FeedbackRow("ep", "ghost", None, "converted", 1.0, 5.0),
          FeedbackRow("ep", None, "no-such-inference", "converted", 1.0, 5.0)]
     )  # fmt: skip
-    totals = experiments.metric_totals("ep", ["converted", "basket"])
+    totals = experiments.metric_totals(
+        "ep", {"converted": MetricQuery(("converted",)), "basket": MetricQuery(("basket",))}
+    )
     a, b = totals["converted"]["A"], totals["converted"]["B"]
+    assert isinstance(a, MetricTotals) and isinstance(b, MetricTotals)
     assert (a.users, a.with_data, a.converted) == (2, 1, 1)
     assert (b.users, b.with_data, b.converted) == (2, 1, 0)
     basket_a, basket_b = totals["basket"]["A"], totals["basket"]["B"]
-    assert (basket_a.with_data, basket_a.total, basket_a.total_sq) == (1, 15.0, 225.0)
-    assert (basket_b.with_data, basket_b.total) == (1, 4.0)
-    assert experiments.feedback_counts("ep") == {"converted": (5, 2), "basket": (3, 0)}
+    assert isinstance(basket_a, MetricTotals) and isinstance(basket_b, MetricTotals)
+    assert (basket_a.with_data, basket_a.mean, basket_a.m2) == (1, 15.0, 0.0)
+    assert (basket_b.with_data, basket_b.mean) == (1, 4.0)
+    assert experiments.feedback_counts("ep") == {"converted": (5, 2, 0), "basket": (3, 0, 0)}
     assert experiments.delete_before(5.5) == 5 + 1 + 7  # exposures, inference, feedback
-    assert experiments.feedback_counts("ep") == {"converted": (1, 1)}
+    assert experiments.feedback_counts("ep") == {"converted": (1, 1, 0)}
 
 
 def test_experiment_names_are_unique_per_endpoint_and_finish_once(

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from turnout.domain.routing import RoutingSettings
 from turnout.experiments.analysis import Comparison
-from turnout.experiments.definition import Direction, Experiment, Method, Metric, MetricKind
+from turnout.experiments.definition import Experiment, Method, Metric
 from turnout.experiments.routing import RoutingService
 from turnout.experiments.service import (
     MAX_EVENTS,
@@ -30,7 +30,7 @@ from turnout.experiments.service import (
     FeedbackEvent,
 )
 from turnout.experiments.statistics import Interval
-from turnout.store.experiments import ExperimentRow
+from turnout.store.experiments import MAX_VALUE, ExperimentRow
 
 _STRICT = ConfigDict(extra="forbid")
 
@@ -94,14 +94,47 @@ class FeedbackOut(BaseModel):
     accepted: int
 
 
+class CapIn(BaseModel):
+    model_config = _STRICT
+    value: float | None = Field(None, description="Cap per-user values at this number.")
+    percentile: float | None = Field(
+        None, description="...or at this percentile of them (0.5-0.9999), e.g. 0.99."
+    )
+
+
 class MetricIn(BaseModel):
+    """A metric, named as its feedback events are (a ratio names itself and its two)."""
+
     model_config = _STRICT
     name: str
-    kind: Literal["binary", "numeric"] = "binary"
+    kind: Literal["binary", "numeric", "ratio"] = Field(
+        "binary",
+        description="binary: converted or not; numeric: a number per user; ratio: the sum "
+        "over users of `numerator` / the sum of `denominator` (delta method).",
+    )
     direction: Literal["higher", "lower"] = "higher"
+    over: Literal["exposed", "users_with_events"] | None = Field(
+        None,
+        description="Numeric: average over all exposed users, no event counting 0 "
+        "(exposed, the default), or over users with an event only.",
+    )
+    per_user: Literal["mean", "sum"] | None = Field(
+        None, description="Numeric: a user's value is the mean (default) or sum of events."
+    )
+    window: float | None = Field(
+        None,
+        description="Seconds from the user's first exposure in which events count "
+        "(default: until the experiment stops).",
+    )
+    cap: CapIn | None = Field(None, description="Numeric: winsorize per-user values.")
+    numerator: str | None = Field(None, description="Ratio: the feedback metric summed on top.")
+    denominator: str | None = Field(None, description="Ratio: ...and the one below.")
 
-    def metric(self) -> Metric:
-        return Metric(self.name, MetricKind(self.kind), Direction(self.direction))
+    def metric(self, where: str) -> Metric:
+        document = self.model_dump(exclude_none=True)
+        if self.cap is not None:
+            document["cap"] = self.cap.model_dump(exclude_none=True)
+        return Metric.from_document(document, where)
 
 
 class ExperimentIn(BaseModel):
@@ -111,7 +144,13 @@ class ExperimentIn(BaseModel):
             "example": {
                 "name": "checkout-v2", "variants": ["A", "B"], "control": "A",
                 "primary": {"name": "converted"},
-                "guardrails": [{"name": "latency_ms", "kind": "numeric", "direction": "lower"}],
+                "guardrails": [
+                    {"name": "latency_ms", "kind": "numeric", "direction": "lower"},
+                    {"name": "revenue", "kind": "numeric", "window": 86400,
+                     "cap": {"percentile": 0.99}},
+                    {"name": "revenue_per_order", "kind": "ratio", "numerator": "revenue",
+                     "denominator": "orders"},
+                ],
                 "minimum_sample": 1000, "alpha": 0.05, "method": "sequential",
             }
         },
@@ -136,8 +175,10 @@ class ExperimentIn(BaseModel):
             name=self.name,
             variants=tuple(self.variants),
             control=self.control,
-            primary=self.primary.metric(),
-            guardrails=tuple(g.metric() for g in self.guardrails),
+            primary=self.primary.metric("primary metric"),
+            guardrails=tuple(
+                g.metric(f"guardrail {i}") for i, g in enumerate(self.guardrails, start=1)
+            ),
             minimum_sample=self.minimum_sample,
             alpha=self.alpha,
             method=Method(self.method),
@@ -201,9 +242,31 @@ def report_out(result: ExperimentReport) -> dict[str, Any]:
             "variant": result.decision.variant,
         },
         "feedback": {
-            metric: {"events": events, "unmatched": unmatched}
-            for metric, (events, unmatched) in sorted(result.feedback.items())
+            metric: {"events": events, "unmatched": unmatched, "out_of_range": out_of_range}
+            for metric, (events, unmatched, out_of_range) in sorted(result.feedback.items())
         },
+        "assumptions": assumptions(result),
+    }
+
+
+def assumptions(result: ExperimentReport) -> dict[str, Any]:
+    """What the numbers count: the span of exposures and, per metric, its users, per-user
+    value, window and cap (with a percentile cap's value as computed)."""
+    experiment = result.report.experiment
+    metrics = []
+    for m in (experiment.primary, *experiment.guardrails):
+        described = m.describe()
+        cap = result.caps.get(m.name)
+        if m.cap is not None and m.cap.percentile is not None:
+            described["cap"] += f" ({_number(cap)})" if cap is not None else " (no data yet)"
+        metrics.append(described)
+    return {
+        "counted_from": result.span.start,
+        "counted_until": result.span.end,
+        "users": "randomized users first exposed between the start and the stop "
+        "(targeted users and users first served before the start are not counted)",
+        "events": f"from the user's first exposure on; |value| over {MAX_VALUE:g} left out",
+        "metrics": metrics,
     }
 
 
@@ -215,7 +278,8 @@ _CSV_COLUMNS = (
 
 
 def report_csv(result: ExperimentReport) -> str:
-    """One row per treatment and metric; the decision as a trailing comment line."""
+    """One row per treatment and metric; then, as comment lines, what each metric counts and
+    the decision (last)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(_CSV_COLUMNS)
@@ -235,6 +299,11 @@ def report_csv(result: ExperimentReport) -> str:
                 + ["" if _number(x) is None else f"{x:.6g}" for x in cells]
                 + [str(c.significant).lower()]
             )
+    for m in assumptions(result)["metrics"]:
+        described = "; ".join(
+            str(m[k]) for k in ("users", "per_user", "window", "cap") if m[k] is not None
+        )
+        writer.writerow([f"# {m['metric']}: {described}"])
     writer.writerow([f"# decision: {result.decision.verdict.value}: {result.decision.message}"])
     return out.getvalue()
 

@@ -2,9 +2,12 @@
 
 Synchronous, like `turnout.service` (facades call it from worker threads).
 
-Per-user aggregation (ADR 0013): for a binary metric a user counts 1 when any of their
-events has a value > 0, else 0 (users exposed but silent count 0); for a numeric metric a
-user's value is the mean of their events, over the users who sent at least one.
+What a report counts (ADR 0013, 0025): users first exposed between the experiment's start
+and its stop, and their events from their exposure on (within the metric's window). Per
+user: a binary metric is 1 when any event is > 0, else 0; a numeric metric is the mean (or
+sum) of their events, capped if asked, and averaged over all exposed users with 0 for the
+silent ones (default) or over users with events only; a ratio metric divides the sums of
+two metrics' per-user sums (delta method).
 """
 
 from __future__ import annotations
@@ -19,19 +22,13 @@ from typing import Any
 
 from turnout.deploy.plans import DesiredVariant
 from turnout.errors import Conflict, InvalidRequest, NotFound
-from turnout.experiments.analysis import Report, VariantData, analyse
+from turnout.experiments.aggregates import caps, query_of, variant_data
+from turnout.experiments.analysis import Report, analyse
 from turnout.experiments.decision import Decision, Verdict, decide
-from turnout.experiments.definition import (
-    Direction,
-    Experiment,
-    Method,
-    Metric,
-    MetricKind,
-)
-from turnout.experiments.statistics import Moments
+from turnout.experiments.definition import Experiment, Method
 from turnout.experiments.store import ExperimentStore
 from turnout.service import ControlPlane
-from turnout.store.experiments import ExperimentRow, FeedbackRow, MetricTotals
+from turnout.store.experiments import MAX_VALUE, ExperimentRow, FeedbackRow, Span
 
 log = logging.getLogger("turnout.experiments")
 
@@ -57,41 +54,17 @@ class ExperimentReport:
     record: ExperimentRow
     report: Report
     decision: Decision
-    feedback: Mapping[str, tuple[int, int]]  # metric -> (events, unmatched)
+    feedback: Mapping[str, tuple[int, int, int]]  # metric -> (events, unmatched, out of range)
+    span: Span  # which exposures and events counted
+    caps: Mapping[str, float | None]  # per numeric metric, the cap applied (if any)
 
 
 def experiment_document(e: Experiment) -> dict[str, Any]:
-    def metric(m: Metric) -> dict[str, str]:
-        return {"name": m.name, "kind": m.kind.value, "direction": m.direction.value}
-
-    return {
-        "name": e.name,
-        "variants": list(e.variants),
-        "control": e.control,
-        "primary": metric(e.primary),
-        "guardrails": [metric(g) for g in e.guardrails],
-        "minimum_sample": e.minimum_sample,
-        "alpha": e.alpha,
-        "method": e.method.value,
-        "shares": dict(e.shares),
-    }
+    return e.to_document()
 
 
 def experiment_of(document: Mapping[str, Any]) -> Experiment:
-    def metric(m: Mapping[str, Any]) -> Metric:
-        return Metric(m["name"], MetricKind(m["kind"]), Direction(m["direction"]))
-
-    return Experiment(
-        name=document["name"],
-        variants=tuple(document["variants"]),
-        control=document["control"],
-        primary=metric(document["primary"]),
-        guardrails=tuple(metric(g) for g in document["guardrails"]),
-        minimum_sample=document["minimum_sample"],
-        alpha=document["alpha"],
-        method=Method(document["method"]),
-        shares=dict(document["shares"]),
-    )
+    return Experiment.from_document(dict(document))
 
 
 class ExperimentService:
@@ -154,12 +127,13 @@ class ExperimentService:
         record = self._store.get_experiment(endpoint, name)
         experiment = experiment_of(record.definition)
         metrics = (experiment.primary, *experiment.guardrails)
-        totals = self._store.metric_totals(endpoint, [m.name for m in metrics])
-        data = variant_data(experiment, totals)
-        report = analyse(experiment, data)
+        span = Span(record.created_at, record.stopped_at)
+        totals = self._store.metric_totals(endpoint, {m.name: query_of(m) for m in metrics}, span)
+        report = analyse(experiment, variant_data(experiment, totals))
         return ExperimentReport(
-            record, report, decide(report), self._store.feedback_counts(endpoint)
-        )
+            record, report, decide(report), self._store.feedback_counts(endpoint), span,
+            caps(totals),
+        )  # fmt: skip
 
     # --- auto-promote -----------------------------------------------------------------
     def promote_winners(self) -> list[str]:
@@ -178,6 +152,9 @@ class ExperimentService:
                     promoted.append(record.name)
             except (Conflict, NotFound) as exc:  # e.g. the endpoint is Updating: next time
                 log.info("experiment %s: not promoted now: %s", record.name, exc)
+            except Exception:  # one experiment's failure must not hold up the others'
+                log.exception("experiment %s on %s: auto-promote failed", record.name,
+                              record.endpoint)  # fmt: skip
         return promoted
 
     def _promote(self, record: ExperimentRow, decision: Decision) -> None:
@@ -204,27 +181,6 @@ async def auto_promote(service: ExperimentService, every: float = AUTO_PROMOTE_E
             log.exception("auto-promote pass failed")
 
 
-def variant_data(
-    experiment: Experiment, totals: Mapping[str, Mapping[str, MetricTotals]]
-) -> dict[str, VariantData]:
-    """The store's per-variant totals as the analysis' per-user moments."""
-    data = {}
-    for variant in experiment.variants:
-        users = 0
-        moments = {}
-        for metric in (experiment.primary, *experiment.guardrails):
-            t = totals.get(metric.name, {}).get(variant)
-            if t is None:
-                continue
-            users = t.users
-            if metric.kind is MetricKind.BINARY:
-                moments[metric.name] = Moments(t.users, float(t.converted), float(t.converted))
-            else:
-                moments[metric.name] = Moments(t.with_data, t.total, t.total_sq)
-        data[variant] = VariantData(users, moments)
-    return data
-
-
 def _row(endpoint: str, i: int, e: FeedbackEvent, now: float) -> FeedbackRow:
     where = f"Feedback event {i}"
     if (e.user is None) == (e.inference_id is None):
@@ -236,6 +192,10 @@ def _row(endpoint: str, i: int, e: FeedbackEvent, now: float) -> FeedbackRow:
         raise InvalidRequest(f"{where}: metric must be a name of 1 to 63 characters.")
     if not math.isfinite(e.value):
         raise InvalidRequest(f"{where}: value must be a finite number.")
+    if abs(e.value) > MAX_VALUE:
+        raise InvalidRequest(
+            f"{where}: value {e.value:g} is out of range: at most {MAX_VALUE:g} either way."
+        )
     at = now if e.at is None else e.at
     if not (math.isfinite(at) and 0 <= at <= now + 300):
         raise InvalidRequest(f"{where}: timestamp must be seconds since the epoch, not ahead.")

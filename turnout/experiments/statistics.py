@@ -25,15 +25,39 @@ MIXING = 0.05
 
 @dataclass(frozen=True)
 class Moments:
-    """Running sums of one metric in one variant: count, sum and sum of squares."""
+    """One metric in one variant: count, sum and sum of squares, and `m2`, the sum of squared
+    deviations from the mean, which the variance is computed from.
+
+    Build it from exact centred sums with `centred` (the store's two-pass aggregates) or from
+    values with `of`; `Moments(n, total, total_sq)` still works and derives `m2` from the raw
+    sums, which loses precision when the mean is large against the spread (1e9 + N(0, 1)).
+    """
 
     n: int
     total: float
     total_sq: float
+    m2: float = math.nan  # derived from total and total_sq when not given
+
+    def __post_init__(self) -> None:
+        if math.isnan(self.m2):
+            raw = self.total_sq - self.total * self.total / self.n if self.n else 0.0
+            object.__setattr__(self, "m2", raw if raw > 0 else 0.0)
+
+    @classmethod
+    def centred(cls, n: int, mean: float, m2: float) -> Moments:
+        """From a count, a mean and the sum of squared deviations from that mean."""
+        if n == 0:
+            return cls(0, 0.0, 0.0, 0.0)
+        m2 = m2 if m2 > 0 else 0.0
+        return cls(n, n * mean, m2 + n * mean * mean, m2)
 
     @classmethod
     def of(cls, values: Sequence[float]) -> Moments:
-        return cls(len(values), float(sum(values)), float(sum(v * v for v in values)))
+        """Two passes: the mean, then the squared deviations from it."""
+        if not values:
+            return cls(0, 0.0, 0.0, 0.0)
+        mean = math.fsum(values) / len(values)
+        return cls.centred(len(values), mean, math.fsum((v - mean) ** 2 for v in values))
 
     @property
     def mean(self) -> float:
@@ -44,7 +68,7 @@ class Moments:
         """Sample variance (n - 1 in the denominator); 0 below two observations."""
         if self.n < 2:
             return 0.0
-        return max(0.0, (self.total_sq - self.total * self.total / self.n) / (self.n - 1))
+        return self.m2 / (self.n - 1)
 
 
 @dataclass(frozen=True)

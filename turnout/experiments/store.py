@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from turnout.store import Store
 from turnout.store import experiments as rows
-from turnout.store.experiments import ExperimentRow, ExposureRow, FeedbackRow, MetricTotals
+from turnout.store.experiments import (
+    ALL_TIME,
+    ExperimentRow,
+    ExposureRow,
+    FeedbackRow,
+    MetricQuery,
+    MetricTotals,
+    RatioTotals,
+    Span,
+)
 
 
 class ExperimentStore:
@@ -47,14 +56,20 @@ class ExperimentStore:
             return rows.delete_before(conn, cutoff)
 
     def metric_totals(
-        self, endpoint: str, metrics: Sequence[str]
-    ) -> dict[str, dict[str, MetricTotals]]:
-        """Per metric, per variant; all read in one snapshot."""
+        self, endpoint: str, queries: Mapping[str, MetricQuery], span: Span = ALL_TIME
+    ) -> dict[str, dict[str, MetricTotals | RatioTotals]]:
+        """Per metric (by its name in `queries`), per variant; all read in one snapshot."""
         with self._db.read() as conn:
-            users = rows.exposed_users(conn, endpoint)
-            return {m: rows.metric_totals(conn, endpoint, m, users) for m in metrics}
+            users = rows.exposed_users(conn, endpoint, span)
+            found: dict[str, dict[str, MetricTotals | RatioTotals]] = {}
+            for name, query in queries.items():
+                if query.ratio:
+                    found[name] = dict(rows.ratio_totals(conn, endpoint, query, users, span))
+                else:
+                    found[name] = dict(rows.metric_totals(conn, endpoint, query, users, span))
+            return found
 
-    def feedback_counts(self, endpoint: str) -> dict[str, tuple[int, int]]:
+    def feedback_counts(self, endpoint: str) -> dict[str, tuple[int, int, int]]:
         with self._db.read() as conn:
             return rows.feedback_counts(conn, endpoint)
 

@@ -7,6 +7,7 @@ Reports aggregate in SQL: one row per variant, however many users.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -41,15 +42,69 @@ class FeedbackRow:
     at: float
 
 
+# Feedback values beyond this size are refused at the API (turnout.experiments.service);
+# any older ones in the store are left out of reports (and counted) rather than overflow.
+MAX_VALUE = 1e15
+_FOREVER = 1e300  # an open end of a time span, for SQL that compares numbers
+
+
+@dataclass(frozen=True)
+class Span:
+    """What an experiment counts: users first exposed from `start` to `end` (None: still
+    running), and their events in that span, at or after the user's first exposure and
+    within `window` seconds of it (None: no limit)."""
+
+    start: float = 0.0
+    end: float | None = None
+
+
+ALL_TIME = Span()
+
+
+@dataclass(frozen=True)
+class MetricQuery:
+    """How to turn one metric's events into per-user values.
+
+    `events`: the feedback metric, or (numerator, denominator) for a ratio. `per_user`:
+    "mean" or "sum" of a user's events. `cap` caps per-user values from above at a value;
+    `cap_percentile` at that percentile (nearest rank) of the per-user values."""
+
+    events: tuple[str, ...]
+    per_user: str = "mean"
+    window: float | None = None
+    cap: float | None = None
+    cap_percentile: float | None = None
+
+    @property
+    def ratio(self) -> bool:
+        return len(self.events) == 2
+
+
 @dataclass(frozen=True)
 class MetricTotals:
-    """One variant's users and one metric's per-user aggregates (ADR 0013)."""
+    """One variant's users and one metric's per-user aggregates (ADR 0013, 0025), centred
+    (two passes in SQL) so that a large mean costs no precision."""
 
-    users: int  # exposed, randomized
-    with_data: int  # of those, users with at least one event of the metric
+    users: int  # exposed, randomized, in the span
+    with_data: int  # of those, users with at least one counted event of the metric
     converted: int  # users whose largest value is > 0
-    total: float  # sum over users with data of their mean value
-    total_sq: float
+    mean: float  # over users with data, of their (capped) per-user value; 0 without any
+    m2: float  # sum over users with data of (value - mean)^2
+    cap: float | None = None  # the cap applied (a percentile's value, once computed)
+
+
+@dataclass(frozen=True)
+class RatioTotals:
+    """One variant's users and, over its users with data, the means and centred sums of
+    their per-user sums X (numerator) and Y (denominator)."""
+
+    users: int
+    with_data: int
+    mean_x: float
+    mean_y: float
+    m2_x: float
+    m2_y: float
+    c_xy: float
 
 
 @dataclass(frozen=True)
@@ -182,28 +237,60 @@ def delete_before(conn: Connection, cutoff: float) -> int:
 
 # --- aggregates ---------------------------------------------------------------------------
 # From the feedback side (small) into exposures by their primary key: joining the other way
-# round made SQLite scan the per-user aggregate once per exposure.
-_WITH_DATA = sa.text(
-    """
+# round made SQLite scan the per-user aggregate once per exposure. `{columns}` are fixed
+# fragments chosen below, never caller text.
+_PER_USER = """
     WITH fb AS (
-        SELECT COALESCE(f.user_key, i.user_key) AS unit, f.value AS value
+        SELECT COALESCE(f.user_key, i.user_key) AS unit, f.metric AS metric,
+            f.value AS value, f.at AS at
         FROM feedback f
         LEFT JOIN inferences i
             ON i.endpoint = f.endpoint AND i.inference_id = f.inference_id
-        WHERE f.endpoint = :endpoint AND f.metric = :metric
+        WHERE f.endpoint = :endpoint AND f.metric IN (:x, :y)
+            AND f.at >= :start AND f.at <= :end AND ABS(f.value) <= :bound
     ), per_user AS (
-        SELECT unit, MAX(value) AS top, AVG(value) AS mean
-        FROM fb WHERE unit IS NOT NULL GROUP BY unit
+        SELECT e.variant AS variant, fb.unit AS unit, {columns}
+        FROM fb
+        JOIN exposures e ON e.endpoint = :endpoint AND e.user_key = fb.unit
+        WHERE e.randomized = :randomized AND e.at >= :start AND e.at <= :end
+            AND fb.at >= e.at AND fb.at <= e.at + :window
+        GROUP BY e.variant, fb.unit
     )
-    SELECT e.variant AS variant, COUNT(*) AS with_data,
-        SUM(CASE WHEN p.top > 0 THEN 1 ELSE 0 END) AS converted,
-        SUM(p.mean) AS total, SUM(p.mean * p.mean) AS total_sq
-    FROM per_user p
-    JOIN exposures e ON e.endpoint = :endpoint AND e.user_key = p.unit
-    WHERE e.randomized = :randomized
-    GROUP BY e.variant
-    """
-)
+"""
+_NUMERIC_COLUMNS = {
+    "mean": "MAX(fb.value) AS top, AVG(fb.value) AS raw",
+    "sum": "MAX(fb.value) AS top, SUM(fb.value) AS raw",
+}
+_RATIO_COLUMNS = """SUM(CASE WHEN fb.metric = :x THEN fb.value ELSE 0.0 END) AS x,
+            SUM(CASE WHEN fb.metric = :y THEN fb.value ELSE 0.0 END) AS y"""
+
+# Two passes: each variant's mean first, then the squared deviations from it.
+_NUMERIC = """
+    , capped AS (
+        SELECT variant, top, CASE WHEN raw > :cap THEN :cap ELSE raw END AS value
+        FROM per_user
+    ), stats AS (
+        SELECT variant, COUNT(*) AS n, AVG(value) AS mean FROM capped GROUP BY variant
+    )
+    SELECT c.variant AS variant, s.n AS with_data, s.mean AS mean,
+        SUM(CASE WHEN c.top > 0 THEN 1 ELSE 0 END) AS converted,
+        SUM((c.value - s.mean) * (c.value - s.mean)) AS m2
+    FROM capped c JOIN stats s ON s.variant = c.variant
+    GROUP BY c.variant, s.n, s.mean
+"""
+_RATIO = """
+    , stats AS (
+        SELECT variant, COUNT(*) AS n, AVG(x) AS mx, AVG(y) AS my FROM per_user GROUP BY variant
+    )
+    SELECT p.variant AS variant, s.n AS with_data, s.mx AS mean_x, s.my AS mean_y,
+        SUM((p.x - s.mx) * (p.x - s.mx)) AS m2_x, SUM((p.y - s.my) * (p.y - s.my)) AS m2_y,
+        SUM((p.x - s.mx) * (p.y - s.my)) AS c_xy
+    FROM per_user p JOIN stats s ON s.variant = p.variant
+    GROUP BY p.variant, s.n, s.mx, s.my
+"""
+# Nearest rank: the smallest per-user value with at least `percentile` of them at or below.
+_COUNT = "SELECT COUNT(*) FROM per_user"
+_AT_RANK = "SELECT raw FROM per_user ORDER BY raw LIMIT 1 OFFSET :offset"
 
 _FEEDBACK_COUNTS = sa.text(
     """
@@ -214,7 +301,8 @@ _FEEDBACK_COUNTS = sa.text(
             OR (f.user_key IS NULL AND NOT EXISTS (
                 SELECT 1 FROM inferences i
                 WHERE i.endpoint = f.endpoint AND i.inference_id = f.inference_id))
-            THEN 1 ELSE 0 END) AS unmatched
+            THEN 1 ELSE 0 END) AS unmatched,
+        SUM(CASE WHEN ABS(f.value) > :bound THEN 1 ELSE 0 END) AS out_of_range
     FROM feedback f
     WHERE f.endpoint = :endpoint
     GROUP BY f.metric
@@ -222,40 +310,116 @@ _FEEDBACK_COUNTS = sa.text(
 )
 
 
-def exposed_users(conn: Connection, endpoint: str) -> dict[str, int]:
-    """Randomized users per variant."""
+def exposed_users(conn: Connection, endpoint: str, span: Span = ALL_TIME) -> dict[str, int]:
+    """Randomized users per variant, first exposed in the span."""
     rows = conn.execute(
         sa.select(exposures.c.variant, sa.func.count())
-        .where(exposures.c.endpoint == endpoint, exposures.c.randomized.is_(True))
+        .where(
+            exposures.c.endpoint == endpoint,
+            exposures.c.randomized.is_(True),
+            exposures.c.at >= span.start,
+            exposures.c.at <= (_FOREVER if span.end is None else span.end),
+        )
         .group_by(exposures.c.variant)
     )
     return {variant: int(n) for variant, n in rows}
 
 
+def _params(endpoint: str, query: MetricQuery, span: Span) -> dict[str, Any]:
+    x, y = query.events if query.ratio else (query.events[0], query.events[0])
+    return {
+        "endpoint": endpoint, "x": x, "y": y, "randomized": True, "bound": MAX_VALUE,
+        "start": span.start, "end": _FOREVER if span.end is None else span.end,
+        "window": _FOREVER if query.window is None else query.window,
+    }  # fmt: skip
+
+
 def metric_totals(
-    conn: Connection, endpoint: str, metric: str, users: dict[str, int]
+    conn: Connection,
+    endpoint: str,
+    query: MetricQuery,
+    users: dict[str, int],
+    span: Span = ALL_TIME,
 ) -> dict[str, MetricTotals]:
-    """Per variant: `users` (from `exposed_users`) and the metric's per-user aggregates."""
-    params = {"endpoint": endpoint, "metric": metric, "randomized": True}
-    found = {row.variant: row for row in conn.execute(_WITH_DATA, params)}
+    """Per variant: `users` (from `exposed_users`) and a binary or numeric metric's
+    per-user aggregates over the users with data."""
+    params = _params(endpoint, query, span)
+    per_user = _PER_USER.format(columns=_NUMERIC_COLUMNS[query.per_user])
+    cap = query.cap
+    if query.cap_percentile is not None:
+        cap = _percentile(conn, per_user, params, query.cap_percentile)
+    params["cap"] = _FOREVER if cap is None else cap
+    found = {row.variant: row for row in conn.execute(sa.text(per_user + _NUMERIC), params)}
     totals = {}
     for variant, n in users.items():
         row = found.get(variant)
-        totals[variant] = MetricTotals(
-            n,
-            int(row.with_data) if row else 0,
-            int(row.converted or 0) if row else 0,
-            float(row.total or 0.0) if row else 0.0,
-            float(row.total_sq or 0.0) if row else 0.0,
+        totals[variant] = (
+            MetricTotals(
+                n,
+                int(row.with_data),
+                int(row.converted or 0),
+                float(row.mean),
+                float(row.m2 or 0.0),
+                cap,
+            )
+            if row
+            else MetricTotals(n, 0, 0, 0.0, 0.0, cap)
         )
     return totals
 
 
-def feedback_counts(conn: Connection, endpoint: str) -> dict[str, tuple[int, int]]:
-    """(events, unmatched events) per metric: unmatched name a user or an inference id
-    that no exposure of the endpoint has."""
-    rows = conn.execute(_FEEDBACK_COUNTS, {"endpoint": endpoint})
-    return {row.metric: (int(row.events), int(row.unmatched or 0)) for row in rows}
+def _percentile(
+    conn: Connection, per_user: str, params: dict[str, Any], percentile: float
+) -> float | None:
+    """The per-user value at that percentile (nearest rank), over all variants' users with
+    data; None without any."""
+    count = int(conn.execute(sa.text(per_user + _COUNT), params).scalar_one())
+    if count == 0:
+        return None
+    offset = max(0, math.ceil(percentile * count) - 1)
+    found = conn.execute(sa.text(per_user + _AT_RANK), {**params, "offset": offset})
+    return float(found.scalar_one())
+
+
+def ratio_totals(
+    conn: Connection,
+    endpoint: str,
+    query: MetricQuery,
+    users: dict[str, int],
+    span: Span = ALL_TIME,
+) -> dict[str, RatioTotals]:
+    """Per variant: `users` and a ratio metric's per-user sums' means and centred sums."""
+    params = _params(endpoint, query, span)
+    sql = sa.text(_PER_USER.format(columns=_RATIO_COLUMNS) + _RATIO)
+    found = {row.variant: row for row in conn.execute(sql, params)}
+    totals = {}
+    for variant, n in users.items():
+        row = found.get(variant)
+        totals[variant] = (
+            RatioTotals(
+                n,
+                int(row.with_data),
+                float(row.mean_x),
+                float(row.mean_y),
+                float(row.m2_x or 0.0),
+                float(row.m2_y or 0.0),
+                float(row.c_xy or 0.0),
+            )
+            if row
+            else RatioTotals(n, 0, 0.0, 0.0, 0.0, 0.0, 0.0)
+        )
+    return totals
+
+
+def feedback_counts(conn: Connection, endpoint: str) -> dict[str, tuple[int, int, int]]:
+    """(events, unmatched, out of range) per metric: unmatched name a user or an inference
+    id that no exposure of the endpoint has; out of range have |value| > MAX_VALUE (stored
+    before the API refused them) and are left out of reports."""
+    rows = conn.execute(_FEEDBACK_COUNTS, {"endpoint": endpoint, "bound": MAX_VALUE})
+    return {
+        row.metric: (int(row.events), int(row.unmatched or 0), int(row.out_of_range or 0))
+        for row in rows
+    }
 
 
 # --- experiments --------------------------------------------------------------------------
