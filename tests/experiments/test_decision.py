@@ -192,7 +192,10 @@ def test_definitions_round_trip_through_json() -> None:
     ("changes", "words"),
     [
         ({"primary": None}, "The primary metric must be a JSON object."),
-        ({"primary": {"name": "x", "kind": "share"}}, '"kind" must be one of: binary, numeric, ratio'),
+        (
+            {"primary": {"name": "x", "kind": "share"}},
+            '"kind" must be one of: binary, numeric, ratio',
+        ),
         ({"guardrails": [{"name": "x", "speed": 1}]}, 'guardrail 1 has an unknown field "speed"'),
         ({"method": "frequentist"}, "must be one of: sequential, fixed_horizon, bayesian"),
         ({"variants": "A,B"}, 'The experiment\'s "variants" must be a list.'),
