@@ -1,0 +1,127 @@
+"""The experiment service over a real store: bad feedback refused whole, a report that
+survives absurd stored values, and one experiment's auto-promote failure not holding up
+another's."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
+
+import pytest
+
+from tests.store import builders
+from turnout.errors import InvalidRequest
+from turnout.experiments.definition import Experiment, Metric, MetricKind
+from turnout.experiments.service import ExperimentService, FeedbackEvent
+from turnout.experiments.store import ExperimentStore
+from turnout.service import ControlPlane
+from turnout.store import Store
+from turnout.store.experiments import ExposureRow, FeedbackRow
+
+NOW = 1_000_000.0
+
+
+class Control:
+    """The slice of ControlPlane the service uses; `broken` endpoints fail to update."""
+
+    def __init__(self, broken: set[str]) -> None:
+        self.broken = broken
+        self.updates: list[tuple[str, dict[str, float]]] = []
+
+    def describe_endpoint(self, name: str) -> Any:
+        return SimpleNamespace(variants=[SimpleNamespace(name="A"), SimpleNamespace(name="B")])
+
+    def endpoint_fleets(self, name: str) -> Any:
+        variants = [SimpleNamespace(name="A"), SimpleNamespace(name="B")]
+        return SimpleNamespace(config=SimpleNamespace(variants=variants)), None
+
+    def update_endpoint_weights_and_capacities(self, name: str, changes: Any) -> None:
+        if name in self.broken:
+            raise RuntimeError(f"the store said no for {name}")
+        self.updates.append((name, {c.name: c.weight for c in changes}))
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Any:
+    opened = Store.open(f"sqlite:///{tmp_path / 'turnout.db'}")
+    opened.add_model(builders.model("m"))
+    config = builders.config("c", "m")
+    opened.add_endpoint_config(config)
+    for name in ("ep1", "ep2"):
+        opened.add_endpoint(builders.endpoint(name, config))
+    yield opened
+    opened.close()
+
+
+def service(store: Store, broken: set[str] = frozenset()) -> tuple[ExperimentService, Control]:  # type: ignore[assignment]
+    control = Control(set(broken))
+    return ExperimentService(
+        ExperimentStore(store), cast(ControlPlane, control), lambda: NOW
+    ), control
+
+
+def experiment(name: str) -> Experiment:
+    return Experiment(name, ("A", "B"), "A", Metric("converted"), minimum_sample=100)
+
+
+def a_clear_winner(store: Store, endpoint: str) -> None:
+    rows = ExperimentStore(store)
+    rows.add_exposures(
+        [ExposureRow(endpoint, f"u{i}", "AB"[i % 2], "c", None, True, NOW + 1) for i in range(800)]
+    )
+    rows.add_feedback(
+        [FeedbackRow(endpoint, f"u{i}", None, "converted", 1.0, NOW + 2)
+         for i in range(800) if (i % 2 and i % 5 < 3) or i % 20 == 0]
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf"), 1e200, -2e15])
+def test_bad_values_refuse_the_whole_batch_and_store_nothing(store: Store, value: float) -> None:
+    experiments, _ = service(store)
+    experiments.record_feedback("ep1", [FeedbackEvent("m", 1.0, user="kept", at=NOW)])
+    batch = [FeedbackEvent("m", 2.0, user="u"), FeedbackEvent("m", value, user="v")]
+    with pytest.raises(InvalidRequest) as refused:
+        experiments.record_feedback("ep1", batch)
+    message = str(refused.value)
+    assert message.startswith("Feedback event 2: value") and "\n" not in message
+    assert ExperimentStore(store).feedback_counts("ep1") == {"m": (1, 1, 0)}  # the old one kept
+    assert experiments.record_feedback("ep1", [FeedbackEvent("m", 1e15, user="u")]) == 1
+
+
+def test_a_report_answers_with_absurd_values_in_the_store(store: Store) -> None:
+    experiments, _ = service(store)
+    definition = Experiment(
+        "x", ("A", "B"), "A", Metric("revenue", MetricKind.NUMERIC), minimum_sample=2
+    )
+    experiments.create("ep1", definition, auto_promote=False)
+    a_clear_winner(store, "ep1")
+    ExperimentStore(store).add_feedback(
+        [FeedbackRow("ep1", f"u{i}", None, "revenue", 10.0 + i % 7, NOW + 2) for i in range(50)]
+        + [FeedbackRow("ep1", "u1", None, "revenue", 1e200, NOW + 3),
+           FeedbackRow("ep1", "u2", None, "revenue", float("inf"), NOW + 3)]
+    )  # fmt: skip
+    result = experiments.report("ep1", "x")
+    (comparison,) = result.report.primary
+    assert result.report.users == {"A": 400, "B": 400}
+    assert 0 < comparison.treatment.value < 20 and 0 <= comparison.p_value <= 1
+    assert result.feedback["revenue"] == (52, 0, 2)
+
+
+def test_one_experiments_failed_promotion_does_not_block_anothers(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    experiments, control = service(store, broken={"ep1"})
+    for endpoint in ("ep1", "ep2"):
+        experiments.create(endpoint, experiment("promo"), auto_promote=True)
+        a_clear_winner(store, endpoint)
+    with caplog.at_level(logging.ERROR, logger="turnout.experiments"):
+        assert experiments.promote_winners() == ["promo"]  # ep2's
+    assert control.updates == [("ep2", {"A": 0.0, "B": 1.0})]
+    assert experiments.get("ep1", "promo").status == "running"  # tried again next time
+    assert experiments.get("ep2", "promo").status == "promoted"
+    assert "experiment promo on ep1: auto-promote failed" in caplog.text
+    control.broken.clear()
+    assert experiments.promote_winners() == ["promo"]
+    assert experiments.get("ep1", "promo").status == "promoted"
