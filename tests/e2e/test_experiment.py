@@ -1,17 +1,22 @@
 """An A/B experiment end to end: 40,000 users invoke through the router with their key,
 their conversions (10% on A, 12% on B) come back through the feedback API, and the report
-names B the winner. Also: unmatched feedback is counted, bad feedback is refused whole,
-the CSV export, stopping, and auto-promotion."""
+names B the winner. Also: unmatched feedback is counted, bad feedback (NaN, infinite,
+beyond 1e15) is refused whole, the CSV export, stopping, and auto-promotion; and the
+purchases example of issue 16: revenue per exposed user, zero-filled, against scipy's Welch,
+with a 1e200 written straight into the store not breaking the report."""
 
 from __future__ import annotations
 
 import csv
 import io
+import math
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from tests.conftest import Artifacts, Deploy
 from tests.support.endpoints import VariantOf, poll_until
@@ -111,6 +116,9 @@ def test_bad_feedback_is_refused_whole_with_one_message(ab: str, client: Client)
         ([good, {"metric": "converted", "value": 1}], "event 2: give exactly one of user"),
         ([{**good, "timestamp": 4e12}], "timestamp"),
         ([good] * 10_001, "10000"),
+        ([good, {**good, "value": float("nan")}], "event 2: value must be a finite number"),
+        ([{**good, "value": float("inf")}], "finite"),
+        ([{**good, "value": 1e200}], "event 1: value 1e+200 is out of range"),
     ]
     for events, expected in cases:
         with pytest.raises(TurnoutAPIError) as refused:
@@ -164,3 +172,77 @@ def test_auto_promote_shifts_all_traffic_to_the_winner(
     endpoint = client.wait_for_endpoint("promo", timeout=60)
     weights = {v["name"]: v["current_weight"] for v in endpoint["variants"]}
     assert weights == {"A": 0.0, "B": 1.0}
+
+
+SHOPPERS = 20_000
+BUYERS = {"A": 5, "B": 6}  # per 100 users: B raises the purchase rate 5% -> 6%
+
+
+def test_revenue_per_exposed_user_counts_the_users_who_did_not_buy(
+    deploy: Deploy, artifacts: Artifacts, client: Client, server: BackgroundServer,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """B makes more people buy with the same basket. Averaged over buyers only (the old
+    default) revenue looks flat; over every exposed user (the default now) it rises ~20%,
+    and the report's Welch test equals scipy's on the zero-filled per-user revenue."""
+    deploy("shop", [VariantOf("A", artifacts.sklearn, weight=0.5),
+                    VariantOf("B", artifacts.sklearn, weight=0.5)])  # fmt: skip
+    revenue = {"name": "revenue", "kind": "numeric", "per_user": "sum"}
+    base = {"variants": ["A", "B"], "control": "A", "minimum_sample": 1000}
+    client.create_experiment("shop", {**base, "name": "exposed", "primary": revenue})
+    client.create_experiment(
+        "shop", {**base, "name": "buyers", "primary": {**revenue, "over": "users_with_events"}}
+    )
+    variants = assign_users(server.url, "shop", tmp_path / "u.json", SHOPPERS, concurrency=32)
+    rng = np.random.default_rng(16)
+    seen = {"A": 0, "B": 0}
+    spent = np.zeros(SHOPPERS)
+    for i, v in enumerate(variants):
+        if seen[v] % 100 < BUYERS[v]:  # exactly 5% and 6%, the same basket distribution
+            spent[i] = round(float(rng.lognormal(math.log(40), 0.6)), 2)
+        seen[v] += 1
+    events = [{"metric": "revenue", "value": spent[i], "user": f"user-{i}"}
+              for i in np.flatnonzero(spent)]  # fmt: skip
+    client.send_feedback("shop", events)
+    report = poll_until(
+        lambda: client.experiment_report("shop", "exposed"),
+        lambda r: sum(r["users"].values()) == SHOPPERS,
+        timeout=30,
+        what="all exposures in the report",
+    )
+    per_user = {v: spent[[i for i, w in enumerate(variants) if w == v]] for v in "AB"}
+    welch = stats.ttest_ind(per_user["B"], per_user["A"], equal_var=False)
+    (primary,) = report["comparisons"]
+    print(
+        f"revenue per exposed user A {primary['control']['value']:.4f} "
+        f"B {primary['treatment']['value']:.4f} ({primary['lift_relative']['value']:+.1%}), "
+        f"Welch p {primary['p_value']:.3g} (scipy {welch.pvalue:.3g})"
+    )
+    assert report["users"] == {v: int(per_user[v].size) for v in "AB"}
+    assert math.isclose(primary["control"]["value"], per_user["A"].mean(), rel_tol=1e-9)
+    assert math.isclose(primary["treatment"]["value"], per_user["B"].mean(), rel_tol=1e-9)
+    assert math.isclose(primary["p_value"], welch.pvalue, rel_tol=1e-9)
+    assert primary["lift_absolute"]["value"] > 0 and primary["lift_relative"]["value"] > 0.1
+    assumed = report["assumptions"]["metrics"][0]
+    assert assumed["users"] == "all exposed users (no event: 0)"
+
+    buyers = client.experiment_report("shop", "buyers")
+    (conditional,) = buyers["comparisons"]
+    assert buyers["assumptions"]["metrics"][0]["users"] == "only users with an event"
+    basket = {v: per_user[v][per_user[v] > 0] for v in "AB"}
+    assert math.isclose(conditional["treatment"]["value"], basket["B"].mean(), rel_tol=1e-9)
+    assert abs(conditional["lift_relative"]["value"]) < 0.1  # the same basket
+
+    # A value no API accepts any more, already in the store, must not break the report.
+    with sqlite3.connect(server.data_dir / "turnout.db", timeout=30) as db:
+        db.execute(
+            "INSERT INTO feedback (endpoint, user_key, inference_id, metric, value, at) "
+            "VALUES ('shop', 'user-0', NULL, 'revenue', 1e200, ?)",
+            (report["created_at"] + 1,),
+        )
+    after = client.experiment_report("shop", "exposed")
+    assert after["comparisons"][0]["p_value"] == primary["p_value"]
+    assert after["feedback"]["revenue"]["out_of_range"] == 1
+    assert (
+        client.experiment_report_csv("shop", "exposed").splitlines()[-1].startswith("# decision:")
+    )
