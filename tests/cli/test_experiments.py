@@ -134,3 +134,31 @@ def test_experiment_from_feedback_to_report(
     assert "cli-exp" in listed and "running" in listed
     assert as_json(server, "experiment", "stop", endpoint, "cli-exp")["status"] == "stopped"
     assert "stopped already" in fails(server, "experiment", "stop", endpoint, "cli-exp")
+
+
+def test_experiment_metrics_can_be_given_as_json(endpoint: str, server: BackgroundServer) -> None:
+    ratio = '{"name": "aov", "kind": "ratio", "numerator": "revenue", "denominator": "orders"}'
+    capped = '{"name": "revenue", "kind": "numeric", "window": 86400, "cap": {"percentile": 0.99}}'
+    created = as_json(
+        server, "experiment", "create", endpoint, "cli-metrics", "--variants", "A,B",
+        "--control", "A", "--metric", ratio, "--guardrail", capped,
+    )  # fmt: skip
+    definition = created["definition"]
+    assert definition["primary"] == {
+        "name": "aov", "kind": "ratio", "direction": "higher", "window": None,
+        "numerator": "revenue", "denominator": "orders",
+    }  # fmt: skip
+    assert definition["guardrails"][0]["cap"] == {"percentile": 0.99}
+    assert definition["guardrails"][0]["over"] == "exposed"
+    report = as_json(server, "experiment", "report", endpoint, "cli-metrics")
+    assert [m["users"] for m in report["assumptions"]["metrics"]] == [
+        "all exposed users (no event: 0 in both sums)", "all exposed users (no event: 0)",
+    ]  # fmt: skip
+    assert 'give "numerator" and "denominator"' in fails(
+        server, "experiment", "create", endpoint, "bad", "--variants", "A,B", "--control", "A",
+        "--metric", '{"name": "aov", "kind": "ratio"}',
+    )  # fmt: skip
+    assert "not valid JSON" in fails(
+        server, "experiment", "create", endpoint, "bad", "--variants", "A,B", "--control", "A",
+        "--metric", "{name",
+    )  # fmt: skip

@@ -94,7 +94,11 @@ def test_a_real_ab_run_names_the_better_variant(
     assert primary["significant"] and primary["p_value_sequential"] <= 0.05
     assert primary["lift_absolute"]["low"] > 0
     assert not report["sample_ratio_mismatch"]
-    assert report["feedback"]["converted"] == {"events": len(events) // 2 + 25, "unmatched": 25}
+    assert report["feedback"]["converted"] == {
+        "events": len(events) // 2 + 25,
+        "unmatched": 25,
+        "out_of_range": 0,
+    }
     # Every user counts once, in the variant that first served it.
     assert report["users"] == {v: variants.count(v) for v in ("A", "B")}
 

@@ -280,8 +280,17 @@ def _read_events(path: Path) -> list[dict[str, Any]]:
 
 
 # --- experiments ------------------------------------------------------------------------
-def _metric(text: str) -> dict[str, str]:
-    """`name[:binary|numeric[:higher|lower]]`."""
+def _metric(text: str) -> dict[str, Any]:
+    """`name[:binary|numeric[:higher|lower]]`, or a metric as a JSON object (ADR 0025):
+    `{"name": "revenue", "kind": "numeric", "window": 86400, "cap": {"percentile": 0.99}}`."""
+    if text.lstrip().startswith("{"):
+        try:
+            document = json.loads(text)
+        except ValueError as exc:
+            fail(f"the metric {text!r} is not valid JSON: {exc}")
+        if not isinstance(document, dict):
+            fail("a metric in JSON must be an object")
+        return document
     name, _, rest = text.partition(":")
     kind, _, direction = rest.partition(":")
     return {"name": name, "kind": kind or "binary", "direction": direction or "higher"}
@@ -294,10 +303,14 @@ def create_experiment(
     variants: Annotated[str, typer.Option(help="Comma-separated variants, e.g. A,B.")],
     control: Annotated[str, typer.Option(help="The variant the others are compared with.")],
     metric: Annotated[
-        str, typer.Option(help="Primary metric: name[:binary|numeric[:higher|lower]].")
+        str,
+        typer.Option(
+            help="Primary metric: name[:binary|numeric[:higher|lower]], or a JSON object "
+            "for over, per_user, window, cap or a ratio (see docs/experiments.md)."
+        ),
     ],
     guardrail: Annotated[
-        list[str] | None, typer.Option(help="A guardrail metric, same form; repeatable.")
+        list[str] | None, typer.Option(help="A guardrail metric, same forms; repeatable.")
     ] = None,
     minimum_sample: Annotated[int, typer.Option(help="Users per variant before deciding.")] = 1000,
     alpha: Annotated[float, typer.Option(help="Significance level.")] = 0.05,
@@ -312,7 +325,7 @@ def create_experiment(
     credentials: CredentialsFile = None,
     as_json: Json = False,
 ) -> None:
-    """Start an experiment: users are counted from their first exposure."""
+    """Start an experiment: it counts users first exposed from now on, and their events."""
     definition = {
         "name": name,
         "variants": [v.strip() for v in variants.split(",") if v.strip()],
