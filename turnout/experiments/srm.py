@@ -12,7 +12,8 @@ is min(1, 1/BF); its running minimum over looks is kept in the report's state.
 
 K sets where the test is most powerful: the mixture's shares spread around θ by about
 √(θ(1 - θ) / K), i.e. ±1.6 points on a 50/50 split at K = 1,000 — the size of real
-assignment bugs (51/49 at 100,000 users: p = 2.5e-8; a chi-square, valid at one look only, gives 2.5e-10).
+assignment bugs (51/49 at 100,000 users: p = 2.5e-8, where a chi-square, valid at one
+look only, gives 2.5e-10).
 """
 
 from __future__ import annotations
