@@ -8,10 +8,11 @@ One `turnout serve` (SQLite in a temp dir) with two endpoints on the same model 
 LogisticRegression trained on the spot, served by a code/inference.py so that the shadow
 can sleep): `plain` (production only) and `mirrored` (production plus a shadow variant of
 weight 1, i.e. every request mirrored, whose model sleeps --shadow-sleep seconds per
-request). Each round loads `plain` and `mirrored` (which goes first alternates) with wrk (-t1 -c C, same body as
-routed.py); the ratio mirrored/plain of p50, p99 and req/s is taken within each round and
-the median over rounds reported. Copies the shadow cannot take (its lane holds 512 and 8 are
-in flight) are dropped and counted: the count and the shadow's invocations are printed.
+request). Each round loads `plain` and `mirrored` (which goes first alternates) with wrk
+(-t1 -c C, same body as routed.py); the ratio mirrored/plain of p50, p99 and req/s is taken
+within each round and the median over rounds reported. Copies the shadow cannot take (its
+lane holds 512 and 8 are in flight) are dropped and counted: the count and the shadow's
+invocations are printed.
 
 Everything binds 127.0.0.1 and is stopped at the end (by the server's PID).
 """

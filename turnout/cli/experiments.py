@@ -407,6 +407,123 @@ def stop_experiment(
         console.print(f"experiment {escape(name)} stopped")
 
 
+_PER = {"day": 1.0, "hour": 24.0, "minute": 1440.0}
+
+
+def _traffic(text: str) -> float:
+    """`1000/day`, `50/hour`, `2/minute` or a plain number (per day): users per day."""
+    count, _, unit = text.replace(",", "").partition("/")
+    try:
+        value = float(count)
+    except ValueError:
+        fail(f'Traffic "{text}" is not a number of users: write e.g. 1000/day or 50/hour.')
+    unit = unit.strip().lower().removesuffix("s") or "day"
+    if unit not in _PER:
+        fail(f'Traffic "{text}": the unit must be day, hour or minute (e.g. 1000/day).')
+    return value * _PER[unit]
+
+
+@experiment_app.command("plan")
+def plan_experiment(
+    baseline: Annotated[
+        float,
+        typer.Option(help="The control's conversion rate (0.10) or, with --numeric, its mean."),
+    ],
+    mde: Annotated[
+        float,
+        typer.Option(
+            help="Minimum detectable effect: absolute (0.01 = 10% -> 11%), or with --relative"
+            " a share of the baseline (0.1 = +10%)."
+        ),
+    ],
+    relative: Annotated[
+        bool, typer.Option("--relative", help="Read --mde as a share of the baseline.")
+    ] = False,
+    alpha: Annotated[
+        float, typer.Option(help="Significance level, split among the treatments.")
+    ] = 0.05,
+    power: Annotated[float, typer.Option(help="Chance to detect an effect of --mde.")] = 0.8,
+    variants: Annotated[int, typer.Option(help="Variants, the control included.")] = 2,
+    traffic: Annotated[
+        str | None,
+        typer.Option(help="Users entering the experiment, all variants: 1000/day, 50/hour."),
+    ] = None,
+    numeric: Annotated[
+        bool, typer.Option("--numeric", help="A numeric metric (a mean); needs --sd.")
+    ] = False,
+    sd: Annotated[
+        float | None, typer.Option(help="The numeric metric's standard deviation per user.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
+) -> None:
+    """Users per variant (and days, given --traffic) to detect an effect: fixed-horizon and
+    sequential tests. Computed here; no server needed.
+
+    Example: turnout experiment plan --baseline 0.10 --mde 0.01 --traffic 1000/day
+    """
+    from turnout.experiments import planning
+
+    if numeric != (sd is not None):
+        fail("Give --numeric and --sd together (a numeric metric's standard deviation).")
+    question = planning.Question(
+        baseline, mde, relative, alpha, power, variants, sd,
+        None if traffic is None else _traffic(traffic),
+    )  # fmt: skip
+    try:
+        result = planning.plan(question)
+    except ValueError as exc:
+        fail(f"Cannot plan: {exc}.")
+    rows = [
+        ("fixed_horizon", result.fixed_users, None),
+        ("sequential", result.sequential_users, result.sequential_median_users),
+    ]
+    if as_json:
+        print_json(
+            {
+                "question": {
+                    **question.__dict__,
+                    "effect": question.effect,
+                    "alpha_per_comparison": question.comparison_alpha,
+                },
+                "plans": [
+                    {
+                        "method": method,
+                        "users_per_variant": users,
+                        "total_users": None if users is None else users * variants,
+                        "days": result.days(users),
+                        "median_users_at_detection": median,
+                        "median_days_at_detection": result.days(median),
+                    }
+                    for method, users, median in rows
+                ],
+            }
+        )
+        return
+    kind = f"mean (sd {sd:g})" if numeric else "conversion"
+    console.print(
+        f"{kind} {baseline:g} -> {baseline + question.effect:g} ({question.effect:+g}), "
+        f"alpha {alpha:g} ({question.comparison_alpha:.3g} per treatment), power {power:g}, "
+        f"{variants} variants"
+    )
+    table = Table("test", "users per variant", "total users", "days", "median at detection")
+    for method, users, median in rows:
+        days = result.days(users)
+        median_days = result.days(median)
+        table.add_row(
+            method,
+            "-" if users is None else f"{users:,}",
+            "-" if users is None else f"{users * variants:,}",
+            "-" if days is None else f"{days:,.1f}",
+            "" if median is None
+            else f"{median:,}" + ("" if median_days is None else f" ({median_days:,.1f} days)"),
+        )  # fmt: skip
+    console.print(table)
+    console.print(
+        "fixed_horizon: read once at that sample (set it as --minimum-sample). sequential: "
+        "peek any time; it stops by that sample with the same power, often sooner."
+    )
+
+
 def _ci(i: dict[str, float | None] | None, form: str = ".4g") -> str:
     """`value [low, high]` in `form` (a format spec, e.g. "+.1%")."""
     if i is None or i["value"] is None:
