@@ -125,3 +125,25 @@ def test_one_experiments_failed_promotion_does_not_block_anothers(
     control.broken.clear()
     assert experiments.promote_winners() == ["promo"]
     assert experiments.get("ep1", "promo").status == "promoted"
+
+
+def test_reports_carry_the_sequential_state_between_looks(store: Store) -> None:
+    """The running minimum of the always-valid p-value survives a look at weaker data."""
+    experiments, _ = service(store)
+    experiments.create("ep1", experiment("x"), auto_promote=False)
+    a_clear_winner(store, "ep1")
+    first = experiments.report("ep1", "x").report.primary[0].always_valid_p
+    ExperimentStore(store).add_exposures(  # 2,000 more users of A converting like B's
+        [ExposureRow("ep1", f"w{i}", "A", "c", None, True, NOW + 5) for i in range(2000)]
+    )
+    ExperimentStore(store).add_feedback(
+        [FeedbackRow("ep1", f"w{i}", None, "converted", 1.0, NOW + 6)
+         for i in range(2000) if i % 5 < 3]
+    )  # fmt: skip
+    second = experiments.report("ep1", "x").report.primary[0].always_valid_p
+    record = experiments.get("ep1", "x")
+    assert first < 1e-6 and second == first
+    assert record.state is not None and record.state["looks"] == 2 and record.state_version == 2
+    experiments.stop("ep1", "x")
+    experiments.report("ep1", "x")
+    assert experiments.get("ep1", "x").state_version == 2  # stopped: read, not written

@@ -224,6 +224,8 @@ def _comparison(c: Comparison, role: str) -> dict[str, Any]:
         "p_value_sequential": _number(c.always_valid_p),
         "chance_to_beat_control": _number(c.chance_to_beat),
         "significant": c.significant,
+        "read": c.read,
+        "variance_removed": _number(c.variance_removed),
     }
 
 
@@ -234,6 +236,9 @@ def report_out(result: ExperimentReport) -> dict[str, Any]:
         "users": dict(report.users),
         "sample_ratio_p": _number(report.sample_ratio_p),
         "sample_ratio_mismatch": report.sample_ratio_mismatch,
+        "expected_shares": dict(report.expected_shares),
+        "sample_ratio_test": report.srm_test,
+        "looks": report.state.looks,
         "comparisons": [_comparison(c, "primary") for c in report.primary]
         + [_comparison(c, "guardrail") for c in report.guardrails],
         "decision": {

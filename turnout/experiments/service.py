@@ -26,6 +26,7 @@ from turnout.experiments.aggregates import caps, query_of, variant_data
 from turnout.experiments.analysis import Report, analyse
 from turnout.experiments.decision import Decision, Verdict, decide
 from turnout.experiments.definition import Experiment, Method
+from turnout.experiments.sequential import SequentialState
 from turnout.experiments.store import ExperimentStore
 from turnout.service import ControlPlane
 from turnout.store.experiments import MAX_VALUE, ExperimentRow, FeedbackRow, Span
@@ -129,7 +130,10 @@ class ExperimentService:
         metrics = (experiment.primary, *experiment.guardrails)
         span = Span(record.created_at, record.stopped_at)
         totals = self._store.metric_totals(endpoint, {m.name: query_of(m) for m in metrics}, span)
-        report = analyse(experiment, variant_data(experiment, totals))
+        state = SequentialState.from_json(record.state)
+        report = analyse(experiment, variant_data(experiment, totals), state)
+        if record.status == "running":  # a stopped one's data no longer change
+            self._store.save_state(endpoint, name, report.state.to_json(), record.state_version)
         return ExperimentReport(
             record, report, decide(report), self._store.feedback_counts(endpoint), span,
             caps(totals),

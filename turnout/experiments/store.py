@@ -92,3 +92,7 @@ class ExperimentStore:
     ) -> bool:
         with self._db.write() as conn:
             return rows.finish_experiment(conn, endpoint, name, status, outcome, at)
+
+    def save_state(self, endpoint: str, name: str, state: dict[str, Any], version: int) -> bool:
+        with self._db.write() as conn:
+            return rows.save_state(conn, endpoint, name, state, version)

@@ -118,6 +118,8 @@ class ExperimentRow:
     created_at: float
     stopped_at: float | None
     outcome: str | None
+    state: dict[str, Any] | None = None  # the analysis' state between looks (ADR 0024)
+    state_version: int = 0
 
 
 def _insert(conn: Connection) -> Any:
@@ -475,8 +477,25 @@ def finish_experiment(
     return bool(done.rowcount)
 
 
+def save_state(
+    conn: Connection, endpoint: str, name: str, state: dict[str, Any], version: int
+) -> bool:
+    """Replace the state read at `version`; False (nothing written) if another report
+    wrote one meanwhile: theirs stands, and the next look starts from it."""
+    done = conn.execute(
+        sa.update(experiments)
+        .where(
+            experiments.c.endpoint == endpoint,
+            experiments.c.name == name,
+            experiments.c.state_version == version,
+        )
+        .values(state=state, state_version=version + 1)
+    )
+    return bool(done.rowcount)
+
+
 def _experiment(row: Any) -> ExperimentRow:
     return ExperimentRow(
         row.id, row.endpoint, row.name, row.definition, bool(row.auto_promote), row.status,
-        row.created_at, row.stopped_at, row.outcome,
+        row.created_at, row.stopped_at, row.outcome, row.state, int(row.state_version),
     )  # fmt: skip

@@ -288,6 +288,10 @@ experiments = sa.Table(
     sa.Column("created_at", sa.Double, nullable=False),
     sa.Column("stopped_at", sa.Double, nullable=True),
     sa.Column("outcome", sa.Text, nullable=True),  # why it stopped / what was promoted
+    # What the analysis keeps between looks (running minima, the planned read: ADR 0024),
+    # replaced by compare-and-set on state_version so that concurrent reports lose no read.
+    sa.Column("state", sa.JSON(none_as_null=True), nullable=True),
+    sa.Column("state_version", sa.Integer, nullable=False, server_default="0"),
     sa.UniqueConstraint("endpoint", "name"),
     sqlite_autoincrement=True,
 )
