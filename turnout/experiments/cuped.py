@@ -103,5 +103,5 @@ def adjust(arms: Mapping[str, JointMoments]) -> dict[str, Adjusted]:
 
 
 def _moments(n: int, mean: float, variance: float) -> Moments:
-    """`Moments` with this mean and sample variance."""
-    return Moments(n, n * mean, (n - 1) * variance + n * mean * mean)
+    """`Moments` with this mean and sample variance (centred: exact at a large mean)."""
+    return Moments.centred(n, mean, (n - 1) * variance)
