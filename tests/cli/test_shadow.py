@@ -43,10 +43,13 @@ def test_shadow_from_the_terminal(server: BackgroundServer, client: Client, tmp_
         assert client.invoke("cli-shadow", json.dumps(row)).variant == "A"
     expected = 1 - sum(contrary_row(r) for r in rows) / len(rows)
 
-    def compared() -> list[dict[str, object]]:
-        return json.loads(turnout(server, "shadow", "report", "cli-shadow", "--json"))
-
-    (found,) = poll_until(compared, lambda r: bool(r) and r[0]["compared"] == 60, 30, "pairs")
+    poll_until(  # through the API: a CLI process per look would cost seconds each
+        lambda: client.shadow_reports("cli-shadow"),
+        lambda r: bool(r) and r[0]["compared"] == 60,
+        30,
+        "pairs",
+    )
+    (found,) = json.loads(turnout(server, "shadow", "report", "cli-shadow", "--json"))
     assert found["agreement"] == pytest.approx(expected)
     table = turnout(server, "shadow", "report", "cli-shadow")
     assert f"agreement {expected:.2%} of 60" in " ".join(table.split())
