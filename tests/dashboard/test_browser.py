@@ -260,6 +260,15 @@ def test_an_experiment_shows_its_decision_and_lift_chart(
     shown = next(c for c in expected["comparisons"] if c["role"] == "primary")
     assert lift == pytest.approx(100 * shown["lift_relative"]["value"])
     assert lift > 0
+    # The split in words, against the shares the weights ask for, as the CLI prints it.
+    split = page.get_by_test_id("split-signup").inner_text()
+    assert "expected 50.0% / 50.0%" in split and "sample ratio ok" in split
+    total = sum(expected["users"].values())
+    assert f"({expected['users']['A'] / total:.1%})" in split
+    # A control row, with the control's conversion as a percentage.
+    control = shown["control"]["value"]
+    row = page.get_by_test_id("control-signup-converted").locator("xpath=..").inner_text()
+    assert f"{100 * control:.1f}%" in row
     page.screenshot(path=str(SHOTS / "experiment.png"), full_page=True)
 
 

@@ -539,6 +539,53 @@ def _p(x: float | None) -> str:
     return "-" if x is None else (f"{x:.2g}" if x < 0.001 else f"{x:.3f}")
 
 
+def split_line(report: dict[str, Any]) -> str:
+    """The users per variant against the expected shares, and the SRM check, in words."""
+    users: dict[str, int] = report["users"]
+    total = sum(users.values())
+    expected: dict[str, float] = report.get("expected_shares") or {}
+    seen = " / ".join(
+        f"{escape(v)} {n:,}" + (f" ({n / total:.1%})" if total else "") for v, n in users.items()
+    )
+    wanted = " / ".join(f"{share:.1%}" for share in expected.values())
+    test = report.get("sample_ratio_test") or "chi-square"
+    looks = report.get("looks")
+    over = f" over {looks:,} looks" if looks else ""
+    verdict = (
+        "[red]MISMATCH[/]: the split is not the one the weights ask for; fix the assignment "
+        "before reading any result"
+        if report["sample_ratio_mismatch"]
+        else "ok"
+    )
+    return (
+        f"sample ratio: {verdict} — users {seen or 'none yet'}"
+        + (f", expected {wanted}" if wanted else "")
+        + f"; {test}, p = {_p(report['sample_ratio_p'])}{over}"
+    )
+
+
+def assumption_lines(assumptions: dict[str, Any] | None) -> list[str]:
+    """What the numbers count, one line per metric, in the report's words."""
+    if not assumptions:
+        return []
+    lines = [f"counted: {escape(assumptions['users'])}; {escape(assumptions['events'])}"]
+    for m in assumptions["metrics"]:
+        parts = [m["users"], m["per_user"], m["window"], m.get("cap")]
+        lines.append(f"  {escape(m['metric'])}: " + "; ".join(escape(p) for p in parts if p))
+    return lines
+
+
+def _intervals(definition: dict[str, Any]) -> str:
+    treatments = max(len(definition["variants"]) - 1, 1)
+    alpha = definition["alpha"]
+    if definition["method"] == "sequential":
+        return (
+            f"intervals are confidence sequences at alpha {alpha / treatments:.3g} (alpha "
+            f"{alpha:g} over {treatments} treatment(s)), valid at every look"
+        )
+    return f"intervals at alpha {alpha:g}, read once at the planned sample"
+
+
 def print_report(report: dict[str, Any]) -> None:
     definition = report["definition"]
     control = definition["control"]
@@ -574,8 +621,10 @@ def print_report(report: dict[str, Any]) -> None:
                 else f"{c['chance_to_beat_control']:.1%}",
             )  # fmt: skip
         console.print(table)
-    srm = "[red]MISMATCH[/]" if report["sample_ratio_mismatch"] else "ok"
-    console.print(f"sample ratio: {srm} (p = {_p(report['sample_ratio_p'])}); * significant")
+    console.print(f"* significant; {_intervals(definition)}")
+    console.print(split_line(report))
+    for line in assumption_lines(report.get("assumptions")):
+        console.print(line)
     for metric, counts in report["feedback"].items():
         if counts["unmatched"]:
             console.print(

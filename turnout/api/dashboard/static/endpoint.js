@@ -137,35 +137,66 @@ function currentDeployment(d) {
 
 // One experiment: the decision, SRM, users per variant, and each comparison's relative
 // lift with its confidence interval as a chart (error bars), plus the numbers as a table.
+function splitText(e) {
+  // The users per variant against the shares the weights ask for, as the CLI says it.
+  const total = Object.values(e.users).reduce((a, b) => a + b, 0);
+  const seen = Object.entries(e.users).map(([v, n]) => `${v} ${fmt(n, 0)}${total ? ` (${pct(n / total)})` : ""}`).join(" / ");
+  const wanted = Object.values(e.expected_shares || {}).map((x) => pct(x)).join(" / ");
+  return `users ${seen || "none yet"}${wanted ? `, expected ${wanted}` : ""}`;
+}
+
 function experimentBox(e, index) {
   const box = document.createElement("div");
   const head = document.createElement("p");
-  head.innerHTML = "<strong></strong> · <span></span> · <span></span>";
+  head.innerHTML = "<strong></strong> · <span></span>";
   head.children[0].textContent = `${e.name} (${e.status})`;
   head.children[1].textContent = e.decision.message;
   head.children[1].dataset.testid = `decision-${e.name}`;
   head.children[1].dataset.verdict = e.decision.verdict;
-  head.children[2].textContent = `SRM p = ${fmt(e.sample_ratio_p, 4)}${e.sample_ratio_mismatch ? " (mismatch!)" : ""}`;
-  head.children[2].className = e.sample_ratio_mismatch ? "state ALARM" : "muted";
-  const users = document.createElement("p");
-  users.className = "muted";
-  users.textContent = "users: " + Object.entries(e.users).map(([v, n]) => `${v} ${fmt(n, 0)}`).join(" · ");
+  const split = document.createElement("p");
+  split.dataset.testid = `split-${e.name}`;
+  split.className = e.sample_ratio_mismatch ? "state ALARM" : "muted";
+  split.textContent = `${splitText(e)} · sample ratio ${e.sample_ratio_mismatch
+    ? "MISMATCH: the split is not the one the weights ask for; fix the assignment before reading any result"
+    : "ok"} (${e.sample_ratio_test || "chi-square"}, p = ${fmt(e.sample_ratio_p, 4)}${e.looks ? `, ${e.looks} looks` : ""})`;
   const chart = document.createElement("div");
   chart.id = `experiment-chart-${index}`;
   chart.dataset.testid = `experiment-chart-${e.name}`;
   const table = document.createElement("table");
-  table.appendChild(row(["metric", "variant", "value (CI)", "lift", "relative lift (CI)", "p", "p (sequential)", "P(beat control)"].map((t) => {
+  table.appendChild(row(["metric", "variant", "users", "value (CI)", "lift (CI)", "relative lift (CI)", "p", "p (sequential)", "P(beat control)"].map((t) => {
     const th = document.createElement("th"); th.textContent = t; return th;
   })));
-  const ci = (i, f) => (i ? `${f(i.value)} (${f(i.low)} – ${f(i.high)})` : "–");
+  const metrics = [e.definition.primary, ...e.definition.guardrails];
+  const kind = new Map(metrics.map((m) => [m.name, m.kind]));
+  const ci = (i, f) => (i && i.value !== null ? `${f(i.value)} (${f(i.low)} – ${f(i.high)})` : "–");
   const num = (x) => fmt(x, 4);
-  e.comparisons.forEach((c) => table.appendChild(row([
-    cell(`${c.metric}${c.role === "guardrail" ? " (guardrail)" : ""}`), cell(`${c.variant} vs control`),
-    cell(ci(c.treatment, num)), cell(num(c.lift_absolute?.value)), cell(ci(c.lift_relative, pct)),
-    cell(pvalue(c.p_value), { num: true }), cell(pvalue(c.p_value_sequential), { num: true }),
-    cell(pct(c.chance_to_beat_control), { num: true }),
-  ])));
-  box.append(head, users, chart, table);
+  const points = (x) => (x === null || x === undefined ? "–" : `${x >= 0 ? "+" : ""}${(100 * x).toFixed(2)} pp`);
+  const control = e.definition.control;
+  metrics.forEach((m) => {
+    const rows = e.comparisons.filter((c) => c.metric === m.name);
+    if (!rows.length) return;
+    const binary = kind.get(m.name) === "binary";
+    const value = binary ? pct : num;
+    const label = `${m.name}${rows[0].role === "guardrail" ? " (guardrail)" : ""}`;
+    table.appendChild(row([
+      cell(label), cell(`${control} (control)`, { testid: `control-${e.name}-${m.name}` }),
+      cell(fmt(e.users[control] ?? 0, 0), { num: true }),
+      cell(ci(rows[0].control, value)), cell(""), cell(""), cell(""), cell(""), cell(""),
+    ]));
+    rows.forEach((c) => table.appendChild(row([
+      cell(label), cell(`${c.variant}${c.significant ? " *" : ""}`),
+      cell(fmt(e.users[c.variant] ?? 0, 0), { num: true }),
+      cell(ci(c.treatment, value)), cell(ci(c.lift_absolute, binary ? points : num)),
+      cell(ci(c.lift_relative, pct)),
+      cell(pvalue(c.p_value), { num: true }), cell(pvalue(c.p_value_sequential), { num: true }),
+      cell(pct(c.chance_to_beat_control), { num: true }),
+    ])));
+  });
+  const note = document.createElement("p");
+  note.className = "muted";
+  const counted = e.assumptions ? e.assumptions.metrics.map((m) => `${m.metric}: ${[m.users, m.per_user, m.window, m.cap].filter(Boolean).join("; ")}`).join(" · ") : "";
+  note.textContent = `* significant (${e.definition.method}, alpha ${e.definition.alpha})${counted ? ` · ${counted}` : ""}`;
+  box.append(head, split, chart, table, note);
   return box;
 }
 
