@@ -250,3 +250,49 @@ def test_revenue_per_exposed_user_counts_the_users_who_did_not_buy(
     assert (
         client.experiment_report_csv("shop", "exposed").splitlines()[-1].startswith("# decision:")
     )
+
+
+def test_a_weight_change_starts_a_new_phase_with_no_srm_alarm_and_no_winner(
+    deploy: Deploy, artifacts: Artifacts, client: Client, server: BackgroundServer,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """A/A (the same model twice) ramped 90/10 → 50/50 mid-experiment: the report analyses
+    the users first exposed since the ramp, against 50/50; no SRM alarm and no winner."""
+    deploy("aa", [VariantOf("A", artifacts.sklearn, weight=0.9),
+                  VariantOf("B", artifacts.sklearn, weight=0.1)])  # fmt: skip
+    client.create_experiment(
+        "aa",
+        {"name": "aa-ramp", "variants": ["A", "B"], "control": "A",
+         "primary": {"name": "converted"}, "minimum_sample": 100, "alpha": 0.01},
+    )  # fmt: skip
+    rng = np.random.default_rng(5)
+
+    def converted(users: list[str], prefix: str) -> list[dict[str, Any]]:
+        # A/A: the same 20% whatever the variant.
+        return [{"metric": "converted", "value": True, "user": f"{prefix}{i}"}
+                for i in range(len(users)) if rng.random() < 0.2]  # fmt: skip
+
+    before = assign_users(server.url, "aa", tmp_path / "before.json", 1500, prefix="early-")
+    client.send_feedback("aa", converted(before, "early-"))
+    first = client.experiment_report("aa", "aa-ramp")
+    assert first["phase"]["number"] == 1
+    assert first["expected_shares"] == {"A": pytest.approx(0.9), "B": pytest.approx(0.1)}
+
+    client.update_traffic("aa", {"A": 0.5, "B": 0.5})
+    client.wait_for_endpoint("aa")
+    # Early users come back (some now served B: sticky assignment moves them into the
+    # growing variant), and new ones arrive.
+    assign_users(server.url, "aa", tmp_path / "again.json", 1500, prefix="early-")
+    after = assign_users(server.url, "aa", tmp_path / "after.json", 3000, prefix="late-")
+    client.send_feedback("aa", converted(after, "late-"))
+    report = poll_until(
+        lambda: client.experiment_report("aa", "aa-ramp"),
+        lambda r: sum(r["users"].values()) == len(after),
+        timeout=30,
+        what="the new phase's users in the report",
+    )
+    assert report["phase"]["number"] == 2
+    assert report["expected_shares"] == {"A": pytest.approx(0.5), "B": pytest.approx(0.5)}
+    assert report["users"] == {v: after.count(v) for v in ("A", "B")}
+    assert not report["sample_ratio_mismatch"], report["sample_ratio_p"]
+    assert report["decision"]["verdict"] != "winner", report["decision"]["message"]

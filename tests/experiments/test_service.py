@@ -29,9 +29,17 @@ class Control:
     def __init__(self, broken: set[str]) -> None:
         self.broken = broken
         self.updates: list[tuple[str, dict[str, float]]] = []
+        self.weights = {"A": 1.0, "B": 1.0}
+        self.modified_at = NOW - 100
 
     def describe_endpoint(self, name: str) -> Any:
-        return SimpleNamespace(variants=[SimpleNamespace(name="A"), SimpleNamespace(name="B")])
+        return SimpleNamespace(
+            variants=[
+                SimpleNamespace(name=v, current_weight=w, desired_weight=w)
+                for v, w in self.weights.items()
+            ],
+            last_modified_at=self.modified_at,
+        )
 
     def endpoint_fleets(self, name: str) -> Any:
         variants = [SimpleNamespace(name="A"), SimpleNamespace(name="B")]
@@ -147,3 +155,41 @@ def test_reports_carry_the_sequential_state_between_looks(store: Store) -> None:
     experiments.stop("ep1", "x")
     experiments.report("ep1", "x")
     assert experiments.get("ep1", "x").state_version == 2  # stopped: read, not written
+
+
+def test_a_weight_change_starts_a_phase_counted_on_its_own(store: Store) -> None:
+    """90/10 users, then 50/50 ones: the report counts the second phase's users only,
+    against 50/50, with a fresh sequential state; no sample-ratio alarm follows."""
+    clock = [NOW]
+    control = Control(set())
+    control.weights = {"A": 9.0, "B": 1.0}
+    experiments = ExperimentService(
+        ExperimentStore(store), cast(ControlPlane, control), lambda: clock[0]
+    )
+    experiments.create("ep1", experiment("phased"), auto_promote=False)
+    rows = ExperimentStore(store)
+    rows.add_exposures(
+        [ExposureRow("ep1", f"old{i}", "A" if i % 10 else "B", "c", None, True, NOW + 1)
+         for i in range(1000)]
+    )  # fmt: skip
+    first = experiments.report("ep1", "phased")
+    assert first.phase is not None and first.phase.number == 1
+    assert dict(first.report.users) == {"A": 900, "B": 100}
+    assert not first.report.sample_ratio_mismatch  # 90/10 is what the weights asked
+
+    control.weights = {"A": 1.0, "B": 1.0}
+    control.modified_at = NOW + 10
+    clock[0] = NOW + 20
+    rows.add_exposures(
+        [ExposureRow("ep1", f"new{i}", "AB"[i % 2], "c", None, True, NOW + 11)
+         for i in range(600)]
+    )  # fmt: skip
+    second = experiments.report("ep1", "phased")
+    assert second.phase is not None
+    assert (second.phase.number, second.phase.start) == (2, NOW + 10)
+    assert dict(second.report.users) == {"A": 300, "B": 300}  # the 90/10 users are out
+    assert second.report.expected_shares == {"A": 0.5, "B": 0.5}
+    assert not second.report.sample_ratio_mismatch
+    assert second.report.state.looks == 1  # a sequential state of its own
+    again = experiments.report("ep1", "phased")
+    assert again.phase == second.phase and again.report.state.looks == 2

@@ -239,6 +239,13 @@ def report_out(result: ExperimentReport) -> dict[str, Any]:
         "expected_shares": dict(report.expected_shares),
         "sample_ratio_test": report.srm_test,
         "looks": report.state.looks,
+        "phase": None
+        if result.phase is None
+        else {
+            "number": result.phase.number,
+            "start": result.phase.start,
+            "shares": dict(result.phase.shares),
+        },
         "comparisons": [_comparison(c, "primary") for c in report.primary]
         + [_comparison(c, "guardrail") for c in report.guardrails],
         "decision": {

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -549,6 +550,14 @@ def split_line(report: dict[str, Any]) -> str:
     )
     wanted = " / ".join(f"{share:.1%}" for share in expected.values())
     test = report.get("sample_ratio_test") or "chi-square"
+    phase = report.get("phase")
+    since = ""
+    if phase and phase["number"] > 1:
+        at = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(phase["start"]))
+        since = (
+            f" (phase {phase['number']}: users first exposed since {at}, when the weights "
+            "or the assignment changed)"
+        )
     looks = report.get("looks")
     over = f" over {looks:,} looks" if looks else ""
     verdict = (
@@ -558,7 +567,7 @@ def split_line(report: dict[str, Any]) -> str:
         else "ok"
     )
     return (
-        f"sample ratio: {verdict} — users {seen or 'none yet'}"
+        f"sample ratio: {verdict} — users {seen or 'none yet'}{since}"
         + (f", expected {wanted}" if wanted else "")
         + f"; {test}, p = {_p(report['sample_ratio_p'])}{over}"
     )

@@ -17,7 +17,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from turnout.deploy.plans import DesiredVariant
@@ -26,6 +26,7 @@ from turnout.experiments.aggregates import caps, query_of, variant_data
 from turnout.experiments.analysis import Report, analyse
 from turnout.experiments.decision import Decision, Verdict, decide
 from turnout.experiments.definition import Experiment, Method
+from turnout.experiments.phases import Phase, current_phase, fingerprint, shares_of
 from turnout.experiments.sequential import SequentialState
 from turnout.experiments.store import ExperimentStore
 from turnout.service import ControlPlane
@@ -58,6 +59,7 @@ class ExperimentReport:
     feedback: Mapping[str, tuple[int, int, int]]  # metric -> (events, unmatched, out of range)
     span: Span  # which exposures and events counted
     caps: Mapping[str, float | None]  # per numeric metric, the cap applied (if any)
+    phase: Phase | None = None  # the phase analysed (its start is the span's)
 
 
 def experiment_document(e: Experiment) -> dict[str, Any]:
@@ -128,16 +130,50 @@ class ExperimentService:
         record = self._store.get_experiment(endpoint, name)
         experiment = experiment_of(record.definition)
         metrics = (experiment.primary, *experiment.guardrails)
-        span = Span(record.created_at, record.stopped_at)
+        stored = record.state or {}
+        previous = Phase.of_document(stored.get("phase"))
+        running = record.status == "running"  # a stopped one's data no longer change
+        phase = (
+            self._phase(record, experiment, previous) if running or previous is None else (previous)
+        )
+        # Over the current phase only: its users, its weights, a sequential state of its own.
+        span = Span(phase.start, record.stopped_at)
+        state = SequentialState.from_json(
+            stored if previous is not None and previous.number == phase.number else None
+        )
+        if not experiment.shares:
+            experiment = replace(experiment, shares=dict(phase.shares))
         totals = self._store.metric_totals(endpoint, {m.name: query_of(m) for m in metrics}, span)
-        state = SequentialState.from_json(record.state)
         report = analyse(experiment, variant_data(experiment, totals), state)
-        if record.status == "running":  # a stopped one's data no longer change
-            self._store.save_state(endpoint, name, report.state.to_json(), record.state_version)
+        if running:
+            document = {**report.state.to_json(), "phase": phase.document()}
+            self._store.save_state(endpoint, name, document, record.state_version)
         return ExperimentReport(
             record, report, decide(report), self._store.feedback_counts(endpoint), span,
-            caps(totals),
+            caps(totals), phase,
         )  # fmt: skip
+
+    def _phase(
+        self, record: ExperimentRow, experiment: Experiment, previous: Phase | None
+    ) -> Phase:
+        """The phase in force now: a new one if the experiment's variants' weights or the
+        endpoint's salt or targeting rules changed since the stored one."""
+        endpoint = self._control.describe_endpoint(record.endpoint)
+        weights = {
+            v.name: v.current_weight if v.current_weight is not None else v.desired_weight
+            for v in endpoint.variants
+        }
+        shares = shares_of(experiment.variants, weights)
+        salt, document = self._store.routing(record.endpoint) or ("", {})
+        assignment = fingerprint(salt, document.get("rules"))
+        moved = previous is not None and previous.assignment != assignment
+        return current_phase(
+            previous,
+            shares,
+            assignment,
+            created_at=record.created_at,
+            changed_at=self._clock() if moved else endpoint.last_modified_at,
+        )
 
     # --- auto-promote -----------------------------------------------------------------
     def promote_winners(self) -> list[str]:

@@ -35,6 +35,11 @@ class ExperimentStore:
         with self._db.write() as conn:
             return rows.ensure_routing(conn, endpoint, salt, document, at)
 
+    def routing(self, endpoint: str) -> tuple[str, dict[str, Any]] | None:
+        """The endpoint's (salt, routing document), or None before its first use."""
+        with self._db.read() as conn:
+            return rows.routing(conn, endpoint)
+
     def save_routing(self, endpoint: str, document: dict[str, Any], at: float) -> None:
         with self._db.write() as conn:
             rows.save_routing(conn, endpoint, document, at)

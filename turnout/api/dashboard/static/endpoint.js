@@ -142,7 +142,10 @@ function splitText(e) {
   const total = Object.values(e.users).reduce((a, b) => a + b, 0);
   const seen = Object.entries(e.users).map(([v, n]) => `${v} ${fmt(n, 0)}${total ? ` (${pct(n / total)})` : ""}`).join(" / ");
   const wanted = Object.values(e.expected_shares || {}).map((x) => pct(x)).join(" / ");
-  return `users ${seen || "none yet"}${wanted ? `, expected ${wanted}` : ""}`;
+  const phase = e.phase && e.phase.number > 1
+    ? ` (phase ${e.phase.number}: users first exposed since ${new Date(e.phase.start * 1000).toLocaleTimeString()}, when the weights or the assignment changed)`
+    : "";
+  return `users ${seen || "none yet"}${phase}${wanted ? `, expected ${wanted}` : ""}`;
 }
 
 function experimentBox(e, index) {
