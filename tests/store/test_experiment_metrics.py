@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from turnout.experiments.aggregates import moments_of
+from turnout.experiments.aggregates import joint_of, moments_of
 from turnout.experiments.definition import Metric, MetricKind, Over
 from turnout.experiments.ratio import RatioMoments
 from turnout.experiments.store import ExperimentStore
@@ -161,3 +161,28 @@ def test_stored_values_too_large_to_aggregate_are_left_out_and_counted(
     totals = numeric(experiments, MetricQuery(("m",), per_user="sum"))["A"]
     assert (totals.with_data, totals.mean, totals.m2) == (1, 3.0, 0.0)
     assert experiments.feedback_counts("ep") == {"m": (3, 0, 2)}
+
+
+def test_joint_moments_of_a_metric_and_its_covariate(experiments: ExperimentStore) -> None:
+    """CUPED's inputs: per variant, Y (the metric as counted) and X (the mean of the
+    covariate's events, any time) over the exposed users, silent ones as zeros for both."""
+    rng = np.random.default_rng(8)
+    ys, xs = rng.normal(50, 5, 40), rng.normal(1e6, 3, 40)
+    experiments.add_exposures([exposure(f"u{i}", "A", 10.0) for i in range(50)])
+    experiments.add_feedback(
+        [FeedbackRow("ep", f"u{i}", None, "spend", float(ys[i]), 20.0) for i in range(30)]
+        + [FeedbackRow("ep", f"u{i}", None, "spend", 1e3, 5.0) for i in range(30)]  # too early
+        + [FeedbackRow("ep", f"u{i}", None, "before", float(xs[i]), 1.0) for i in range(10, 40)]
+        + [FeedbackRow("ep", f"u{i}", None, "before", float(xs[i]) + 2, 1.0) for i in range(10, 40)]
+    )  # fmt: skip
+    query = MetricQuery(("spend",))
+    found = experiments.joint_totals("ep", {"spend": (query, "before", False, None)}, Span(10.0))
+    joint = joint_of(found["spend"]["A"])
+    y = np.array([ys[i] if i < 30 else 0.0 for i in range(50)])
+    x = np.array([xs[i] + 1 if 10 <= i < 40 else 0.0 for i in range(50)])  # mean of 2 events
+    assert joint.n == 50
+    assert joint.mean_y == pytest.approx(y.mean(), rel=1e-9)
+    assert joint.mean_x == pytest.approx(x.mean(), rel=1e-9)
+    assert joint.m2_y == pytest.approx(((y - y.mean()) ** 2).sum(), rel=1e-9)
+    assert joint.m2_x == pytest.approx(((x - x.mean()) ** 2).sum(), rel=1e-9)
+    assert joint.c_xy == pytest.approx(((y - y.mean()) * (x - x.mean())).sum(), rel=1e-9)

@@ -129,6 +129,12 @@ class MetricIn(BaseModel):
     cap: CapIn | None = Field(None, description="Numeric: winsorize per-user values.")
     numerator: str | None = Field(None, description="Ratio: the feedback metric summed on top.")
     denominator: str | None = Field(None, description="Ratio: ...and the one below.")
+    covariate: str | None = Field(
+        None,
+        description="CUPED: a feedback metric holding a value known before the experiment "
+        "(e.g. last month's spend; the mean of a user's events, any time); the comparison is "
+        "adjusted for it. Binary metrics, and numeric ones over all exposed users.",
+    )
 
     def metric(self, where: str) -> Metric:
         document = self.model_dump(exclude_none=True)

@@ -307,7 +307,8 @@ def create_experiment(
         str,
         typer.Option(
             help="Primary metric: name[:binary|numeric[:higher|lower]], or a JSON object "
-            "for over, per_user, window, cap or a ratio (see docs/experiments.md)."
+            "for over, per_user, window, cap, covariate (CUPED) or a ratio (see "
+            "docs/experiments.md)."
         ),
     ],
     guardrail: Annotated[

@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from turnout.experiments.analysis import VariantData
+from turnout.experiments.cuped import JointMoments
 from turnout.experiments.definition import Experiment, Metric, MetricKind, Over
 from turnout.experiments.ratio import RatioMoments
 from turnout.experiments.statistics import Moments
-from turnout.store.experiments import MetricQuery, MetricTotals, RatioTotals
+from turnout.store.experiments import JointTotals, MetricQuery, MetricTotals, RatioTotals
 
 Totals = MetricTotals | RatioTotals
 
@@ -54,21 +55,47 @@ def moments_of(metric: Metric, totals: Totals) -> Moments:
     return with_zeros(with_data, totals.users - totals.with_data)
 
 
+def joint_of(totals: JointTotals) -> JointMoments:
+    """One variant's joint moments of (Y, X) over all its exposed users: those without the
+    metric or its covariate are zeros for both (the same pairwise update as `with_zeros`)."""
+    n1, zeros = totals.with_data, totals.users - totals.with_data
+    n = n1 + zeros
+    if n1 == 0 or zeros <= 0:
+        return JointMoments(
+            n1 if zeros <= 0 else n, totals.mean_y if n1 else 0.0, totals.mean_x if n1 else 0.0,
+            totals.m2_y, totals.m2_x, totals.c_xy,
+        )  # fmt: skip
+    weight = n1 * zeros / n
+    my, mx = totals.mean_y, totals.mean_x
+    return JointMoments(
+        n, my * n1 / n, mx * n1 / n,
+        totals.m2_y + weight * my * my, totals.m2_x + weight * mx * mx,
+        totals.c_xy + weight * my * mx,
+    )  # fmt: skip
+
+
 def variant_data(
-    experiment: Experiment, totals: Mapping[str, Mapping[str, Totals]]
+    experiment: Experiment,
+    totals: Mapping[str, Mapping[str, Totals]],
+    joint: Mapping[str, Mapping[str, JointTotals]] | None = None,
 ) -> dict[str, VariantData]:
-    """The store's per-variant totals (per metric name) as the analysis' input."""
+    """The store's per-variant totals (per metric name) as the analysis' input; `joint`
+    holds the (metric, covariate) moments of the metrics adjusted by CUPED."""
     data = {}
     for variant in experiment.variants:
         users = 0
         moments = {}
+        covariates = {}
         for metric in (experiment.primary, *experiment.guardrails):
             t = totals.get(metric.name, {}).get(variant)
             if t is None:
                 continue
             users = t.users
             moments[metric.name] = moments_of(metric, t)
-        data[variant] = VariantData(users, moments)
+            j = (joint or {}).get(metric.name, {}).get(variant)
+            if j is not None:
+                covariates[metric.name] = joint_of(j)
+        data[variant] = VariantData(users, moments, covariates)
     return data
 
 

@@ -134,6 +134,9 @@ class Metric:
     cap: Cap | None = None
     numerator: str | None = None
     denominator: str | None = None
+    # CUPED: a feedback metric holding a pre-experiment value per user (e.g. last month's
+    # spend); the metric is compared adjusted for it (binary or numeric over exposed users).
+    covariate: str | None = None
 
     @property
     def events(self) -> tuple[str, ...]:
@@ -155,6 +158,8 @@ class Metric:
         if self.kind is MetricKind.RATIO:
             document["numerator"] = self.numerator
             document["denominator"] = self.denominator
+        if self.covariate is not None:
+            document["covariate"] = self.covariate
         return document
 
     @classmethod
@@ -162,7 +167,7 @@ class Metric:
         fields = _fields(
             document, where, required={"name"},
             allowed={"kind", "direction", "over", "per_user", "window", "cap", "numerator",
-                     "denominator"},
+                     "denominator", "covariate"},
         )  # fmt: skip
         kind = _choice(MetricKind, fields.get("kind", MetricKind.BINARY.value), where, "kind")
         for key in ("over", "per_user", "cap", "numerator", "denominator"):
@@ -173,7 +178,7 @@ class Metric:
         if window is not None and (isinstance(window, bool) or not isinstance(window, int | float)):
             raise InvalidRequest(f'The {where}\'s "window" must be a number of seconds.')
         cap = fields.get("cap")
-        for key in ("numerator", "denominator"):
+        for key in ("numerator", "denominator", "covariate"):
             if fields.get(key) is not None and not isinstance(fields[key], str):
                 raise InvalidRequest(f'The {where}\'s "{key}" must be a metric name.')
         return cls(
@@ -190,6 +195,7 @@ class Metric:
             cap=None if cap is None else Cap.from_document(cap, where),
             numerator=fields.get("numerator"),
             denominator=fields.get("denominator"),
+            covariate=fields.get("covariate"),
         ).validated(where)
 
     def validated(self, where: str = "metric") -> Metric:
@@ -221,6 +227,18 @@ class Metric:
                 raise InvalidRequest(f"The {where}'s numerator and denominator must differ.")
         elif self.numerator is not None or self.denominator is not None:
             raise InvalidRequest(f"The {where}'s numerator and denominator apply to ratios only.")
+        if self.covariate is not None:
+            _check_name("metric", self.covariate)
+            if self.kind is MetricKind.RATIO or self.over is not Over.EXPOSED:
+                raise InvalidRequest(
+                    f"The {where}'s covariate (CUPED) applies to binary metrics and to "
+                    "numeric ones over all exposed users."
+                )
+            if self.covariate == self.name:
+                raise InvalidRequest(
+                    f"The {where}'s covariate must be another feedback metric: a value "
+                    "known before the experiment (e.g. last month's spend)."
+                )
         return self
 
     def describe(self) -> dict[str, Any]:
@@ -250,6 +268,9 @@ class Metric:
             "per_user": value,
             "window": window,
             "cap": self.cap.describe() if self.cap else None,
+            "covariate": None
+            if self.covariate is None
+            else f"CUPED-adjusted for {self.covariate} (the mean of its events; 0 without)",
         }
 
 

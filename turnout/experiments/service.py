@@ -25,7 +25,7 @@ from turnout.errors import Conflict, InvalidRequest, NotFound
 from turnout.experiments.aggregates import caps, query_of, variant_data
 from turnout.experiments.analysis import Report, analyse
 from turnout.experiments.decision import Decision, Verdict, decide
-from turnout.experiments.definition import Experiment, Method
+from turnout.experiments.definition import Experiment, Method, MetricKind
 from turnout.experiments.phases import Phase, current_phase, fingerprint, shares_of
 from turnout.experiments.sequential import SequentialState
 from turnout.experiments.store import ExperimentStore
@@ -144,13 +144,20 @@ class ExperimentService:
         if not experiment.shares:
             experiment = replace(experiment, shares=dict(phase.shares))
         totals = self._store.metric_totals(endpoint, {m.name: query_of(m) for m in metrics}, span)
-        report = analyse(experiment, variant_data(experiment, totals), state)
+        applied = caps(totals)
+        adjusted = {
+            m.name: (query_of(m), m.covariate, m.kind is MetricKind.BINARY, applied.get(m.name))
+            for m in metrics
+            if m.covariate is not None
+        }
+        joint = self._store.joint_totals(endpoint, adjusted, span) if adjusted else None
+        report = analyse(experiment, variant_data(experiment, totals, joint), state)
         if running:
             document = {**report.state.to_json(), "phase": phase.document()}
             self._store.save_state(endpoint, name, document, record.state_version)
         return ExperimentReport(
             record, report, decide(report), self._store.feedback_counts(endpoint), span,
-            caps(totals), phase,
+            applied, phase,
         )  # fmt: skip
 
     def _phase(

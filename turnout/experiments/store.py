@@ -12,6 +12,7 @@ from turnout.store.experiments import (
     ExperimentRow,
     ExposureRow,
     FeedbackRow,
+    JointTotals,
     MetricQuery,
     MetricTotals,
     RatioTotals,
@@ -73,6 +74,21 @@ class ExperimentStore:
                 else:
                     found[name] = dict(rows.metric_totals(conn, endpoint, query, users, span))
             return found
+
+    def joint_totals(
+        self,
+        endpoint: str,
+        queries: Mapping[str, tuple[MetricQuery, str, bool, float | None]],
+        span: Span = ALL_TIME,
+    ) -> dict[str, dict[str, JointTotals]]:
+        """Per metric: (query, covariate, binary, cap) → per variant, the joint moments of
+        the metric's per-user value and its covariate (CUPED); one snapshot."""
+        with self._db.read() as conn:
+            users = rows.exposed_users(conn, endpoint, span)
+            return {
+                name: rows.joint_totals(conn, endpoint, query, covariate, binary, users, span, cap)
+                for name, (query, covariate, binary, cap) in queries.items()
+            }
 
     def feedback_counts(self, endpoint: str) -> dict[str, tuple[int, int, int]]:
         with self._db.read() as conn:

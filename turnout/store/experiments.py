@@ -108,6 +108,20 @@ class RatioTotals:
 
 
 @dataclass(frozen=True)
+class JointTotals:
+    """One variant's users and, over its users with the metric or its covariate (the other
+    counting 0), the means and centred sums of the per-user value Y and covariate X."""
+
+    users: int
+    with_data: int
+    mean_y: float
+    mean_x: float
+    m2_y: float
+    m2_x: float
+    c_xy: float
+
+
+@dataclass(frozen=True)
 class ExperimentRow:
     id: int
     endpoint: str
@@ -409,6 +423,76 @@ def ratio_totals(
             )
             if row
             else RatioTotals(n, 0, 0.0, 0.0, 0.0, 0.0, 0.0)
+        )
+    return totals
+
+
+# CUPED (ADR 0026): the metric's per-user value Y as the report counts it, beside the mean
+# of the user's covariate events X (any time: it is a pre-experiment value), over the users
+# exposed in the span who have either; the others are zeros for both.
+_JOINT = """
+    , capped AS (
+        SELECT unit, {value} AS y FROM per_user
+    ), cov AS (
+        SELECT COALESCE(f.user_key, i.user_key) AS unit, AVG(f.value) AS x
+        FROM feedback f
+        LEFT JOIN inferences i
+            ON i.endpoint = f.endpoint AND i.inference_id = f.inference_id
+        WHERE f.endpoint = :endpoint AND f.metric = :covariate AND ABS(f.value) <= :bound
+        GROUP BY COALESCE(f.user_key, i.user_key)
+    ), joint AS (
+        SELECT e.variant AS variant, COALESCE(c.y, 0.0) AS y, COALESCE(v.x, 0.0) AS x
+        FROM exposures e
+        LEFT JOIN capped c ON c.unit = e.user_key
+        LEFT JOIN cov v ON v.unit = e.user_key
+        WHERE e.endpoint = :endpoint AND e.randomized = :randomized
+            AND e.at >= :start AND e.at <= :end
+            AND (c.unit IS NOT NULL OR v.unit IS NOT NULL)
+    ), stats AS (
+        SELECT variant, COUNT(*) AS n, AVG(y) AS my, AVG(x) AS mx FROM joint GROUP BY variant
+    )
+    SELECT j.variant AS variant, s.n AS with_data, s.my AS mean_y, s.mx AS mean_x,
+        SUM((j.y - s.my) * (j.y - s.my)) AS m2_y, SUM((j.x - s.mx) * (j.x - s.mx)) AS m2_x,
+        SUM((j.y - s.my) * (j.x - s.mx)) AS c_xy
+    FROM joint j JOIN stats s ON s.variant = j.variant
+    GROUP BY j.variant, s.n, s.my, s.mx
+"""
+_Y_BINARY = "CASE WHEN top > 0 THEN 1.0 ELSE 0.0 END"
+_Y_NUMERIC = "CASE WHEN raw > :cap THEN :cap ELSE raw END"
+
+
+def joint_totals(
+    conn: Connection,
+    endpoint: str,
+    query: MetricQuery,
+    covariate: str,
+    binary: bool,
+    users: dict[str, int],
+    span: Span = ALL_TIME,
+    cap: float | None = None,
+) -> dict[str, JointTotals]:
+    """Per variant: `users` and the joint moments of a binary or numeric metric's per-user
+    value (capped at `cap`) and the covariate's."""
+    params = _params(endpoint, query, span)
+    params.update(covariate=covariate, cap=_FOREVER if cap is None else cap)
+    per_user = _PER_USER.format(columns=_NUMERIC_COLUMNS[query.per_user])
+    sql = sa.text(per_user + _JOINT.format(value=_Y_BINARY if binary else _Y_NUMERIC))
+    found = {row.variant: row for row in conn.execute(sql, params)}
+    totals = {}
+    for variant, n in users.items():
+        row = found.get(variant)
+        totals[variant] = (
+            JointTotals(
+                n,
+                int(row.with_data),
+                float(row.mean_y),
+                float(row.mean_x),
+                float(row.m2_y or 0.0),
+                float(row.m2_x or 0.0),
+                float(row.c_xy or 0.0),
+            )
+            if row
+            else JointTotals(n, 0, 0.0, 0.0, 0.0, 0.0, 0.0)
         )
     return totals
 
