@@ -296,3 +296,34 @@ def test_a_weight_change_starts_a_new_phase_with_no_srm_alarm_and_no_winner(
     assert report["users"] == {v: after.count(v) for v in ("A", "B")}
     assert not report["sample_ratio_mismatch"], report["sample_ratio_p"]
     assert report["decision"]["verdict"] != "winner", report["decision"]["message"]
+
+
+def test_new_salt_re_randomizes_the_split(
+    deploy: Deploy, artifacts: Artifacts, client: Client, server: BackgroundServer,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """An experiment created with new_salt splits the same users afresh: about half move
+    (at 50/50); one created without it moves nobody."""
+    deploy("resalted", [VariantOf("A", artifacts.sklearn), VariantOf("B", artifacts.sklearn)])
+    first = assign_users(server.url, "resalted", tmp_path / "1.json", 400, prefix="same-")
+    definition = {"variants": ["A", "B"], "control": "A", "primary": {"name": "converted"}}
+    client.create_experiment("resalted", {"name": "kept", **definition})
+    kept = assign_users(server.url, "resalted", tmp_path / "2.json", 400, prefix="same-")
+    assert kept == first
+    client.stop_experiment("resalted", "kept")
+    client.create_experiment("resalted", {"name": "fresh", "new_salt": True, **definition})
+    moved = poll_until(  # every router applies the new salt (this one at once)
+        lambda: sum(
+            a != b
+            for a, b in zip(
+                first,
+                assign_users(server.url, "resalted", tmp_path / "3.json", 400, prefix="same-"),
+                strict=True,
+            )
+        ),
+        lambda n: n > 0,
+        timeout=15,
+        what="users split afresh",
+    )
+    # Binomial(400, 0.5): 200 ± 10 (sd); 6 sd either side.
+    assert 140 <= moved <= 260

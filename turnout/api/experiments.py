@@ -175,6 +175,12 @@ class ExperimentIn(BaseModel):
         description="Shift 100% of traffic to the winner once the sequential test finds "
         "one on the primary metric with no guardrail harmed.",
     )
+    new_salt: bool = Field(
+        False,
+        description="Re-randomize as the experiment starts: the endpoint's sticky assignment "
+        "gets a new salt, so users are split afresh rather than as in an earlier experiment "
+        "(returning users may change variant; they do not count in this experiment).",
+    )
 
     def experiment(self) -> Experiment:
         return Experiment(
@@ -354,7 +360,10 @@ def experiment_routes(
 
     @router.post("/experiments", status_code=201, responses=errors, tags=["experiments"])
     def create_experiment(name: str, body: ExperimentIn) -> dict[str, Any]:
-        return experiment_out(experiments.create(name, body.experiment(), body.auto_promote))
+        created = experiments.create(name, body.experiment(), body.auto_promote)
+        if body.new_salt:  # after the checks, before any report fixes the first phase
+            routing.resalt(name)
+        return experiment_out(created)
 
     @router.get("/experiments", responses=errors, tags=["experiments"])
     def list_experiments(name: str) -> list[dict[str, Any]]:

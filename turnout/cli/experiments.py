@@ -323,6 +323,13 @@ def create_experiment(
         bool,
         typer.Option(help="Shift 100% of traffic to a winner the sequential test finds."),
     ] = False,
+    new_salt: Annotated[
+        bool,
+        typer.Option(
+            help="Re-randomize: a new salt for the endpoint's sticky assignment, so users "
+            "are split afresh rather than as in an earlier experiment."
+        ),
+    ] = False,
     url: Url = DEFAULT_URL,
     credentials: CredentialsFile = None,
     as_json: Json = False,
@@ -338,6 +345,7 @@ def create_experiment(
         "alpha": alpha,
         "method": method,
         "auto_promote": auto_promote,
+        "new_salt": new_salt,
     }
     with connect(url, credentials) as client:
         created = client.create_experiment(endpoint, definition)

@@ -54,6 +54,16 @@ class RoutingService:
             self.apply(endpoint, settings)
         return settings
 
+    def resalt(self, endpoint: str) -> RoutingSettings:
+        """Re-randomize the endpoint's sticky assignment: a new salt splits users afresh
+        (an experiment's option, so that it does not inherit an earlier one's split)."""
+        current = self.get(endpoint)
+        settings = RoutingSettings(new_salt()).with_document(current.document())
+        self._store.save_salt(endpoint, settings.salt, self._clock())
+        if self.apply is not None:
+            self.apply(endpoint, settings)
+        return settings
+
     def _variants(self, endpoint: str) -> set[str]:
         """Variant names of the endpoint's config and of the one being deployed, if any."""
         current, pending = self._fleets.endpoint_fleets(endpoint)

@@ -41,6 +41,10 @@ class ExperimentStore:
         with self._db.read() as conn:
             return rows.routing(conn, endpoint)
 
+    def save_salt(self, endpoint: str, salt: str, at: float) -> None:
+        with self._db.write() as conn:
+            rows.save_salt(conn, endpoint, salt, at)
+
     def save_routing(self, endpoint: str, document: dict[str, Any], at: float) -> None:
         with self._db.write() as conn:
             rows.save_routing(conn, endpoint, document, at)

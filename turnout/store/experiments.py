@@ -195,6 +195,17 @@ def save_routing(conn: Connection, endpoint: str, document: dict[str, Any], at: 
     )
 
 
+def save_salt(conn: Connection, endpoint: str, salt: str, at: float) -> None:
+    """A new salt for the endpoint's sticky assignment (its routing row exists: see
+    `ensure_routing`)."""
+    endpoint_id = _endpoint_id(conn, endpoint)
+    conn.execute(
+        sa.update(routing_table)
+        .where(routing_table.c.endpoint_id == endpoint_id)
+        .values(salt=salt, updated_at=at)
+    )
+
+
 # --- exposures and inferences -------------------------------------------------------------
 def add_exposures(conn: Connection, batch: Sequence[ExposureRow]) -> None:
     insert = _insert(conn)
