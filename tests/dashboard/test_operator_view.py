@@ -108,6 +108,15 @@ def test_each_fleet_shows_its_own_weights_and_the_canary_share(
     assert page.locator("#problem").inner_text() == ""
     bars = page.evaluate("document.getElementById('chart-split').data.map((t) => t.type)")
     assert bars == ["bar"] * 4
+    # Compact legends: short names ("A · green"), inside their chart's box.
+    names = page.evaluate("document.getElementById('chart-latency').data.map((t) => t.name)")
+    assert "A · green p99" in names and max(len(n) for n in names) <= 24
+    for chart in ("chart-rps", "chart-latency", "chart-errors"):
+        box = page.locator(f"#{chart}").bounding_box()
+        legend = page.locator(f"#{chart} g.legend").bounding_box()
+        assert box is not None and legend is not None
+        assert legend["y"] + legend["height"] <= box["y"] + box["height"] + 1, chart
+        assert legend["x"] + legend["width"] <= box["x"] + box["width"] + 1, chart
     page.screenshot(path=str(SHOTS / "operator-deployment.png"), full_page=True)
     # The screenshot docs/monitoring.md shows: the top of the page, small.
     page.set_viewport_size({"width": 1100, "height": 700})

@@ -120,6 +120,8 @@ function rowId(kind, r) {
 // the full "A (config)" goes in the hover text.
 function label(line, roles, twoFleets) {
   if (!twoFleets) return line.variant;
-  const role = roles.get(line.config) || line.config;
-  return `${line.variant} · ${role.length > 16 ? `${role.slice(0, 15)}…` : role}`;
+  // Blue and green by role; a retired fleet by its config (two of them must not look alike).
+  const role = roles.get(line.config);
+  const tag = !role || role === "retired" ? line.config : role;
+  return `${line.variant} · ${tag.length > 16 ? `${tag.slice(0, 15)}…` : tag}`;
 }
