@@ -110,6 +110,7 @@ function currentDeployment(d, p) {
   const line = document.createElement("p");
   line.className = "progress";
   line.dataset.testid = "deployment-progress";
+  countdown = null;
   if (p) {
     line.textContent = progressText(p);
     countdown = { progress: p, until: p.bake_left_s === null ? null : Date.now() + 1000 * p.bake_left_s, line };
