@@ -33,7 +33,6 @@ NAME = "ops"
 GREEN = f"{NAME}-green"
 BLUE = f"{NAME}-config"
 ALARM = f"{NAME}-busy"  # ALARM from the start: fewer than a billion invocations
-DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 @pytest.fixture
@@ -118,9 +117,9 @@ def test_each_fleet_shows_its_own_weights_and_the_canary_share(
         assert legend["y"] + legend["height"] <= box["y"] + box["height"] + 1, chart
         assert legend["x"] + legend["width"] <= box["x"] + box["width"] + 1, chart
     page.screenshot(path=str(SHOTS / "operator-deployment.png"), full_page=True)
-    # The screenshot docs/monitoring.md shows: the top of the page, small.
+    # The top of the page, small: docs/dashboard-deployment.png is a copy of this one.
     page.set_viewport_size({"width": 1100, "height": 700})
-    page.screenshot(path=str(DOCS / "dashboard-deployment.png"), type="png")
+    page.screenshot(path=str(SHOTS / "dashboard-deployment.png"), type="png")
 
 
 def test_the_overview_shows_progress_alarms_and_the_endpoint_error_rate(
