@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from turnout.client import Client, EndpointInfo, InstanceInfo, Variant
+from turnout.client import Client, DeploymentInfo, EndpointInfo, InstanceInfo, Variant
 
 T = TypeVar("T")
 
@@ -85,3 +85,15 @@ def bake_canary(
         lambda d: d is not None and d["phase"] == "Baking" and d["step_started_at"] is not None,
         timeout=120, what="the canary baking",
     )  # fmt: skip
+
+
+def finished(client: Client, name: str, timeout: float = 120) -> DeploymentInfo:
+    """The endpoint's last deployment once it has finished."""
+
+    def last() -> DeploymentInfo | None:
+        found = client.deployments(name, limit=1)
+        return None if found["current"] is not None or not found["past"] else found["past"][0]
+
+    deployment = poll_until(last, lambda d: d is not None, timeout, f"{name}: deployment done")
+    assert deployment is not None
+    return deployment

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from turnout.api.auth import SigV4Guard
+from turnout.api.cloudwatch import CloudWatchApi, is_cloudwatch_request
 from turnout.api.dashboard import build_dashboard, is_dashboard_request
 from turnout.api.limits import BoundedBody
 from turnout.api.prometheus import PATH as METRICS_PATH
@@ -82,6 +83,7 @@ class App:
             settings.region,
             runtime.inference_experiments,
         )
+        self._cloudwatch = CloudWatchApi(runtime.monitoring, settings.account_id, settings.region)
         # With credentials, every request but the health check must be SigV4-signed.
         self._http: Callable[[Scope, Receive, Send], Awaitable[None]] = (
             SigV4Guard(
@@ -107,6 +109,8 @@ class App:
             await self._invocations(scope, receive, send)
         elif path == V2_PREFIX or path.startswith(V2_PREFIX + "/"):
             await self._open_inference(scope, receive, send)
+        elif is_cloudwatch_request(scope):  # before SageMaker's: both are `POST /`
+            await self._cloudwatch(scope, receive, send)
         elif is_sagemaker_request(scope):
             await self._sagemaker(scope, receive, send)
         elif _is_feedback(scope["path"]):
