@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from turnout.domain.alarms import Alarm, AlarmState, AlarmStatus, AlarmTransition
@@ -119,24 +119,10 @@ class Monitoring:
         rollups = await self._rollups(endpoint, starts[0] if starts else now)
         return series(select(rollups, variant, config), metric, name, period, starts)
 
-    async def datapoints(
-        self,
-        endpoint: str,
-        metric: Metric,
-        names: Sequence[str],
-        starts: Sequence[float],
-        period: int,
-        *,
-        variant: str | None = None,
-        config: str | None = None,
-    ) -> dict[str, list[Datapoint]]:
-        """Each statistic in `names` for each period starting at `starts` (sorted), from one
-        read. No data is no error: an endpoint without metrics has datapoints without
-        values, as CloudWatch answers for a metric it has never seen."""
-        if not starts:
-            return {name: [] for name in names}
-        rollups = select(await self._flusher.rollups(endpoint, starts[0]), variant, config)
-        return {name: series(rollups, metric, name, period, starts) for name in names}
+    async def rollups_since(self, endpoint: str, since: float) -> list[Rollup]:
+        """Every rollup of `endpoint` from `since` on, fresh; none (no error) for an endpoint
+        without metrics, as CloudWatch answers for a metric it has never seen."""
+        return await self._flusher.rollups(endpoint, since)
 
     async def metric_keys(self) -> list[VariantKey]:
         """Every (endpoint, config, variant) with metrics kept, this process's unwritten too."""

@@ -203,3 +203,27 @@ def test_bad_or_deeply_nested_bodies_are_invalid_parameters(kind: Kind) -> None:
         with pytest.raises(CloudWatchError) as raised:
             protocols.decode(kind, body, model, "ListMetricsInput", {})
         assert raised.value.code == "InvalidParameterValue", body[:20]
+
+
+def test_a_form_of_five_hundred_queries_decodes_whole() -> None:
+    queries = [
+        {
+            "Id": f"q{i}",
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": "AWS/SageMaker",
+                    "MetricName": "Invocations",
+                    "Dimensions": [
+                        {"Name": "EndpointName", "Value": f"e{i}"},
+                        {"Name": "VariantName", "Value": "A"},
+                    ],
+                },
+                "Period": 60,
+                "Stat": "Sum",
+            },
+        }
+        for i in range(500)
+    ]
+    params = {"MetricDataQueries": queries, "StartTime": START, "EndTime": END}
+    found = decoded("query", "GetMetricData", params)
+    assert found["MetricDataQueries"] == queries

@@ -100,19 +100,12 @@ class CloudWatchApi:
         await send({"type": "http.response.body", "body": reply.body})
 
     async def _handle(self, kind: Kind, path: str, target: str, body: bytes) -> Reply:
-        operation = "?"
+        operation = "?"  # for the log, until known
         try:
-            model = await asyncio.to_thread(cloudwatch)  # loaded once; later calls are instant
-            form = protocols.parse_form(body) if kind is Kind.QUERY else {}
-            operation = protocols.operation_of(kind, path, target, form)
-            if operation not in ASYNC_HANDLERS and operation not in SYNC_HANDLERS:
-                raise invalid_action(operation)
-            shape = model.input_shape(operation)
-            params = protocols.decode(kind, body, model, shape, form)
-            if shape is not None:
-                _check(model, shape, params)
+            # Parsing a body of up to 1 MB is work for a thread, not the event loop.
+            operation, params = await asyncio.to_thread(_read, kind, path, target, body)
             answer = await self._run(operation, params)
-            return protocols.answer(kind, model, operation, answer)
+            return await asyncio.to_thread(protocols.answer, kind, cloudwatch(), operation, answer)
         except CloudWatchError as err:
             return protocols.error(kind, err)
         except TurnoutError as err:
@@ -125,6 +118,20 @@ class CloudWatchApi:
         if operation in ASYNC_HANDLERS:
             return await ASYNC_HANDLERS[operation](self._ctx, params)
         return await asyncio.to_thread(SYNC_HANDLERS[operation], self._ctx, params)
+
+
+def _read(kind: Kind, path: str, target: str, body: bytes) -> tuple[str, dict[str, Any]]:
+    """The operation and its parameters, checked against the model (synchronous)."""
+    model = cloudwatch()
+    form = protocols.parse_form(body) if kind is Kind.QUERY else {}
+    operation = protocols.operation_of(kind, path, target, form)
+    if operation not in ASYNC_HANDLERS and operation not in SYNC_HANDLERS:
+        raise invalid_action(operation)
+    shape = model.input_shape(operation)
+    params = protocols.decode(kind, body, model, shape, form)
+    if shape is not None:
+        _check(model, shape, params)
+    return operation, params
 
 
 def _check(model: Any, shape: str, params: Any) -> None:

@@ -8,8 +8,11 @@ data have no datapoint, as CloudWatch answers.
 
 from __future__ import annotations
 
+import asyncio
 import datetime
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from turnout.api.cloudwatch.context import Answer, Context, Params, page
 from turnout.api.cloudwatch.errors import (
@@ -19,7 +22,7 @@ from turnout.api.cloudwatch.errors import (
 )
 from turnout.api.cloudwatch.names import EXTENDED, Target, listed, matches, target, unit
 from turnout.domain.rollups import PERIOD, STATISTICS
-from turnout.metrics.series import period_starts
+from turnout.metrics.series import Datapoint, period_starts, select, series
 from turnout.monitoring import check_statistic
 
 MAX_STATISTICS_DATAPOINTS = 1440  # GetMetricStatistics, as CloudWatch
@@ -59,6 +62,40 @@ def _check_statistics(found: Target, names: Sequence[str]) -> None:
         check_statistic(found.metric, name)
 
 
+@dataclass(frozen=True)
+class _Ask:
+    """Statistics of one metric for the periods starting at `starts`."""
+
+    found: Target
+    names: Sequence[str]
+    period: int
+    starts: Sequence[float]
+
+
+async def _datapoints(ctx: Context, asks: Sequence[_Ask]) -> list[dict[str, list[Datapoint]]]:
+    """Each ask's datapoints by statistic: each endpoint's rollups read once (fresh, off the
+    event loop), the arithmetic in a worker thread."""
+    since: dict[str, float] = {}
+    for ask in asks:
+        if ask.starts:
+            endpoint = ask.found.endpoint
+            since[endpoint] = min(since.get(endpoint, math.inf), ask.starts[0])
+    rollups = {e: await ctx.monitoring.rollups_since(e, start) for e, start in since.items()}
+
+    def compute() -> list[dict[str, list[Datapoint]]]:
+        found = []
+        for ask in asks:
+            chosen = select(
+                rollups.get(ask.found.endpoint, []), ask.found.variant, ask.found.config
+            )
+            found.append(
+                {n: series(chosen, ask.found.metric, n, ask.period, ask.starts) for n in ask.names}
+            )
+        return found
+
+    return await asyncio.to_thread(compute)
+
+
 async def get_metric_statistics(ctx: Context, params: Params) -> Answer:
     found = target(params["Namespace"], params["MetricName"], params.get("Dimensions"))
     simple, extended = params.get("Statistics") or [], params.get("ExtendedStatistics") or []
@@ -75,14 +112,11 @@ async def get_metric_statistics(ctx: Context, params: Params) -> Answer:
     label = {"Label": found.metric.value}
     if params.get("Unit") not in (None, unit(found.metric)):
         return {**label, "Datapoints": []}  # no data in that unit, as CloudWatch answers
-    series = await ctx.monitoring.datapoints(
-        found.endpoint, found.metric, [*simple, *extended], starts, period,
-        variant=found.variant, config=found.config,
-    )  # fmt: skip
+    [by_name] = await _datapoints(ctx, [_Ask(found, [*simple, *extended], period, starts)])
     datapoints = []
     for i, start in enumerate(starts):
-        values = {name: series[name][i].value for name in simple}
-        percentiles = {name: series[name][i].value for name in extended}
+        values = {name: by_name[name][i].value for name in simple}
+        percentiles = {name: by_name[name][i].value for name in extended}
         if all(v is None for v in (*values.values(), *percentiles.values())):
             continue
         point = {"Timestamp": at(start), "Unit": unit(found.metric)}
@@ -101,7 +135,7 @@ async def get_metric_data(ctx: Context, params: Params) -> Answer:
         raise invalid_next_token()  # turnout answers every datapoint in one page
     descending = params.get("ScanBy", "TimestampDescending") == "TimestampDescending"
     budget = params.get("MaxDatapoints", MAX_DATA_DATAPOINTS)
-    results = []
+    asks, returned = [], []
     for query in queries:
         if query.get("Expression"):
             raise invalid_parameter(
@@ -125,19 +159,18 @@ async def get_metric_data(ctx: Context, params: Params) -> Answer:
         if query.get("ReturnData") is False:
             continue
         if stat.get("Unit") not in (None, unit(found.metric)):
-            points = []
-        else:
-            series = await ctx.monitoring.datapoints(
-                found.endpoint, found.metric, [stat["Stat"]], starts, period,
-                variant=found.variant, config=found.config,
-            )  # fmt: skip
-            points = [p for p in series[stat["Stat"]] if p.value is not None]
+            starts = []  # no data in that unit, as CloudWatch answers
+        asks.append(_Ask(found, [stat["Stat"]], period, starts))
+        returned.append(query)
+    results = []
+    for query, ask, by_name in zip(returned, asks, await _datapoints(ctx, asks), strict=True):
+        points = [p for p in by_name[ask.names[0]] if p.value is not None]
         if descending:
             points.reverse()
         results.append(
             {
                 "Id": query["Id"],
-                "Label": query.get("Label") or found.metric.value,
+                "Label": query.get("Label") or ask.found.metric.value,
                 "Timestamps": [at(p.start) for p in points],
                 "Values": [p.value for p in points],
                 "StatusCode": "Complete",

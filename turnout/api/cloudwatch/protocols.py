@@ -18,6 +18,7 @@ import json
 import math
 import urllib.parse
 import uuid
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -87,7 +88,7 @@ def decode(kind: Kind, body: bytes, model: ServiceModel, shape: str | None, form
             raise invalid_parameter(f"Version must be {API_VERSION}.")
         if shape is None:
             return {}
-        return _from_form(model.shapes, shape, "", form, 0)
+        return _from_form(model.shapes, shape, "", _Form(form), 0)
     if not body.strip():
         return {}
     try:
@@ -114,9 +115,34 @@ def _plain(value: Any, depth: int) -> Any:
     return value
 
 
-def _from_form(
-    shapes: Mapping[str, Shape], name: str, prefix: str, form: Mapping[str, str], depth: int
-) -> Any:
+class _Form:
+    """A flattened form and, for each dotted prefix of its keys, the next parts below it,
+    so decoding takes time linear in the form's size (no scan of every key per member)."""
+
+    def __init__(self, form: Mapping[str, str]) -> None:
+        self.values = form
+        self.below: dict[str, set[str]] = defaultdict(set)
+        for key in form:
+            parts = key.split(".")
+            for i in range(1, len(parts)):
+                self.below[".".join(parts[:i])].add(parts[i])
+
+    def has(self, key: str) -> bool:
+        return key in self.values or key in self.below
+
+    def indices(self, prefix: str) -> list[int]:
+        """The list positions under `prefix` (`X.member.1`, ...), which count from 1."""
+        found = []
+        for part in self.below.get(prefix, ()):
+            if not part.isdigit() or int(part) < 1:
+                raise invalid_parameter(
+                    f"{prefix}.{part} is not a list member (they count from 1)."
+                )
+            found.append(int(part))
+        return sorted(found)
+
+
+def _from_form(shapes: Mapping[str, Shape], name: str, prefix: str, form: _Form, depth: int) -> Any:
     """The value of shape `name` flattened under `prefix` (None: absent)."""
     if depth > MAX_DEPTH:
         return None
@@ -127,40 +153,28 @@ def _from_form(
         found = {}
         for member, spec in shape.get("members", {}).items():
             key = dot + spec.get("locationName", member)
-            if key in form or any(k.startswith(key + ".") for k in form):
+            if form.has(key):
                 value = _from_form(shapes, spec["shape"], key, form, depth + 1)
                 if value is not None:
                     found[member] = value
         return found
-    if kind in ("list", "map"):
-        if form.get(prefix) == "":
-            return [] if kind == "list" else {}  # botocore's way of sending an empty one
-        part = "member" if kind == "list" else "entry"
-        indices = _indices(form, f"{prefix}.{part}.")
-        if kind == "list":
-            member = shape["member"]["shape"]
-            return [
-                _from_form(shapes, member, f"{prefix}.member.{i}", form, depth + 1) for i in indices
-            ]
+    if kind == "list":
+        if form.values.get(prefix) == "":
+            return []  # botocore's way of sending an empty list
+        member = shape["member"]["shape"]
+        return [
+            _from_form(shapes, member, f"{prefix}.member.{i}", form, depth + 1)
+            for i in form.indices(f"{prefix}.member")
+        ]
+    if kind == "map":
+        key_shape, value_shape = shape["key"]["shape"], shape["value"]["shape"]
         return {
-            _from_form(shapes, shape["key"]["shape"], f"{prefix}.entry.{i}.key", form, depth + 1):
-            _from_form(shapes, shape["value"]["shape"], f"{prefix}.entry.{i}.value", form,
-                       depth + 1)
-            for i in indices
+            _from_form(shapes, key_shape, f"{prefix}.entry.{i}.key", form, depth + 1):
+            _from_form(shapes, value_shape, f"{prefix}.entry.{i}.value", form, depth + 1)
+            for i in form.indices(f"{prefix}.entry")
         }  # fmt: skip
-    text = form.get(prefix)
+    text = form.values.get(prefix)
     return None if text is None else _scalar(kind, text, prefix)
-
-
-def _indices(form: Mapping[str, str], start: str) -> list[int]:
-    found = set()
-    for key in form:
-        if key.startswith(start):
-            head = key[len(start) :].split(".", 1)[0]
-            if not head.isdigit() or int(head) < 1:
-                raise invalid_parameter(f"{key} is not a member of a list (they count from 1).")
-            found.add(int(head))
-    return sorted(found)
 
 
 def _scalar(kind: str, text: str, name: str) -> Any:
