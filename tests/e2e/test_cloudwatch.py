@@ -381,3 +381,32 @@ def test_an_alarm_made_with_put_metric_alarm_rolls_a_failing_deployment_back(
     assert transitions[0]["oldState"]["stateValue"] == "INSUFFICIENT_DATA"
     stamps = [i["Timestamp"] for i in items["AlarmHistoryItems"]]
     assert stamps == sorted(stamps)
+
+
+def test_bad_bodies_get_cloudwatchs_errors_never_a_500(server: BackgroundServer) -> None:
+    cbor_path = "/service/GraniteServiceVersion20100801/operation/ListMetrics"
+    cbor = {"smithy-protocol": "rpc-v2-cbor", "content-type": "application/cbor"}
+    json_target = {
+        "x-amz-target": "GraniteServiceVersion20100801.ListMetrics",
+        "content-type": "application/x-amz-json-1.0",
+    }
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    cases = [
+        ("POST", cbor_path, cbor, b"\xff\x00 not cbor", 400, "InvalidParameterValue"),
+        ("POST", cbor_path, cbor, b"\x81" * 100_000 + b"\xa0", 400, "InvalidParameterValue"),
+        ("POST", cbor_path, cbor, b"\xa0" * (2 * 1024 * 1024), 413, "RequestEntityTooLarge"),
+        ("GET", cbor_path, cbor, b"", 405, "InvalidAction"),
+        ("POST", "/", json_target, b"[" * 100_000, 400, "InvalidParameterValue"),
+        ("POST", "/", json_target, b'{"Namespace": 7}', 400, "InvalidParameterValue"),
+        ("POST", "/", form, b"Action=ListMetrics&Dimensions.member.x.Name=a", 400,
+         "InvalidParameterValue"),
+    ]  # fmt: skip
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        for method, path, headers, body, status, code in cases:
+            answer = http.request(method, path, headers=headers, content=body)
+            where = (method, path, body[:30])
+            assert answer.status_code == status, (where, answer.text[:300])
+            if "x-amz-target" in headers or "smithy-protocol" in headers:
+                assert answer.headers["x-amzn-query-error"] == f"{code};Sender", where
+            else:
+                assert f"<Code>{code}</Code>" in answer.text, where

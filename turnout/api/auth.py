@@ -19,9 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from turnout.api.body import read_body
-from turnout.api.cloudwatch import is_cloudwatch_request
-from turnout.api.cloudwatch.errors import CloudWatchError
-from turnout.api.cloudwatch.facade import error_reply as cloudwatch_error
 from turnout.api.sigv4 import AuthError, Request, verify
 from turnout.asgi import Receive, Scope, Send
 
@@ -173,6 +170,11 @@ def _replay(body: bytes) -> Receive:
 async def _refuse(scope: Scope, send: Send, status: int, code: str, message: str) -> None:
     """Both protocols' shapes: `__type` for AWS JSON, `x-amzn-ErrorType` for REST JSON;
     CloudWatch's callers in theirs (query wants XML, RPC v2 CBOR wants CBOR)."""
+    # Here, not at the top: load_credentials' users (the client, the CLI) need no facade.
+    from turnout.api.cloudwatch.errors import CloudWatchError
+    from turnout.api.cloudwatch.facade import error_reply as cloudwatch_error
+    from turnout.api.cloudwatch.facade import is_cloudwatch_request
+
     if is_cloudwatch_request(scope):
         reply = cloudwatch_error(scope, CloudWatchError(code, message, status))
         await send({"type": "http.response.start", "status": status, "headers": reply.headers})
