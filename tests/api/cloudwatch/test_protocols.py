@@ -15,6 +15,8 @@ from botocore import parsers, serialize
 from botocore.loaders import Loader
 from botocore.model import OperationModel
 from botocore.model import ServiceModel as BotoModel
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from turnout.api.cloudwatch import protocols
 from turnout.api.cloudwatch.errors import CloudWatchError, invalid_parameter
@@ -227,3 +229,40 @@ def test_a_form_of_five_hundred_queries_decodes_whole() -> None:
     params = {"MetricDataQueries": queries, "StartTime": START, "EndTime": END}
     found = decoded("query", "GetMetricData", params)
     assert found["MetricDataQueries"] == queries
+
+
+_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=20)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    protocol=st.sampled_from(list(PROTOCOLS)),
+    values=st.lists(st.tuples(_TEXT, _TEXT), max_size=5),
+    period=st.integers(1, 10**6),
+    statistics=st.lists(st.sampled_from(["Sum", "Average", "Maximum"]), min_size=1, max_size=3),
+    seconds=st.floats(0, 2e9),
+)
+def test_any_request_botocore_makes_decodes_to_its_parameters(
+    protocol: str,
+    values: list[tuple[str, str]],
+    period: int,
+    statistics: list[str],
+    seconds: float,
+) -> None:
+    start = datetime.datetime.fromtimestamp(round(seconds, 3), datetime.UTC)
+    params = {
+        "Namespace": "AWS/SageMaker",
+        "MetricName": "Invocations",
+        "Dimensions": [{"Name": name, "Value": value} for name, value in values],
+        "StartTime": start,
+        "EndTime": start,
+        "Period": period,
+        "Statistics": statistics,
+    }
+    found = decoded(protocol, "GetMetricStatistics", params)
+    expected = {**params, "StartTime": start.timestamp(), "EndTime": start.timestamp()}
+    assert found["Dimensions"] == expected["Dimensions"]
+    assert found["StartTime"] == pytest.approx(expected["StartTime"], abs=1e-3)
+    assert {k: v for k, v in found.items() if not k.endswith("Time")} == {
+        k: v for k, v in expected.items() if not k.endswith("Time")
+    }
