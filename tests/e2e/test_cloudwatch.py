@@ -221,6 +221,46 @@ def test_bad_requests_get_cloudwatchs_error_codes(
         )
         == "MissingParameter"
     )
+    alarm = {
+        "AlarmName": "x", "Namespace": NAMESPACE, "MetricName": "Invocations",
+        "Dimensions": dims, "Statistic": "Sum", "Period": 10, "EvaluationPeriods": 1,
+        "Threshold": 1, "ComparisonOperator": "GreaterThanThreshold",
+    }  # fmt: skip
+    put = client.put_metric_alarm
+    math = [{"Id": "m", "Expression": "m1 * 2"}]
+    assert code(put, **{**alarm, "Metrics": math}) == "InvalidParameterValue"
+    assert code(put, **alarm, ExtendedStatistic="p99") == "InvalidParameterCombination"
+    assert code(put, **{**alarm, "Unit": "Seconds"}) == "InvalidParameterValue"
+    assert code(put, **{**alarm, "Period": 86400, "EvaluationPeriods": 2}) == (
+        "InvalidParameterValue"  # longer than the metrics are kept
+    )
+    assert code(put, **{**alarm, "AlarmName": "x" * 256}) == "ValidationError"
+    assert client.describe_alarms(AlarmNames=["x"])["MetricAlarms"] == []
+
+
+@pytest.mark.parametrize("protocol", [PROTOCOLS[0], "query"])
+def test_describe_alarms_pages(
+    clients: dict[str, Any], traffic: datetime.datetime, protocol: str
+) -> None:
+    cw = clients[protocol]
+    names = [f"cw-page-{protocol}-{i}" for i in range(5)]
+    for name in names:
+        cw.put_metric_alarm(
+            AlarmName=name, Namespace=NAMESPACE, MetricName="Invocations",
+            Dimensions=dimensions(ENDPOINT), Statistic="Sum", Period=10, EvaluationPeriods=1,
+            Threshold=1, ComparisonOperator="LessThanThreshold",
+        )  # fmt: skip
+    prefix = f"cw-page-{protocol}-"
+    first = cw.describe_alarms(AlarmNamePrefix=prefix, MaxRecords=2)
+    assert len(first["MetricAlarms"]) == 2 and first["NextToken"]
+    pages = cw.get_paginator("describe_alarms").paginate(
+        AlarmNamePrefix=prefix, PaginationConfig={"PageSize": 2}
+    )
+    assert [a["AlarmName"] for page in pages for a in page["MetricAlarms"]] == names
+    with pytest.raises(ClientError) as raised:
+        cw.describe_alarms(AlarmNamePrefix=prefix, NextToken="not-a-token")
+    assert raised.value.response["Error"]["Code"] == "InvalidNextToken"
+    cw.delete_alarms(AlarmNames=names)
 
 
 def test_sagemaker_and_a_bare_form_post_still_reach_the_right_facade(
