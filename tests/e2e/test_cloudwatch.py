@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 
 from tests.conftest import Artifacts, Deploy
 from tests.support.cloudwatch import CONFIG, PROTOCOLS, REGION, cloudwatch, protocol_of
-from tests.support.endpoints import VariantOf, finished, poll_until
+from tests.support.endpoints import VariantOf, canary, finished, poll_until
 from tests.support.load import LoadProcess
 from tests.support.models import digits_rows
 from turnout.cli.background import BackgroundServer
@@ -392,16 +392,7 @@ def test_an_alarm_made_with_put_metric_alarm_rolls_a_failing_deployment_back(
         load.wait_for(50)
         sagemaker.update_endpoint(
             EndpointName=name, EndpointConfigName=green,
-            DeploymentConfig={
-                "BlueGreenUpdatePolicy": {
-                    "TrafficRoutingConfiguration": {
-                        "Type": "CANARY", "WaitIntervalInSeconds": 30,
-                        "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 10},
-                    },
-                    "TerminationWaitInSeconds": 0,
-                },
-                "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": alarm}]},
-            },
+            DeploymentConfig=canary(10, 30, [alarm]),
         )  # fmt: skip
         deployment = finished(client, name)
         load.stop()
