@@ -271,6 +271,11 @@ def test_sagemaker_and_a_bare_form_post_still_reach_the_right_facade(
         aws_secret_access_key="test", config=CONFIG,
     )  # fmt: skip
     assert ENDPOINT in {e["EndpointName"] for e in sagemaker.list_endpoints()["Endpoints"]}
+    # curl -d sends a form content type; SageMaker's X-Amz-Target still decides.
+    headers = {"X-Amz-Target": "SageMaker.ListEndpoints"}
+    answer = httpx.post(server.url + "/", content=b"{}", headers=headers | {
+        "content-type": "application/x-www-form-urlencoded"})  # fmt: skip
+    assert answer.status_code == 200 and "Endpoints" in answer.json(), answer.text
     answer = httpx.post(server.url + "/", data={"Action": "Bogus", "Version": "2010-08-01"})
     assert answer.status_code == 400
     assert "<Code>InvalidAction</Code>" in answer.text

@@ -60,8 +60,9 @@ def is_cloudwatch_request(scope: Scope) -> bool:
     if scope["path"].startswith(CBOR_PATH):
         return True
     headers = scope["headers"]
-    if any(k == TARGET_HEADER and v.startswith(TARGET_PREFIX.encode()) for k, v in headers):
-        return True
+    target = next((v for k, v in headers if k == TARGET_HEADER), None)
+    if target is not None:  # another service's target wins over a form content type (curl -d)
+        return target.startswith(TARGET_PREFIX.encode())
     return (
         scope["path"] == "/"
         and scope["method"] == "POST"
