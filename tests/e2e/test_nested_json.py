@@ -43,6 +43,12 @@ def still_serves(http: httpx.Client) -> Iterator[None]:
     assert answer.status_code == 200 and answer.json() == LABELS
 
 
+def post(http: httpx.Client, path: str, shape: str) -> httpx.Response:
+    answer = http.post(path, content=BODIES[shape], headers={"Content-Type": "application/json"})
+    no_traceback(answer)
+    return answer
+
+
 def no_traceback(answer: httpx.Response) -> None:
     assert "Traceback" not in answer.text and "RecursionError" not in answer.text
 
@@ -74,32 +80,21 @@ def test_the_sagemaker_facade_answers_serialization_exception(
 )
 @pytest.mark.parametrize("shape", ["arrays", "objects"])
 def test_the_rest_api_answers_400(http: httpx.Client, path: str, shape: str) -> None:
-    answer = http.post(path, content=BODIES[shape], headers={"Content-Type": "application/json"})
-    no_traceback(answer)
+    answer = post(http, path, shape)
     assert answer.status_code == 400, answer.text
     assert answer.json()["error"]["code"] == "ValidationError"
 
 
 @pytest.mark.parametrize("shape", ["arrays", "objects"])
 def test_open_inference_answers_400(http: httpx.Client, shape: str) -> None:
-    answer = http.post(
-        "/v2/models/nested/infer",
-        content=BODIES[shape],
-        headers={"Content-Type": "application/json"},
-    )
-    no_traceback(answer)
+    answer = post(http, "/v2/models/nested/infer", shape)
     assert answer.status_code == 400, answer.text
     assert "not valid JSON" in answer.json()["error"]
 
 
 @pytest.mark.parametrize("shape", ["arrays", "objects"])
 def test_invoke_endpoint_answers_the_models_400(http: httpx.Client, shape: str) -> None:
-    answer = http.post(
-        "/endpoints/nested/invocations",
-        content=BODIES[shape],
-        headers={"Content-Type": "application/json"},
-    )
-    no_traceback(answer)
+    answer = post(http, "/endpoints/nested/invocations", shape)
     assert answer.status_code == 424, answer.text
     assert answer.headers["x-amzn-ErrorType"] == "ModelError"
     assert answer.json()["OriginalStatusCode"] == 400
