@@ -517,18 +517,24 @@ def plan_experiment(
         f"alpha {alpha:g} ({question.comparison_alpha:.3g} per treatment), power {power:g}, "
         f"{variants} variants"
     )
-    table = Table("test", "users per variant", "total users", "days", "median at detection")
+    table_rows = []
     for method, users, median in rows:
         days = result.days(users)
         median_days = result.days(median)
-        table.add_row(
+        table_rows.append([
             method,
             "-" if users is None else f"{users:,}",
             "-" if users is None else f"{users * variants:,}",
             "-" if days is None else f"{days:,.1f}",
             "" if median is None
             else f"{median:,}" + ("" if median_days is None else f" ({median_days:,.1f} days)"),
-        )  # fmt: skip
+        ])  # fmt: skip
+    table = fitted_table(
+        ("test", "users per variant", "total users", "days", "median at detection"),
+        table_rows,
+        console.width,
+        header_style="bold underline",
+    )
     console.print(table)
     console.print(
         "fixed_horizon: read once at that sample (set it as --minimum-sample). sequential: "
