@@ -65,7 +65,9 @@ class App:
         self._models = EndpointModels(dispatcher)  # the Open Inference Protocol's view
         self._open_inference = OpenInferenceHttp(self._models, runtime.settings.max_payload_bytes)
         self._grpc: GrpcServer | None = None
-        self._prometheus = PrometheusMetrics(runtime.router, runtime.backend.instances)
+        self._prometheus = PrometheusMetrics(
+            runtime.router, runtime.backend.instances, runtime.control, runtime.monitoring
+        )
         rest = build_rest_app(
             runtime.control,
             runtime.monitoring,
