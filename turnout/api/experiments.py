@@ -327,9 +327,15 @@ def report_csv(result: ExperimentReport) -> str:
         described = "; ".join(
             str(m[k]) for k in ("users", "per_user", "window", "cap") if m[k] is not None
         )
-        writer.writerow([f"# {m['metric']}: {described}"])
-    writer.writerow([f"# decision: {result.decision.verdict.value}: {result.decision.message}"])
+        _comment(out, f"{m['metric']}: {described}")
+    _comment(out, f"decision: {result.decision.verdict.value}: {result.decision.message}")
     return out.getvalue()
+
+
+def _comment(out: io.StringIO, text: str) -> None:
+    """A `# ...` line as is: through the CSV writer, a comma in it would quote the line and
+    it would no longer start with `#`."""
+    out.write("# " + " ".join(text.splitlines()) + "\n")
 
 
 def experiment_routes(
