@@ -138,6 +138,23 @@ def make_inference_model(dest_dir: Path) -> Path:
     return _write_code(dest_dir, _JSON_HANDLERS)
 
 
+# What SageMaker's SDK uploads as sourcedir.tar.gz for SKLearnModel(entry_point=...): the
+# handlers alone; predict_fn prints a line, which reaches the instance's log (CloudWatch Logs).
+PREDICT_LINE = "predict_fn: predicting rows:"
+_PREDICT = "    def predict_fn(input_data, model):\n"
+_SCRIPT_MODE_HANDLERS = _JSON_HANDLERS.replace(
+    _PREDICT, f"{_PREDICT}        print({PREDICT_LINE!r}, len(input_data), flush=True)\n"
+)
+
+
+def make_source_dir(dest_dir: Path) -> Path:
+    """A SageMaker SDK source_dir: inference.py (JSON rows in, labels out), no model."""
+    dest_dir = Path(dest_dir)
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    (dest_dir / "inference.py").write_text(textwrap.dedent(_SCRIPT_MODE_HANDLERS).lstrip())
+    return dest_dir
+
+
 _FAULTY_HANDLERS = """
     import json
     import os

@@ -19,6 +19,7 @@ from turnout.instances.supervisor import Launch
 from turnout.models.artifact import prepare
 from turnout.models.flavors.command import NAME as COMMAND
 from turnout.models.s3 import S3Source, localize
+from turnout.models.submit import localize_code
 
 BIND_HOST_VARIABLE = "TURNOUT_BIND_HOST"
 
@@ -30,7 +31,8 @@ def launcher(
     to run at an address. The process dies with the one calling this (the parent-death
     signal names our pid), so call it in the process that will spawn the instance."""
     model = localize(spec.model, data_dir / "downloads", s3)  # s3:// artifacts, as fetched
-    prepared = prepare(model, data_dir / "models")
+    code = localize_code(model, data_dir / "downloads", s3)  # SAGEMAKER_SUBMIT_DIRECTORY
+    prepared = prepare(model, data_dir / "models", code)
     env = {
         **os.environ,
         **spec.model.environment,

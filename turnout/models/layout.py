@@ -16,6 +16,10 @@ CODE_DIR = "code"
 DEFAULT_SCRIPT = "inference.py"
 REQUIREMENTS = "code/requirements.txt"
 SERVE = "serve"
+SUBMIT_DIRECTORY = "SAGEMAKER_SUBMIT_DIRECTORY"
+PROGRAM = "SAGEMAKER_PROGRAM"
+# The SDK's repacked model.tar.gz says its code is in the model: /opt/ml/model/code.
+IN_MODEL_DIR = "/opt/ml/model"
 MODEL_FILE_SUFFIXES = (".joblib", ".pkl", ".pickle")
 PREFERRED_MODEL_FILE = "model.joblib"
 
@@ -50,10 +54,19 @@ class Listing:
 
 def script_name(environment: Mapping[str, str]) -> str:
     """The handler script in code/: SAGEMAKER_PROGRAM (with or without .py), else inference.py."""
-    program = environment.get("SAGEMAKER_PROGRAM", "").strip()
+    program = environment.get(PROGRAM, "").strip()
     if not program:
         return DEFAULT_SCRIPT
     return program if program.endswith(".py") else program + ".py"
+
+
+def submit_directory(environment: Mapping[str, str]) -> str | None:
+    """Where the model's code comes from apart from its artifact (SageMaker script mode:
+    an s3:// or file:// sourcedir.tar.gz or directory); None when the code is in the artifact."""
+    url = environment.get(SUBMIT_DIRECTORY, "").strip()
+    if not url or url.rstrip("/") == IN_MODEL_DIR or url.startswith(IN_MODEL_DIR + "/"):
+        return None
+    return url
 
 
 def model_files(listing: Listing) -> list[str]:

@@ -20,6 +20,7 @@ from turnout.models.layout import Listing
 from turnout.models.runtime import LoadedModel
 
 AUTO = "auto"  # not a flavor: "detect it from the artifact"
+SCRIPT = "inference"  # the flavor that runs SageMaker inference-toolkit scripts
 
 Detect = Callable[[Listing, Mapping[str, str]], bool]
 Explain = Callable[[Listing, Mapping[str, str]], str]
@@ -49,6 +50,9 @@ class Flavor:
     images: tuple[str, ...] = ()  # container images (SageMaker's Image) that name it
     batching: str = "no"  # what the README's table says about batching
     accepts: Detect | None = None  # files it serves when named explicitly (default: detect)
+    # Its SageMaker image runs the user's SAGEMAKER_PROGRAM script when one is named (script
+    # mode, as SageMaker's scikit-learn and XGBoost containers do): the inference flavor then.
+    script_mode: bool = False
 
     def fits(self, listing: Listing, environment: Mapping[str, str]) -> bool:
         """Whether this flavor serves the files of a model that names it explicitly."""

@@ -21,6 +21,7 @@ from turnout.models.errors import ArtifactError
 
 ACCESS_KEY_VAR = "TURNOUT_S3_ACCESS_KEY_ID"
 SECRET_KEY_VAR = "TURNOUT_S3_SECRET_ACCESS_KEY"
+MODEL_DATA = "model data"  # what is fetched, in failure reasons
 
 
 @dataclass(frozen=True)
@@ -47,14 +48,14 @@ def is_s3(artifact: str) -> bool:
     return artifact[:5].lower() == "s3://"
 
 
-def split(url: str) -> tuple[str, str]:
+def split(url: str, what: str = MODEL_DATA) -> tuple[str, str]:
     """`s3://bucket/path/model.tar.gz` -> ("bucket", "path/model.tar.gz")."""
     parsed = urllib.parse.urlparse(url)
     key = parsed.path.lstrip("/")
     if not parsed.netloc or not key or key.endswith("/"):
         raise ArtifactError(
-            f'Failed to download model data from URL: "{url}": give the URL of one object, '
-            "s3://bucket/path/model.tar.gz"
+            f'Failed to download {what} from URL: "{url}": give the URL of one object, '
+            f"s3://bucket/path/{posixpath.basename(key.rstrip('/')) or 'model.tar.gz'}"
         )
     return parsed.netloc, key
 
@@ -63,10 +64,10 @@ def localize(model: Model, downloads: Path, source: S3Source) -> Model:
     """The model with an s3:// artifact replaced by its downloaded copy; others as they are."""
     if not is_s3(model.artifact):
         return model
-    bucket, key = split(model.artifact)
+    _, key = split(model.artifact)
     target = downloads / cache_key(model) / (posixpath.basename(key) or "model.tar.gz")
     if not target.is_file():
-        _download(model.artifact, bucket, key, target, source)
+        download(model.artifact, target, source)
     return replace(model, artifact=str(target))
 
 
@@ -85,28 +86,40 @@ def client_of(source: S3Source) -> Any:
     )
 
 
-def _download(url: str, bucket: str, key: str, target: Path, source: S3Source) -> None:
+def download(
+    url: str, target: Path, source: S3Source, what: str = MODEL_DATA, max_bytes: int | None = None
+) -> None:
+    """Fetch the object at `url` into `target` (complete or absent); with `max_bytes`, an
+    object larger than that is refused before any byte of it is fetched."""
     from botocore.exceptions import BotoCoreError, ClientError
 
+    bucket, key = split(url, what)
     client = client_of(source)
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, scratch = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     os.close(handle)
     try:
+        if max_bytes is not None:
+            size = int(client.head_object(Bucket=bucket, Key=key)["ContentLength"])
+            if size > max_bytes:
+                raise ArtifactError(
+                    f'{what.capitalize()} at "{url}" is {size} bytes, more than the '
+                    f"{max_bytes} turnout accepts: make it smaller"
+                )
         client.download_file(bucket, key, scratch)
         os.replace(scratch, target)
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
-        raise ArtifactError(_failure(url, f"{code or 'error'}: {exc}")) from None
+        raise ArtifactError(_failure(url, what, f"{code or 'error'}: {exc}")) from None
     except (BotoCoreError, OSError) as exc:
-        raise ArtifactError(_failure(url, str(exc))) from None
+        raise ArtifactError(_failure(url, what, str(exc))) from None
     finally:
         if os.path.exists(scratch):
             os.unlink(scratch)
 
 
-def _failure(url: str, why: str) -> str:
+def _failure(url: str, what: str, why: str) -> str:
     return (
-        f'Failed to download model data from URL: "{url}". Please ensure that there is an '
+        f'Failed to download {what} from URL: "{url}". Please ensure that there is an '
         f"object located at the URL and that turnout's S3 credentials can read it ({why})."
     )

@@ -74,6 +74,15 @@ def store_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
+def s3_server_args(store_url: str) -> Iterator[tuple[str, ...]]:
+    """`turnout serve` options (and keys) for s3:// URLs in the module's moto server."""
+    with pytest.MonkeyPatch.context() as env:  # inherited by the `turnout serve` child
+        env.setenv("TURNOUT_S3_ACCESS_KEY_ID", "moto")
+        env.setenv("TURNOUT_S3_SECRET_ACCESS_KEY", "moto")
+        yield ("--s3-endpoint-url", store_url)
+
+
+@pytest.fixture(scope="module")
 def sm(server: BackgroundServer) -> Any:
     return clients(server.url)[0]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -21,11 +20,8 @@ BUCKET = "turnout-models"
 
 
 @pytest.fixture(scope="module")
-def server_args(store_url: str) -> Iterator[tuple[str, ...]]:
-    with pytest.MonkeyPatch.context() as env:  # inherited by the `turnout serve` child
-        env.setenv("TURNOUT_S3_ACCESS_KEY_ID", "moto")
-        env.setenv("TURNOUT_S3_SECRET_ACCESS_KEY", "moto")
-        yield ("--s3-endpoint-url", store_url)
+def server_args(s3_server_args: tuple[str, ...]) -> tuple[str, ...]:
+    return s3_server_args
 
 
 def test_an_s3_artifact_is_fetched_and_served(

@@ -38,7 +38,7 @@ from turnout.models.codecs import sagemaker as codecs
 from turnout.models.errors import ArtifactError, InvocationError, ModelLoadError
 from turnout.models.flavors.sklearn import find_model_file, load_model_file
 from turnout.models.layout import CODE_DIR, Listing, script_name
-from turnout.models.registry import Flavor, register
+from turnout.models.registry import SCRIPT, Flavor, register
 from turnout.models.runtime import Array, Call, LoadedModel, Prediction
 
 DEFAULT_ACCEPT_VARIABLE = "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT"
@@ -432,7 +432,7 @@ def _detect(listing: Listing, environment: Mapping[str, str]) -> bool:
 
 FLAVOR = register(
     Flavor(
-        name="inference",
+        name=SCRIPT,
         summary="code/inference.py with SageMaker inference-toolkit handlers (model_fn, "
         "input_fn, predict_fn, output_fn, or transform_fn); code/requirements.txt is "
         "checked against what is installed and reported, not installed",

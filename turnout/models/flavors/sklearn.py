@@ -118,7 +118,8 @@ FLAVOR = register(
         explain=lambda listing, environment: explain_missing(listing),
         load=load,
         marker="a .joblib/.pkl file",
-        images=("turnout/sklearn",),
+        images=("sagemaker-scikit-learn", "turnout/sklearn"),
         batching="yes",
+        script_mode=True,
     )
 )

@@ -343,5 +343,6 @@ FLAVOR = register(
         images=("sagemaker-xgboost", "turnout/xgboost"),
         batching="yes",
         accepts=_accepts,
+        script_mode=True,
     )
 )
