@@ -56,22 +56,26 @@ def sdk_python(sdk: str) -> Path:
     return python
 
 
-def recipe_environment(turnout_url: str, s3_url: str, home: Path) -> dict[str, str]:
-    """What docs/sagemaker-sdk.md tells a user to export, plus the test's own guard rails."""
-    recipe = {
+def recipe(turnout_url: str, s3_url: str) -> dict[str, str]:
+    """What docs/sagemaker-sdk.md tells a user to export (test_doc.py checks the names)."""
+    return {
         "AWS_ENDPOINT_URL_SAGEMAKER": turnout_url,
         "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": turnout_url,
         "AWS_ENDPOINT_URL_LOGS": turnout_url,
         "AWS_ENDPOINT_URL_CLOUDWATCH": turnout_url,
         "AWS_ENDPOINT_URL_S3": s3_url,
         "AWS_DEFAULT_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "any",
-        "AWS_SECRET_ACCESS_KEY": "any",
+        "AWS_ACCESS_KEY_ID": "moto",
+        "AWS_SECRET_ACCESS_KEY": "moto",
         "AWS_EC2_METADATA_DISABLED": "true",
         "SAGEMAKER_USER_CONFIG_OVERRIDE": str(CONFIG),
         "SAGEMAKER_VALIDATE_ROLE": "false",
         "SAGEMAKER_SUPPRESS_V2_WARNING": "1",
     }
+
+
+def recipe_environment(turnout_url: str, s3_url: str, home: Path) -> dict[str, str]:
+    """The recipe, and nothing of this machine's environment but PATH, plus guard rails."""
     closed = f"http://127.0.0.1:{free_port()}"  # nothing listens: a stray call fails fast
     guard_rails = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -81,7 +85,7 @@ def recipe_environment(turnout_url: str, s3_url: str, home: Path) -> dict[str, s
         "NO_PROXY": "127.0.0.1,localhost",
         "PYTHONUNBUFFERED": "1",
     }
-    return {**recipe, **guard_rails}
+    return {**recipe(turnout_url, s3_url), **guard_rails}
 
 
 @dataclass(frozen=True)
