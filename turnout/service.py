@@ -197,7 +197,7 @@ class ControlPlane:
     ) -> Endpoint:
         """Change live weights and instance counts; the endpoint is Updating until applied."""
         endpoint = self._require_in_service(name)
-        variants = apply_desired(name, endpoint.variants, changes)
+        variants = apply_desired(endpoint.config_name, endpoint.variants, changes)
         self._save(endpoint, S.UPDATING, variants=variants)
         self._deployer.wake(name)
         return self._store.get_endpoint(name)

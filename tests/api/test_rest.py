@@ -162,7 +162,7 @@ def test_names_inside_the_pattern_are_accepted(http: httpx.Client, model: str, n
     [
         ([], "1 to 10 production variants; got 0"),
         ([variant(f"V{i}") for i in range(11)], "got 11"),
-        ([variant("A"), variant("A")], "more than once"),
+        ([variant("A"), variant("A")], "was non-unique within the request"),
         ([variant("A", weight=-0.5)], "Invalid weight -0.5"),
         ([variant("A", weight=0), variant("B", weight=0)], "weight > 0"),
         ([variant("A", instance_count=0)], "Invalid instance count 0"),

@@ -30,7 +30,7 @@ def states() -> tuple[VariantState, ...]:
 
 
 def test_apply_desired_changes_only_what_was_asked() -> None:
-    new = apply_desired("ep", states(), [DesiredVariant("A", weight=0.9)])
+    new = apply_desired("cfg", states(), [DesiredVariant("A", weight=0.9)])
     a, b = new
     assert (a.desired_weight, a.current_weight) == (0.9, 0.5)
     assert a.desired_instance_count == 1
@@ -38,7 +38,7 @@ def test_apply_desired_changes_only_what_was_asked() -> None:
 
 
 def test_apply_desired_sets_instance_counts() -> None:
-    new = apply_desired("ep", states(), [DesiredVariant("B", instance_count=3)])
+    new = apply_desired("cfg", states(), [DesiredVariant("B", instance_count=3)])
     assert new[1].desired_instance_count == 3
     assert new[1].current_instance_count == 2
 
@@ -47,18 +47,20 @@ def test_apply_desired_sets_instance_counts() -> None:
     ("changes", "message"),
     [
         ([], "at least one variant"),
-        ([DesiredVariant("C", weight=1.0)], "[C] are not present in endpoint ep"),
-        ([DesiredVariant("A", 1.0), DesiredVariant("A", 2.0)], "[A] are not unique"),
+        ([DesiredVariant("C", weight=1.0)],
+         'The variant name(s) "C" is/are not present within endpoint configuration "cfg".'),
+        ([DesiredVariant("A", 1.0), DesiredVariant("A", 2.0)],
+         'The variant name "A" was non-unique within the request.'),
         ([DesiredVariant("A")], "weight or an instance count"),
         ([DesiredVariant("A", weight=-1.0)], "Invalid weight"),
         ([DesiredVariant("A", weight=float("nan"))], "Invalid weight"),
         ([DesiredVariant("A", instance_count=0)], "Invalid instance count"),
         ([DesiredVariant("A", 0.0), DesiredVariant("B", 0.0)], "weight > 0"),
     ],
-)
+)  # fmt: skip
 def test_apply_desired_refuses_bad_requests(changes: list[DesiredVariant], message: str) -> None:
     with pytest.raises(InvalidRequest) as err:
-        apply_desired("ep", states(), changes)
+        apply_desired("cfg", states(), changes)
     assert message in str(err.value)
 
 

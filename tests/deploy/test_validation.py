@@ -45,8 +45,10 @@ def test_variant_rules() -> None:
         check_variants([])
     with pytest.raises(InvalidRequest, match="1 to 10"):
         check_variants([v(f"V{i}") for i in range(11)])
-    with pytest.raises(InvalidRequest, match="more than once"):
+    with pytest.raises(InvalidRequest) as caught:
         check_variants([v("A"), v("A")])
+    assert str(caught.value) == 'The variant name "A" was non-unique within the request.'
+
     with pytest.raises(InvalidRequest, match="weight > 0"):
         check_variants([v("A", 0.0)])
     with pytest.raises(InvalidRequest, match="instance count"):

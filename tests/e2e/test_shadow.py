@@ -147,7 +147,7 @@ def test_a_failing_shadow_gets_its_share_and_costs_callers_nothing(
     [
         (["a", "b"], [("s", 0.5)], "exactly one production variant and one shadow variant"),
         (["a"], [("s", 0.5), ("t", 0.5)], "exactly one production variant and one shadow"),
-        (["a"], [("a", 0.5)], "appears more than once"),
+        (["a"], [("a", 0.5)], 'The variant name "a" was non-unique within the request.'),
         (["a"], [("s", 0.0)], "needs a weight > 0"),
     ],
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from tests.support.models import (
 )
 from turnout.domain.resources import Model
 from turnout.models import registry
-from turnout.models.artifact import ArtifactError, inspect_artifact, prepare
+from turnout.models.artifact import ArtifactError, detect_flavor, inspect_artifact, prepare
 from turnout.models.flavors.inference import InferenceHandlers
 from turnout.models.layout import submit_directory
 from turnout.models.runtime import Call
@@ -125,3 +126,17 @@ def test_a_missing_local_source_says_so(tmp_path: Path) -> None:
     with pytest.raises(ArtifactError) as caught:
         ready(model, tmp_path)
     assert str(caught.value) == f"SAGEMAKER_SUBMIT_DIRECTORY {url} does not exist"
+
+
+@pytest.mark.parametrize(
+    "image", [SKLEARN_IMAGE, "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"]
+)
+def test_framework_images_run_the_program_in_script_mode(tmp_path: Path, image: str) -> None:
+    model_dir = make_sklearn_model(tmp_path / "model")
+    flavor = registry.of_image(image)
+    plain = Model(name="m", artifact=str(model_dir), flavor=flavor, image=image)
+    program = {"SAGEMAKER_PROGRAM": "inference.py"}
+    with pytest.raises(ArtifactError, match=r"SAGEMAKER_PROGRAM names code/inference\.py"):
+        detect_flavor(model_dir, replace(plain, environment=program))
+    make_source_dir(model_dir / "code")
+    assert detect_flavor(model_dir, replace(plain, environment=program)) == "inference"

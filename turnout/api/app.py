@@ -14,6 +14,7 @@ from typing import Protocol
 from turnout.api.auth import SigV4Guard
 from turnout.api.dashboard import build_dashboard, is_dashboard_request
 from turnout.api.limits import BoundedBody
+from turnout.api.logs import LogsApi, is_logs_request
 from turnout.api.prometheus import PATH as METRICS_PATH
 from turnout.api.prometheus import PrometheusMetrics
 from turnout.api.rest import build_rest_app
@@ -80,6 +81,7 @@ class App:
             settings.region,
             runtime.inference_experiments,
         )
+        self._logs = LogsApi(settings.data_dir / "logs", settings.account_id, settings.region)
         # With credentials, every request but the health check must be SigV4-signed.
         self._http: Callable[[Scope, Receive, Send], Awaitable[None]] = (
             SigV4Guard(
@@ -105,6 +107,8 @@ class App:
             await self._invocations(scope, receive, send)
         elif path == V2_PREFIX or path.startswith(V2_PREFIX + "/"):
             await self._open_inference(scope, receive, send)
+        elif is_logs_request(scope):  # before SageMaker's, which takes any X-Amz-Target
+            await self._logs(scope, receive, send)
         elif is_sagemaker_request(scope):
             await self._sagemaker(scope, receive, send)
         elif _is_feedback(scope["path"]):

@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from turnout.deploy.validation import check_instance_count, check_total_weight, check_weight
+from turnout.deploy.validation import (
+    check_instance_count,
+    check_total_weight,
+    check_weight,
+    non_unique_variant,
+)
 from turnout.domain.resources import EndpointConfig, VariantState
 from turnout.errors import InvalidRequest
 
@@ -40,22 +45,22 @@ def serving_states(states: Iterable[VariantState]) -> tuple[VariantState, ...]:
 
 
 def apply_desired(
-    endpoint: str, states: Sequence[VariantState], changes: Sequence[DesiredVariant]
+    config: str, states: Sequence[VariantState], changes: Sequence[DesiredVariant]
 ) -> tuple[VariantState, ...]:
-    """New variant states for a weights/capacities update; raises InvalidRequest if bad."""
+    """New variant states for a weights/capacities update of an endpoint whose endpoint
+    config is `config`; raises InvalidRequest (in SageMaker's words where known) if bad."""
     if not changes:
         raise InvalidRequest("Give at least one variant to update.")
     by_name = {s.name: s for s in states}
     names = [c.name for c in changes]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise InvalidRequest(
-            f"The variant name(s) [{', '.join(duplicates)}] are not unique in the request."
-        )
+    duplicate = next((n for i, n in enumerate(names) if n in names[:i]), None)
+    if duplicate is not None:
+        raise non_unique_variant(duplicate)
     unknown = [n for n in names if n not in by_name]
     if unknown:
         raise InvalidRequest(
-            f"The variant(s) [{', '.join(unknown)}] are not present in endpoint {endpoint}."
+            f'The variant name(s) "{", ".join(unknown)}" is/are not present within endpoint '
+            f'configuration "{config}".'
         )
     updated = dict(by_name)
     for change in changes:

@@ -41,6 +41,11 @@ def check_total_weight(weights: Sequence[float]) -> None:
         )
 
 
+def non_unique_variant(name: str) -> InvalidRequest:
+    """SageMaker's words for a variant named twice in one request."""
+    return InvalidRequest(f'The variant name "{name}" was non-unique within the request.')
+
+
 def check_variants(variants: Sequence[ProductionVariant]) -> None:
     """An endpoint config's production variants: 1 to 10, unique names, sane numbers."""
     if not 1 <= len(variants) <= MAX_VARIANTS:
@@ -53,9 +58,7 @@ def check_variants(variants: Sequence[ProductionVariant]) -> None:
         check_name("variant", v.name)
         check_name("model", v.model_name)
         if v.name in seen:
-            raise InvalidRequest(
-                f"Variant name {v.name} appears more than once; names must be unique."
-            )
+            raise non_unique_variant(v.name)
         seen.add(v.name)
         check_weight(v.name, v.initial_weight)
         check_instance_count(v.name, v.initial_instance_count)
@@ -78,9 +81,7 @@ def check_shadow_variants(
     check_name("variant", shadow.name)
     check_name("model", shadow.model_name)
     if shadow.name == variants[0].name:
-        raise InvalidRequest(
-            f"Variant name {shadow.name} appears more than once; names must be unique."
-        )
+        raise non_unique_variant(shadow.name)
     check_weight(shadow.name, shadow.initial_weight)
     if shadow.initial_weight <= 0:
         raise InvalidRequest(

@@ -34,6 +34,7 @@ def launcher(
     code = localize_code(model, data_dir / "downloads", s3)  # SAGEMAKER_SUBMIT_DIRECTORY
     prepared = prepare(model, data_dir / "models", code)
     env = {
+        "PYTHONUNBUFFERED": "1",  # a print reaches the log (and CloudWatch Logs) at once
         **os.environ,
         **spec.model.environment,
         "SM_MODEL_DIR": str(prepared.path),

@@ -27,11 +27,14 @@ from turnout.instances.backend import Address, InstanceSpec, InstanceStartFailed
 from turnout.instances.backoff import STABLE_AFTER, restart_delay
 from turnout.instances.listening import listens
 from turnout.instances.ping import ping
+from turnout.instances.stamping import Stamper, parse
 from turnout.instances.usage import HISTORY, Usage, UsageSampler
 
 log = logging.getLogger("turnout.instances")
 
 LOG_ROTATE_BYTES = 10 * 1024 * 1024
+# How long a failure reason waits for the instance's last words to reach its log.
+LOG_DRAIN_SECONDS = 2.0
 # Starts moved to a new port in a row because another process held the one chosen.
 MAX_PORT_MOVES = 3
 
@@ -85,6 +88,7 @@ class SupervisedInstance:
         self._state = InstanceState.STARTING
         self._ready = False
         self._proc: asyncio.subprocess.Process | None = None
+        self._stamper: Stamper | None = None  # copies the process's output into the log
         self._restarts = 0
         self._last_error: str | None = None
         self._started: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -190,8 +194,8 @@ class SupervisedInstance:
                 continue
             moves = 0
             if problem is not None:
-                self._last_error = f"{problem}{self._log_tail(offset)}"
                 await self._terminate(graceful=False)
+                self._last_error = f"{problem}{await self._log_tail(offset)}"
                 if not self._started.done():
                     self._fail_start(self._last_error)
                     return
@@ -205,8 +209,8 @@ class SupervisedInstance:
                 self._ready = False
                 if self._stopping:
                     return
-                self._last_error = f"{reason}{self._log_tail(offset)}"
                 await self._terminate(graceful=False)
+                self._last_error = f"{reason}{await self._log_tail(offset)}"
                 stable = time.monotonic() - ready_at >= STABLE_AFTER
                 failures = 1 if stable else failures + 1
             self._state = InstanceState.RESTARTING
@@ -228,18 +232,26 @@ class SupervisedInstance:
         if self._address.path is not None:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self._address.path)
-        with open(self._log_path, "ab") as out:
-            offset = out.tell()
+        offset = self._log_path.stat().st_size if self._log_path.exists() else 0
+        read_fd, write_fd = os.pipe()  # output goes through a Stamper into the log
+        try:
             # Spawned from the event-loop thread: the parent-death signal is tied to it.
             self._proc = await asyncio.create_subprocess_exec(
                 *launch.argv,
                 stdin=asyncio.subprocess.DEVNULL,
-                stdout=out,
+                stdout=write_fd,
                 stderr=asyncio.subprocess.STDOUT,
                 cwd=launch.cwd,
                 env=launch.env,
                 start_new_session=True,  # Ctrl-C reaches the server, which stops us in order
             )
+        except BaseException:
+            os.close(read_fd)
+            raise
+        finally:
+            os.close(write_fd)
+        self._stamper = Stamper(read_fd, self._log_path)
+        self._stamper.start()
         self._kill_reason = None
         self._wake.clear()
         return offset
@@ -336,15 +348,22 @@ class SupervisedInstance:
         if not self._started.done():
             self._started.set_exception(InstanceStartFailed(reason))
 
-    def _log_tail(self, offset: int, max_bytes: int = 4096) -> str:
-        """': <last line the process wrote>' since `offset`, for one-line failure reasons."""
+    async def _log_tail(self, offset: int) -> str:
+        """': <last line the process wrote>' since `offset`, for one-line failure reasons;
+        call it once the process has ended, so that its last words are in the log."""
+        if self._stamper is not None:
+            await asyncio.to_thread(self._stamper.join, LOG_DRAIN_SECONDS)
+        return await asyncio.to_thread(self._read_tail, offset)
+
+    def _read_tail(self, offset: int, max_bytes: int = 4096) -> str:
         try:
             with open(self._log_path, "rb") as f:
                 size = f.seek(0, os.SEEK_END)
                 f.seek(max(offset, size - max_bytes))
-                lines = [ln.strip() for ln in f.read().decode("utf-8", "replace").splitlines()]
+                data = f.read()
         except OSError:
             return ""
+        lines = [parse(ln)[1].decode("utf-8", "replace").strip() for ln in data.splitlines()]
         lines = [ln for ln in lines if ln]
         return f": {lines[-1]}" if lines else ""
 

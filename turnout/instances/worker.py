@@ -74,13 +74,15 @@ def _load(model_dir: Path, flavor: str, max_payload_bytes: int) -> InstanceApp:
             raise ModelLoadError(f"flavor {flavor!r} is not served by turnout's worker")
         loaded = load(model_dir, os.environ)
         policy = BatchPolicy.of(os.environ, loaded.batchable)
-        return InstanceApp(loaded, policy, max_payload_bytes)
+        app = InstanceApp(loaded, policy, max_payload_bytes)
     except (Exception, SystemExit) as err:
         if os.environ.get("TURNOUT_DEBUG") == "1":
             traceback.print_exc()
         reason = str(err) if isinstance(err, ModelLoadError) else f"{type(err).__name__}: {err}"
         print(f"{PREFIX}cannot load model: {reason}", file=sys.stderr, flush=True)
         sys.exit(LOAD_FAILED)
+    print(f"{PREFIX}loaded the {flavor} model in {model_dir}", flush=True)
+    return app
 
 
 def _exit_quietly(signum: int, frame: FrameType | None) -> None:
@@ -120,6 +122,7 @@ def serve(app: InstanceApp, address: Address) -> None:
     # found: make that handler a clean exit 0 instead of death by signal.
     signal.signal(signal.SIGTERM, _exit_quietly)
     signal.signal(signal.SIGINT, _exit_quietly)
+    print(f"{PREFIX}serving /ping and /invocations on {address}", flush=True)
     uvicorn.Server(config).run()
 
 

@@ -14,9 +14,11 @@ from turnout.api.sagemaker.context import (
 )
 from turnout.api.sagemaker.errors import validation_error
 from turnout.api.sagemaker.listing import query_of
+from turnout.api.sagemaker.shapes import constraint_error
 from turnout.api.sagemaker.tags import tag_new
 from turnout.domain.resources import EndpointConfig, ProductionVariant, ServerlessConfig
 
+SERVERLESS_MEMORY_SIZES = (1024, 2048, 3072, 4096, 5120, 6144)
 _UNSUPPORTED = ("AsyncInferenceConfig", "ExplainerConfig")
 _UNSUPPORTED_VARIANT = ("InstancePools", "CoreDumpConfig", "ManagedInstanceScaling",
                         "CapacityReservationConfig", "AcceleratorPartitionLayouts")  # fmt: skip
@@ -75,10 +77,12 @@ def _variant(spec: Params, index: int, member: str = "ProductionVariants") -> Pr
 def _serverless(spec: Params, where: str) -> ServerlessConfig:
     memory, concurrency = spec["MemorySizeInMB"], spec["MaxConcurrency"]
     provisioned = spec.get("ProvisionedConcurrency")
-    if memory % 1024:
-        raise validation_error(
-            f"{where}ServerlessConfig.MemorySizeInMB must be 1024, 2048, 3072, 4096, 5120 "
-            f"or 6144; got {memory}."
+    if memory not in SERVERLESS_MEMORY_SIZES:  # SageMaker's words (the model has a range)
+        raise constraint_error(
+            [
+                f"Value '{memory}' at 'MemorySizeInMB' failed to satisfy constraint: Member "
+                f"must satisfy enum value set: {list(SERVERLESS_MEMORY_SIZES)}"
+            ]
         )
     if provisioned is not None and provisioned > concurrency:
         raise validation_error(

@@ -7,19 +7,17 @@ service layer and store are synchronous.
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import logging
 import threading
 
-from turnout.api.body import read_body
-from turnout.api.sagemaker import protocol, shapes
+from turnout.api import awsjson
+from turnout.api.sagemaker import protocol
 from turnout.api.sagemaker.context import Context
 from turnout.api.sagemaker.errors import (
     AwsError,
     already_exists,
     internal_failure,
-    serialization_error,
-    unknown_operation,
     validation_error,
 )
 from turnout.api.sagemaker.operations import HANDLERS
@@ -45,15 +43,7 @@ def is_sagemaker_request(scope: Scope) -> bool:
 def handle(ctx: Context, target: str, body: bytes) -> Reply:
     """One request, start to end (synchronous: runs in a worker thread)."""
     try:
-        model = sagemaker()
-        operation = protocol.operation_of(target, model.target_prefix)
-        handler = HANDLERS.get(operation or "")
-        if operation is None or handler is None:
-            raise unknown_operation(target)
-        params = protocol.decode(body)
-        shape = model.input_shape(operation)
-        if shape is not None:
-            shapes.check(model, shape, params)
+        handler, params = awsjson.request_of(sagemaker(), HANDLERS, target, body)
         return protocol.answer(handler(ctx, params))
     except AwsError as err:
         return protocol.error(err)
@@ -86,21 +76,4 @@ class SageMakerApi:
         threading.Thread(target=sagemaker, name="sagemaker-model", daemon=True).start()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        target = ""
-        for key, value in scope["headers"]:
-            if key == TARGET_HEADER:
-                target = value.decode("latin-1")
-        body = await read_body(receive, protocol.MAX_REQUEST_BYTES)
-        if body is None:
-            reply = protocol.error(
-                serialization_error(
-                    f"The request body is larger than {protocol.MAX_REQUEST_BYTES} bytes."
-                )
-            )
-        elif scope["method"] != "POST":
-            reply = protocol.error(AwsError("UnknownOperationException", "Use POST.", 405))
-        else:
-            reply = await asyncio.to_thread(handle, self._ctx, target, body)
-        await send({"type": "http.response.start", "status": reply.status,
-                    "headers": reply.headers()})  # fmt: skip
-        await send({"type": "http.response.body", "body": reply.body})
+        await awsjson.serve(functools.partial(handle, self._ctx), scope, receive, send)
