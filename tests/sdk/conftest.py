@@ -61,7 +61,7 @@ def recipe(turnout_url: str, s3_url: str) -> dict[str, str]:
     return {
         "AWS_ENDPOINT_URL_SAGEMAKER": turnout_url,
         "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": turnout_url,
-        "AWS_ENDPOINT_URL_LOGS": turnout_url,
+        "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": turnout_url,
         "AWS_ENDPOINT_URL_CLOUDWATCH": turnout_url,
         "AWS_ENDPOINT_URL_S3": s3_url,
         "AWS_DEFAULT_REGION": REGION,
@@ -126,8 +126,11 @@ class Sdk:
             timeout=timeout,
             stdin=subprocess.DEVNULL,
         )
-        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-60:])
-        assert done.returncode == 0, f"{script} exited {done.returncode}:\n{tail}"
+        output = done.stdout + done.stderr
+        log = cwd / f"{script}.log"  # the whole of it: SDK tracebacks are long
+        log.write_text(output)
+        tail = "\n".join(output.strip().splitlines()[-60:])
+        assert done.returncode == 0, f"{script} exited {done.returncode} (all in {log}):\n{tail}"
         return Ran(done.stdout, done.stderr)
 
 
