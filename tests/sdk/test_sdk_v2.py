@@ -49,7 +49,7 @@ def test_the_ab_notebook_targets_each_variant_then_shifts_all_traffic(
     rows = train_xgboost().X_test[:20]
     (work / "test.csv").write_text("\n".join(",".join(map(str, row)) for row in rows))
 
-    result = sdk2.run("v2_ab_test.py", work).result()
+    result = sdk2.run("v2_ab_notebook.py", work).result()
 
     assert result["targeted"] == {"Variant1": "Variant1", "Variant2": "Variant2"}
     assert result["weights"] == {"Variant1": 0.0, "Variant2": 1.0}
