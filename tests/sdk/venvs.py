@@ -60,11 +60,17 @@ def build(sdk: str, deadline: float) -> None:
     pip = [str(target / "bin" / "python"), "-m", "pip", "--disable-pip-version-check", "-q"]
     command = [*pip, "install", "--no-deps", "-r", str(requirements(sdk))]
     # --no-deps: the file is a whole freeze, so pip need not resolve anything.
-    log = target / "install.log"
+    log = ROOT / f".venv-{sdk}-install.log"  # beside the venv: kept when the venv is removed
     with log.open("wb") as out:
-        result = subprocess.run(
-            command, stdout=out, stderr=subprocess.STDOUT, timeout=deadline - time.monotonic()
-        )
+        try:
+            result = subprocess.run(
+                command,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=max(0.0, deadline - time.monotonic()),
+            )
+        except subprocess.TimeoutExpired:
+            raise RuntimeError(f"pip was not done in time (see {log})") from None
     if result.returncode != 0:
         tail = log.read_text(errors="replace").strip().splitlines()[-1:]
         raise RuntimeError(f"pip exited {result.returncode}: {' '.join(tail)} (see {log})")
@@ -86,7 +92,7 @@ def main(argv: list[str]) -> int:
         print(f"sdk venvs: building .venv-{sdk} ...", flush=True)
         try:
             build(sdk, deadline)
-        except (OSError, RuntimeError, subprocess.TimeoutExpired) as err:
+        except (OSError, RuntimeError) as err:
             shutil.rmtree(venv_dir(sdk), ignore_errors=True)  # never leave half a venv
             print(f"sdk venvs: could not build .venv-{sdk} ({err}); the SDK tests will skip")
             return 1
