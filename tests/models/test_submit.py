@@ -140,3 +140,13 @@ def test_framework_images_run_the_program_in_script_mode(tmp_path: Path, image: 
         detect_flavor(model_dir, replace(plain, environment=program))
     make_source_dir(model_dir / "code")
     assert detect_flavor(model_dir, replace(plain, environment=program)) == "inference"
+
+
+def test_a_source_larger_than_the_bound_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = make_tarball(make_source_dir(tmp_path / "src"), tmp_path / "sourcedir.tar.gz")
+    monkeypatch.setattr("turnout.models.artifact.MAX_CODE_BYTES", 100)
+    model = script_mode(make_sklearn_model(tmp_path / "model"), source.as_uri())
+    with pytest.raises(ArtifactError, match=r"unpacks to \d+ bytes, more than the 100"):
+        ready(model, tmp_path)

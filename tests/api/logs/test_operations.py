@@ -212,3 +212,11 @@ def test_a_group_arn_names_the_group(tmp_path: Path) -> None:
     arn = f"arn:aws:logs:us-east-1:123456789012:log-group:{GROUP}:*"
     page = filter_log_events(logs_of(tmp_path), {"logGroupIdentifier": arn})
     assert [e["message"] for e in page["events"]] == ["one"]
+
+
+def test_a_file_removed_after_listing_reads_as_empty(tmp_path: Path) -> None:
+    path = write_stream(tmp_path, "c1", "A-1.log", ["one"])
+    path.unlink()
+    assert events.read_forward(path, 0).events == []
+    assert events.read_backward(path, 1 << 62).events == []
+    assert events.first_and_last(path) == (None, None)

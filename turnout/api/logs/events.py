@@ -65,11 +65,14 @@ def events_in(data: bytes, base: int, fallback_ms: int) -> list[Event]:
 def read_forward(path: Path, offset: int, budget: int = MAX_BYTES) -> Window:
     """The complete lines from `offset`, at most `budget` bytes of them (a longer line
     alone is one event cut to `budget`, so a reader always gets past it)."""
-    with open(path, "rb") as f:
-        size, mtime = _size_and_mtime(f.fileno())
-        offset = min(offset, size)
-        f.seek(offset)
-        data = f.read(budget)
+    try:
+        with open(path, "rb") as f:
+            size, mtime = _size_and_mtime(f.fileno())
+            offset = min(offset, size)
+            f.seek(offset)
+            data = f.read(budget)
+    except FileNotFoundError:  # removed since it was listed: nothing (more) to read
+        return Window([], offset, offset, offset, True)
     complete = data[: data.rfind(b"\n") + 1]
     if not complete and len(data) == budget:  # one line longer than a window
         complete = data
@@ -81,12 +84,15 @@ def read_forward(path: Path, offset: int, budget: int = MAX_BYTES) -> Window:
 
 def read_backward(path: Path, offset: int, budget: int = MAX_BYTES) -> Window:
     """The complete lines that end at or before `offset`, at most `budget` bytes of them."""
-    with open(path, "rb") as f:
-        size, mtime = _size_and_mtime(f.fileno())
-        end = min(offset, size)
-        start = max(0, end - budget)
-        f.seek(start)
-        data = f.read(end - start)
+    try:
+        with open(path, "rb") as f:
+            size, mtime = _size_and_mtime(f.fileno())
+            end = min(offset, size)
+            start = max(0, end - budget)
+            f.seek(start)
+            data = f.read(end - start)
+    except FileNotFoundError:  # removed since it was listed
+        return Window([], 0, 0, 0, True)
     last = data.rfind(b"\n") + 1
     if end == size:  # a line still being written is not an event yet
         data, end = data[:last], start + last
