@@ -17,6 +17,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import time
 import venv
 from pathlib import Path
 
@@ -24,6 +25,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / "bin"
 STAMP = VENV / ".turnout-stamp"
+PIP_LOG = VENV / "pip.log"  # what pip said during the last setup; shown when it fails
 
 
 def _fingerprint() -> str:
@@ -44,13 +46,42 @@ def ensure_venv() -> None:
     wanted = _fingerprint()
     if STAMP.exists() and STAMP.read_text() == wanted:
         return
-    print("dev.py: setting up .venv (first run takes a minute or two) ...", flush=True)
+    started = time.monotonic()
     if not (BIN / "python").exists():
+        _say("creating .venv")
         venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
+    PIP_LOG.write_text("")
     pip = (BIN / "python", "-m", "pip", "--disable-pip-version-check")
-    _run(*pip, "install", "-q", "--upgrade", "pip")
-    _run(*pip, "install", "-q", "-c", "constraints.txt", "-e", ".[test]")
+    _say("updating pip")
+    _pip(*pip, "install", "--upgrade", "pip")
+    _say("installing turnout and its dependencies (2-5 min the first time)")
+    _pip(*pip, "install", "-c", "constraints.txt", "-e", ".[test]")
     STAMP.write_text(wanted)
+    seconds = time.monotonic() - started
+    print(f"dev.py: .venv ready in {seconds:.0f} s (what pip said: {PIP_LOG})", flush=True)
+
+
+def _say(line: str) -> None:
+    print(f"dev.py: {line} ...", flush=True)
+
+
+def _pip(*cmd: str | os.PathLike[str]) -> None:
+    """Run pip with its output in PIP_LOG (build backends' warnings included): a person sees
+    progress lines, and pip's own words only when it fails."""
+    with PIP_LOG.open("a") as log:
+        log.write(f"$ {' '.join(map(str, cmd))}\n")
+        log.flush()
+        result = subprocess.run(
+            [str(c) for c in cmd], cwd=ROOT, stdout=log, stderr=log, check=False
+        )
+    if result.returncode != 0:
+        lines = PIP_LOG.read_text().splitlines()
+        print("\n".join(lines[-40:]), file=sys.stderr)
+        print(
+            f"dev.py: pip failed (exit {result.returncode}); the whole log: {PIP_LOG}",
+            file=sys.stderr,
+        )
+        sys.exit(result.returncode)
 
 
 def _parallel(args: list[str]) -> list[str]:

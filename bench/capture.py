@@ -21,7 +21,7 @@ from pathlib import Path
 from turnout.capture.hub import CaptureHub
 from turnout.capture.writer import CaptureWriter
 from turnout.domain.resources import DataCapture
-from turnout.routing.dispatch import Invocation, offer_capture
+from turnout.routing.invocation import Invocation, offer_capture
 from turnout.routing.upstream import UpstreamResponse
 
 ROW = json.dumps([float(v % 17) for v in range(64)]).encode()  # a digits row, as JSON

@@ -14,11 +14,12 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from turnout.domain.alarms import Alarm, AlarmStatus, AlarmTransition
+from turnout.domain.alarms import Alarm, AlarmState, AlarmStatus, AlarmTransition
 from turnout.domain.rollups import (
     LATENCIES,
     PERIOD,
     STATISTICS,
+    UTILIZATIONS,
     Metric,
     Rollup,
     VariantKey,
@@ -53,6 +54,17 @@ class Monitoring:
     # --- alarms -----------------------------------------------------------------------
     def create_alarm(self, alarm: Alarm) -> AlarmStatus:
         """InvalidRequest if the definition breaks a rule, AlreadyExists if the name is taken."""
+        self._check(alarm)
+        self._store.add_alarm(alarm, self._clock())
+        return self._store.get_alarm(alarm.name)
+
+    def put_alarm(self, alarm: Alarm) -> bool:
+        """Create the alarm or overwrite the definition of the one of that name, which keeps
+        its state (CloudWatch's PutMetricAlarm); True if it was created."""
+        self._check(alarm)
+        return self._store.put_alarm(alarm, self._clock())
+
+    def _check(self, alarm: Alarm) -> None:
         alarm.validate()
         check_statistic(alarm.metric, alarm.statistic)
         span = alarm.period_s * alarm.evaluation_periods
@@ -61,8 +73,15 @@ class Monitoring:
                 f"Period * EvaluationPeriods is {span} s, longer than the metrics are kept "
                 f"({self._flusher.retention:g} s); use fewer or shorter periods."
             )
-        self._store.add_alarm(alarm, self._clock())
-        return self._store.get_alarm(alarm.name)
+
+    def set_alarm_state(self, name: str, state: AlarmState, reason: str) -> None:
+        """Set the state by hand (a test of what watches it); the next evaluation, within a
+        second, sets the state the data says again. NotFound if there is no such alarm."""
+        self._store.set_alarm_state(name, state, reason, self._clock())
+
+    def alarm_history(self, name: str | None, limit: int = 100) -> list[AlarmTransition]:
+        """State changes of alarm `name` (None: of every alarm), newest first."""
+        return self._store.alarm_history(name, limit)
 
     def list_alarms(self, endpoint: str | None = None) -> list[AlarmStatus]:
         return self._store.list_alarms(endpoint)
@@ -99,6 +118,20 @@ class Monitoring:
         starts = period_starts(now - seconds, now, period)
         rollups = await self._rollups(endpoint, starts[0] if starts else now)
         return series(select(rollups, variant, config), metric, name, period, starts)
+
+    async def rollups_since(self, endpoint: str, since: float) -> list[Rollup]:
+        """Every rollup of `endpoint` from `since` on, fresh; none (no error) for an endpoint
+        without metrics, as CloudWatch answers for a metric it has never seen."""
+        return await self._flusher.rollups(endpoint, since)
+
+    async def metric_keys(self) -> list[VariantKey]:
+        """Every (endpoint, config, variant) with metrics kept, this process's unwritten too."""
+        since = self._clock() - self._flusher.retention
+        stored, endpoints = await asyncio.to_thread(
+            lambda: (self._store.rollup_keys(since), self._store.list_endpoints())
+        )
+        local = {r.key for e in endpoints for r in self._flusher.unwritten(e.name)}
+        return sorted(set(stored) | local, key=lambda k: (k.endpoint, k.config, k.variant))
 
     async def summary(self, endpoint: str, *, seconds: float) -> list[VariantSummary]:
         """Each variant's metrics over the last `seconds` (whole periods), by fleet."""
@@ -137,6 +170,8 @@ def statistics_of(metric: Metric) -> tuple[str, ...]:
         return STATISTICS
     if metric is Metric.INVOCATIONS_PER_INSTANCE:
         return ("Sum",)
+    if metric in UTILIZATIONS:  # one value per rollup: its extremes are kept too
+        return ("Sum", "SampleCount", "Average", "Minimum", "Maximum")
     return ("Sum", "SampleCount", "Average")
 
 

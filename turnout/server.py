@@ -15,6 +15,7 @@ import psutil
 import sqlalchemy as sa
 import uvicorn
 
+from turnout.api.access_log import AccessLog
 from turnout.api.app import App
 from turnout.capture.hub import CaptureHub
 from turnout.capture.upload import s3_upload
@@ -279,8 +280,10 @@ def bind(host: str, port: int, option: str = "--port") -> socket.socket:
 def serve(settings: Settings, sock: socket.socket) -> None:
     """Run until SIGINT/SIGTERM; then finish requests in flight and stop instances."""
     runtime = Runtime(settings)
+    app = App(runtime)
+    access_log = AccessLog(app) if settings.access_log else None
     config = uvicorn.Config(
-        App(runtime),
+        access_log or app,
         loop="uvloop",
         http="httptools",
         lifespan="on",
@@ -294,7 +297,11 @@ def serve(settings: Settings, sock: socket.socket) -> None:
     # make that a clean exit 0, so a graceful stop does not look like death by signal.
     signal.signal(signal.SIGTERM, _exit_quietly)
     signal.signal(signal.SIGINT, _exit_quietly)
-    uvicorn.Server(config).run(sockets=[sock])
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        if access_log is not None:
+            access_log.close()
 
 
 def _exit_quietly(signum: int, frame: FrameType | None) -> None:

@@ -19,6 +19,7 @@ from turnout.deploy.validation import check_name, check_shadow_variants, check_v
 from turnout.domain.checks import PredictionTest
 from turnout.domain.deployments import Deployment, Event, Phase, Request, RolloutPolicy
 from turnout.domain.nodes import Lease, Node
+from turnout.domain.plans import RoutingPlan
 from turnout.domain.resources import (
     DataCapture,
     Endpoint,
@@ -276,6 +277,10 @@ class ControlPlane:
 
     def latest_deployment(self, name: str) -> Deployment | None:
         return self._store.latest_deployment(name)
+
+    def routing_plan(self, name: str) -> RoutingPlan | None:
+        """The fleets and weights the controller last asked the nodes to route."""
+        return self._cluster.plan(name)
 
     def alarm_states(self, names: Sequence[str]) -> dict[str, str]:
         """The alarms' last evaluated states (a deleted alarm: "missing")."""

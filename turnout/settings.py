@@ -50,6 +50,8 @@ class Settings:
     backend: str = "local"
     # The Ray cluster's head, HOST:PORT (None: RAY_ADDRESS, else this machine's cluster).
     ray_address: str | None = None
+    # One line per HTTP request on stderr (turnout.api.access_log); off: not installed.
+    access_log: bool = False
 
     @property
     def database_url(self) -> str:

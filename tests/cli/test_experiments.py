@@ -126,7 +126,7 @@ def test_experiment_from_feedback_to_report(
     table = plain(
         turnout(server, "experiment", "report", endpoint, "cli-exp", "--csv", str(csv_file)).stdout
     )
-    for expected in ("converted (primary", "basket (guardrail", "A (control)", "p sequential",
+    for expected in ("converted (primary", "basket (guardrail", "A (control)", "p seq.",
                      "decision: B wins on converted", "expected 50.0% / 50.0%",
                      "intervals are confidence sequences", "counted: randomized users",
                      "converted: all exposed users"):  # fmt: skip

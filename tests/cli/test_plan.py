@@ -22,11 +22,25 @@ def test_plan_prints_users_and_days_for_both_tests() -> None:
               "1000/day"], env=WIDE,
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    text = plain(result.output)
+    text = " ".join(plain(result.output).split())
     expected = planning.plan(planning.Question(0.10, 0.01, traffic=1000))
-    assert f"fixed_horizon │ {expected.fixed_users:,}" in text
-    assert f"sequential    │ {expected.sequential_users:,}" in text
+    assert f"fixed_horizon {expected.fixed_users:,}" in text
+    assert f"sequential {expected.sequential_users:,}" in text
     assert "29.5" in text  # days: 2 x 14,745 users at 1,000 a day
+
+
+def test_plan_at_80_columns_keeps_every_figure() -> None:
+    args = ["--baseline", "0.001", "--mde", "0.0001", "--traffic", "1000/day", "--variants", "4"]
+    result = runner.invoke(
+        app, ["experiment", "plan", *args], env={"COLUMNS": "80", "TERMINAL_WIDTH": "80"}
+    )
+    assert result.exit_code == 0, result.output
+    text = plain(result.output)
+    assert "…" not in text and max(map(len, text.splitlines())) <= 80, text
+    expected = planning.plan(planning.Question(0.001, 0.0001, variants=4, traffic=1000))
+    words = text.split()
+    for figure in (expected.fixed_users, expected.sequential_users, 4 * expected.sequential_users):
+        assert f"{figure:,}" in words, (figure, text)
 
 
 def test_plan_as_json_for_a_numeric_metric_with_three_variants() -> None:

@@ -9,17 +9,16 @@ shown follows the new weights. Screenshots go to test-artifacts/dashboard/.
 from __future__ import annotations
 
 import functools
-import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 from scipy.stats import binom
 
 from tests.conftest import Artifacts, Deploy
-from tests.support.endpoints import VariantOf, poll_until
+from tests.dashboard.conftest import SHOTS
+from tests.support.endpoints import VariantOf, canary, poll_until
 from tests.support.load import LoadProcess
 from tests.support.models import digits_rows, make_shadow_model
 from turnout.cli.background import BackgroundServer
@@ -27,43 +26,31 @@ from turnout.client import Client, Variant
 from turnout.domain.rollups import PERIOD
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import BrowserContext, Page
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
 REQUESTS = 600
-# Flags for a headless Chromium on a machine without network (no background fetches).
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture(scope="module")
-def page() -> Iterator[Page]:
-    if CHROMIUM is None:
-        pytest.skip("no Chromium on this machine: install Debian's `chromium` (.ci/run does)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1440, "height": 900})
-        try:
-            yield context.new_page()
-        finally:
-            browser.close()
+def page(browser: BrowserContext) -> Page:
+    return browser.new_page()
 
 
 def shown_count(page: Page, testid: str) -> int:
     text = page.get_by_test_id(testid).inner_text()
     return int(text.replace(",", "").replace("\u202f", "") or 0)
+
+
+def drawn(page: Page, testid: str) -> dict[str, Any]:
+    """The first trace of a chart once Plotly drew it (plotly.js loads after the numbers)."""
+    script = f"""() => {{
+        const chart = document.querySelector('[data-testid="{testid}"]');
+        return chart && chart.data && chart.data.length ? chart.data[0] : null;
+    }}"""
+    trace = poll_until(lambda: page.evaluate(script), bool, 15, f"{testid} drawn")
+    return cast(dict[str, Any], trace)
 
 
 def near(expected: int, shown: int) -> bool:
@@ -162,9 +149,9 @@ def test_dashboard_shows_what_the_load_generator_counted(
 
 
 def test_an_unknown_endpoint_page_says_so(server: BackgroundServer, page: Page) -> None:
-    page.goto(f"{server.url}/dashboard/endpoints/nope")
-    problem = page.locator("#problem")
-    poll_until(problem.inner_text, lambda t: "no endpoint named nope" in t, 10, "the error")
+    answer = page.goto(f"{server.url}/dashboard/endpoints/nope")
+    assert answer is not None and answer.status == 404
+    assert "No such endpoint" in page.get_by_test_id("no-such-endpoint").inner_text()
 
 
 def test_a_deployment_shows_its_steps_then_its_outcome(
@@ -182,18 +169,8 @@ def test_a_deployment_shows_its_steps_then_its_outcome(
         alarm, name, "Invocation5XXErrors", "Average", 0.1, "GreaterThanThreshold",
         config=f"{name}-green", treat_missing_data="notBreaching",
     )  # fmt: skip
-    canary = {
-        "BlueGreenUpdatePolicy": {
-            "TrafficRoutingConfiguration": {
-                "Type": "CANARY",
-                "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 10},
-                "WaitIntervalInSeconds": 3,
-            }
-        },
-        "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": alarm}]},
-    }
     page.goto(f"{server.url}/dashboard/endpoints/{name}")
-    client.update_endpoint(name, f"{name}-green", canary)
+    client.update_endpoint(name, f"{name}-green", canary(10, 3, [alarm]))
     # While it runs: the phase and the plan's two steps (10%, then 100%).
     phase = page.get_by_test_id("deployment-phase")
     phase.wait_for(timeout=30_000)
@@ -254,9 +231,7 @@ def test_an_experiment_shows_its_decision_and_lift_chart(
     decision = page.get_by_test_id("decision-signup")
     decision.wait_for(timeout=15_000)
     assert decision.inner_text() == expected["decision"]["message"]
-    lift = page.evaluate(
-        """() => document.querySelector('[data-testid="experiment-chart-signup"]').data[0].x[0]"""
-    )
+    lift = drawn(page, "experiment-chart-signup")["x"][0]
     shown = next(c for c in expected["comparisons"] if c["role"] == "primary")
     assert lift == pytest.approx(100 * shown["lift_relative"]["value"])
     assert lift > 0
@@ -303,9 +278,7 @@ def test_a_shadow_variant_shows_its_agreement_and_chart(
     assert float(page.get_by_test_id("share-A").get_attribute("data-share") or 0) == 1.0
     assert float(page.get_by_test_id("share-S").get_attribute("data-share") or 1) == 0.0
     # The chart is drawn: Plotly's agreement trace holds the report's points.
-    points = page.evaluate(
-        """() => document.querySelector('[data-testid="shadow-chart-S"]').data[0].y"""
-    )
+    points = drawn(page, "shadow-chart-S")["y"]
     assert points == [pytest.approx(100 * m["agreement"]) for m in expected["timeline"]]
     assert page.locator('[data-testid="shadow-chart-S"] .scatterlayer path').count() > 0
     page.screenshot(path=str(SHOTS / "shadow.png"), full_page=True)

@@ -15,11 +15,11 @@ import pytest
 from scipy.stats import binom
 
 from tests.conftest import Artifacts
-from tests.support.endpoints import VariantOf, deploy_endpoint, poll_until
+from tests.support.endpoints import VariantOf, deploy_endpoint, finished, poll_until
 from tests.support.load import LoadProcess
 from tests.support.models import digits_rows
 from turnout.cli.background import BackgroundServer
-from turnout.client import Client, DeploymentEventInfo, DeploymentInfo, TurnoutAPIError, Variant
+from turnout.client import Client, DeploymentEventInfo, TurnoutAPIError, Variant
 
 pytestmark = pytest.mark.e2e
 
@@ -61,18 +61,6 @@ def add_green(client: Client, name: str, variant: str, artifact: Path) -> str:
     client.create_model(f"{name}-green", str(artifact))
     client.create_endpoint_config(f"{name}-green", [Variant(variant, f"{name}-green")])
     return f"{name}-green"
-
-
-def finished(client: Client, name: str, timeout: float = 120) -> DeploymentInfo:
-    """The endpoint's last deployment once it has finished."""
-
-    def last() -> DeploymentInfo | None:
-        found = client.deployments(name, limit=1)
-        return None if found["current"] is not None or not found["past"] else found["past"][0]
-
-    deployment = poll_until(last, lambda d: d is not None, timeout, f"{name}: deployment done")
-    assert deployment is not None
-    return deployment
 
 
 Trace = list[tuple[float, float, str, str | None]]

@@ -59,7 +59,8 @@ def error_of(response: httpx.Response, status: int, code: str) -> dict[str, Any]
     body = response.json()
     assert isinstance(body["message"], str) and body["message"]
     assert body["Message"] == body["message"]
-    if code == "ModelError":
+    if code == "ModelError":  # the variant that failed is named, as on a success
+        assert response.headers["x-Amzn-Invoked-Production-Variant"] in ("A", "F")
         assert isinstance(body["OriginalStatusCode"], int)
         assert isinstance(body["OriginalMessage"], str)
     return dict(body)
@@ -165,6 +166,7 @@ def test_a_payload_of_exactly_6_mb_reaches_the_model(http: httpx.Client):
 def test_a_model_that_raises(http: httpx.Client):
     response = invoke(http, "faulty", json.dumps({"raise": "the model is unhappy"}))
     error = error_of(response, 424, "ModelError")
+    assert response.headers["x-Amzn-Invoked-Production-Variant"] == "F"
     assert error["OriginalStatusCode"] == 500
     assert error["OriginalMessage"] == "RuntimeError: the model is unhappy"
     assert "the model is unhappy" in error["message"]
@@ -173,6 +175,7 @@ def test_a_model_that_raises(http: httpx.Client):
 def test_a_model_that_hangs_times_out_and_its_instance_recovers(http: httpx.Client):
     response = invoke(http, "faulty", json.dumps({"hang": 10 * MODEL_TIMEOUT}))
     error = error_of(response, 424, "ModelError")
+    assert response.headers["x-Amzn-Invoked-Production-Variant"] == "F"
     assert error["OriginalStatusCode"] == 0
     assert error["OriginalMessage"] == TIMEOUT_MESSAGE
 
@@ -218,5 +221,6 @@ def test_boto3_parses_a_model_error(server: BackgroundServer):
     assert error["Error"]["Code"] == "ModelError"
     assert error["OriginalStatusCode"] == 500
     assert error["OriginalMessage"] == "RuntimeError: from boto3"
+    assert error["ResponseMetadata"]["HTTPHeaders"]["x-amzn-invoked-production-variant"] == "F"
     with pytest.raises(runtime.exceptions.ValidationError):
         runtime.invoke_endpoint(EndpointName="nope", Body=GOOD_BODY, ContentType="text/csv")

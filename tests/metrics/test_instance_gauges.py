@@ -13,7 +13,7 @@ from turnout.cli.background import BackgroundServer
 
 pytestmark = pytest.mark.e2e
 
-LABELS = {"endpoint": "gauges", "config": "gauges-config", "variant": "A", "instance": "1"}
+LABELS = {"endpoint": "gauges", "config": "gauges-config", "variant": "A", "instance_id": "1"}
 
 
 def samples(server: BackgroundServer) -> dict[str, float]:
@@ -38,5 +38,5 @@ def test_each_instance_reports_cpu_and_memory(
     )
     assert found["turnout_instance_ready"] == 1.0
     assert found["turnout_instance_memory_bytes"] > 20 * 1024**2  # a Python with sklearn
-    assert 0 < found["turnout_instance_memory_utilization_percent"] < 100
-    assert found["turnout_instance_cpu_utilization_percent"] >= 0
+    assert 0 < found["turnout_instance_memory_utilization_ratio"] < 1
+    assert found["turnout_instance_cpu_utilization_ratio"] >= 0

@@ -7,6 +7,7 @@ import asyncio
 from turnout.domain.rollups import VariantKey
 from turnout.metrics.counters import VariantMetrics
 from turnout.routing.dispatch import DispatchError, Failure
+from turnout.routing.invocation import Invocation
 from turnout.routing.shadow import Answer, Mirror, Pair
 from turnout.routing.table import VariantRoute
 from turnout.routing.upstream import UpstreamResponse
@@ -31,6 +32,10 @@ def _routes(sampling: float) -> tuple[VariantRoute, VariantRoute]:
     )
     source.shadows = (shadow,)
     return source, shadow
+
+
+def _invocation() -> Invocation:
+    return Invocation("e", None, [], [], b"[0]", 0.0)
 
 
 PRODUCTION = Answer(200, b"[1]", b"application/json", 800.0)
@@ -59,7 +64,7 @@ def test_a_full_lane_drops_copies_and_counts_them() -> None:
         mirror = Mirror(forward, _failure, sink, max_copies=10, senders=2)
         source, shadow = _routes(1.0)
         for _ in range(1000):
-            mirror.offer("e", source, b"/invocations", [], b"[0]", PRODUCTION)
+            mirror.offer(_invocation(), source, PRODUCTION)
         await asyncio.sleep(0.01)
         in_flight = sent
         release.set()
@@ -90,7 +95,7 @@ def test_copies_follow_the_sampling_share_and_failures_are_counted() -> None:
         mirror = Mirror(forward, _failure, sink)
         source, shadow = _routes(0.3)
         for _ in range(4000):
-            mirror.offer("e", source, b"/invocations", [], b"[0]", PRODUCTION)
+            mirror.offer(_invocation(), source, PRODUCTION)
             await asyncio.sleep(0)
         for _ in range(100):
             await asyncio.sleep(0.01)

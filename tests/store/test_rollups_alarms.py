@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from turnout.domain.alarms import Alarm, AlarmState, Comparison, MissingData
@@ -112,3 +114,32 @@ def test_state_changes_are_recorded_once_in_the_history(store: Store) -> None:
     with pytest.raises(NotFound):
         store.set_alarm_state("errors", AlarmState.OK, "gone", at=40.0)
     assert len(store.alarm_history("errors")) == 2  # history outlives the alarm
+
+
+def test_put_alarm_creates_then_overwrites_the_definition_keeping_the_state(
+    store: Store,
+) -> None:
+    assert store.put_alarm(alarm(), at=1.0)
+    store.set_alarm_state("errors", AlarmState.ALARM, "0.3 >= 0.05", at=2.0)
+    changed = dataclasses.replace(alarm(), threshold=0.2, description="five per cent")
+    assert not store.put_alarm(changed, at=3.0)
+    status = store.get_alarm("errors")
+    assert status.alarm == changed
+    assert (status.state, status.reason, status.created_at) == (
+        AlarmState.ALARM, "0.3 >= 0.05", 1.0,
+    )  # fmt: skip
+
+
+def test_history_of_every_alarm_and_the_keys_with_rollups(store: Store) -> None:
+    store.add_alarm(alarm("one"), created_at=0.0)
+    store.add_alarm(alarm("two"), created_at=0.0)
+    store.set_alarm_state("one", AlarmState.OK, "fine", at=10.0)
+    store.set_alarm_state("two", AlarmState.ALARM, "bad", at=20.0)
+    assert [(t.alarm, t.at) for t in store.alarm_history(None)] == [("two", 20.0), ("one", 10.0)]
+    assert [t.alarm for t in store.alarm_history(None, limit=1)] == ["two"]
+    other = VariantKey("other", "other-config", "A")
+    store.add_rollups(
+        [rollup(A, 100.0, [200]), rollup(B, 110.0, [200]), rollup(other, 0.0, [200])], "r1"
+    )
+    assert store.rollup_keys(since=100.0) == [A, B]
+    assert store.rollup_keys(since=0.0) == [A, B, other]

@@ -6,9 +6,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from turnout.client import Client, EndpointInfo, InstanceInfo, Variant
+from turnout.client import Client, DeploymentInfo, EndpointInfo, InstanceInfo, Variant
 
 T = TypeVar("T")
 
@@ -55,3 +55,45 @@ def poll_until(read: Callable[[], T], done: Callable[[T], bool], timeout: float,
         if time.monotonic() >= deadline:
             raise AssertionError(f"{what} not reached in {timeout:g} s; last seen: {value}")
         time.sleep(0.1)
+
+
+def canary(percent: int, bake_s: int, alarms: Sequence[str] = ()) -> dict[str, Any]:
+    """A DeploymentConfig: a canary of `percent`% of the traffic baking `bake_s` seconds,
+    rolled back by `alarms`."""
+    config: dict[str, Any] = {
+        "BlueGreenUpdatePolicy": {
+            "TrafficRoutingConfiguration": {
+                "Type": "CANARY",
+                "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": percent},
+                "WaitIntervalInSeconds": bake_s,
+            }
+        }
+    }
+    if alarms:
+        config["AutoRollbackConfiguration"] = {"Alarms": [{"AlarmName": a} for a in alarms]}
+    return config
+
+
+def bake_canary(
+    client: Client, name: str, green: str, percent: int = 10, bake_s: int = 600
+) -> None:
+    """Deploy config `green` to endpoint `name` as a canary; return once its first step
+    bakes (green carries its share)."""
+    client.update_endpoint(name, green, canary(percent, bake_s))
+    poll_until(
+        lambda: client.deployments(name)["current"],
+        lambda d: d is not None and d["phase"] == "Baking" and d["step_started_at"] is not None,
+        timeout=120, what="the canary baking",
+    )  # fmt: skip
+
+
+def finished(client: Client, name: str, timeout: float = 120) -> DeploymentInfo:
+    """The endpoint's last deployment once it has finished."""
+
+    def last() -> DeploymentInfo | None:
+        found = client.deployments(name, limit=1)
+        return None if found["current"] is not None or not found["past"] else found["past"][0]
+
+    deployment = poll_until(last, lambda d: d is not None, timeout, f"{name}: deployment done")
+    assert deployment is not None
+    return deployment

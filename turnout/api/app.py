@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from turnout.api.auth import SigV4Guard
+from turnout.api.cloudwatch import CloudWatchApi, is_cloudwatch_request
 from turnout.api.dashboard import build_dashboard, is_dashboard_request
 from turnout.api.limits import BoundedBody
 from turnout.api.logs import LogsApi, is_logs_request
@@ -35,12 +36,14 @@ from turnout.routing.router import Router
 from turnout.service import ControlPlane
 from turnout.settings import Settings
 from turnout.shadow.experiments import InferenceExperiments
+from turnout.store.cluster import ClusterStore
 
 
 class Lifecycle(Protocol):
     settings: Settings
     router: Router
     control: ControlPlane
+    cluster: ClusterStore  # routing plans: the dashboard shows each fleet's weights
     monitoring: Monitoring
     flusher: Flusher
     routing: RoutingService
@@ -63,7 +66,9 @@ class App:
         self._models = EndpointModels(dispatcher)  # the Open Inference Protocol's view
         self._open_inference = OpenInferenceHttp(self._models, runtime.settings.max_payload_bytes)
         self._grpc: GrpcServer | None = None
-        self._prometheus = PrometheusMetrics(runtime.router, runtime.backend.instances)
+        self._prometheus = PrometheusMetrics(
+            runtime.router, runtime.backend.instances, runtime.control, runtime.monitoring
+        )
         rest = build_rest_app(
             runtime.control,
             runtime.monitoring,
@@ -81,6 +86,7 @@ class App:
             settings.region,
             runtime.inference_experiments,
         )
+        self._cloudwatch = CloudWatchApi(runtime.monitoring, settings.account_id, settings.region)
         self._logs = LogsApi(settings.data_dir / "logs", settings.account_id, settings.region)
         # With credentials, every request but the health check must be SigV4-signed.
         self._http: Callable[[Scope, Receive, Send], Awaitable[None]] = (
@@ -109,6 +115,8 @@ class App:
             await self._open_inference(scope, receive, send)
         elif is_logs_request(scope):  # before SageMaker's, which takes any X-Amz-Target
             await self._logs(scope, receive, send)
+        elif is_cloudwatch_request(scope):  # before SageMaker's: both are `POST /`
+            await self._cloudwatch(scope, receive, send)
         elif is_sagemaker_request(scope):
             await self._sagemaker(scope, receive, send)
         elif _is_feedback(scope["path"]):

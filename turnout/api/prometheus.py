@@ -1,24 +1,45 @@
-"""`GET /metrics`: the router's counters in Prometheus' text format (raw ASGI).
+"""`GET /metrics`: turnout in Prometheus' text format (raw ASGI).
 
-The exposition is built on the event loop from in-memory counters: no store access.
+The router's counters and the instances' gauges are read on the event loop, from memory;
+the control plane's state (desired weights, deployments, alarms) is read from the store in
+a thread, so a scrape never blocks the loop on store I/O.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable, Sequence
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from turnout.asgi import Receive, Scope, Send
 from turnout.instances.backend import Instance
+from turnout.metrics.control_state import (
+    AlarmReads,
+    ControlReads,
+    ControlState,
+    StateCollector,
+    read_state,
+)
 from turnout.metrics.prometheus import InstanceCollector, RouterCollector
 from turnout.routing.router import Router
 
 PATH = "/metrics"
+log = logging.getLogger(__name__)
 
 
 class PrometheusMetrics:
-    def __init__(self, router: Router, instances: Callable[[], Sequence[Instance]]) -> None:
+    def __init__(
+        self,
+        router: Router,
+        instances: Callable[[], Sequence[Instance]],
+        control: ControlReads,
+        monitoring: AlarmReads,
+    ) -> None:
+        self._router = router
+        self._control = control
+        self._monitoring = monitoring
         self._registry = CollectorRegistry(auto_describe=False)
         self._registry.register(RouterCollector(router))
         self._registry.register(InstanceCollector(instances))
@@ -27,8 +48,22 @@ class PrometheusMetrics:
         if scope["method"] not in ("GET", "HEAD"):
             await _answer(send, 405, b"only GET /metrics\n", "text/plain", [(b"allow", b"GET")])
             return
+        state = await self._state()
+        # the routing table is an immutable snapshot: read it on the loop, as the router does
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(StateCollector(state, self._router.table.endpoints))
+        body = generate_latest(self._registry) + generate_latest(registry)
         # uvicorn leaves the body out of an answer to HEAD
-        await _answer(send, 200, generate_latest(self._registry), CONTENT_TYPE_LATEST)
+        await _answer(send, 200, body, CONTENT_TYPE_LATEST)
+
+    async def _state(self) -> ControlState:
+        """The store's part, read in a thread; empty if the store fails (the counters still
+        go out, and the failure is logged)."""
+        try:
+            return await asyncio.to_thread(read_state, self._control, self._monitoring)
+        except Exception:
+            log.exception("/metrics: could not read deployments and alarms from the store")
+            return ControlState((), (), ())
 
 
 async def _answer(

@@ -89,18 +89,23 @@ def deployment_config(
 # -- watching ---------------------------------------------------------------------------
 
 
-def progress_of(d: DeploymentInfo, now: float) -> float:
-    """Steps done, counting the one baking by the time baked: 0 … len(steps) + 1."""
-    if d["phase"] == "Succeeded":
-        return len(d["steps"]) + 1
-    if d["phase"] in ("Provisioning",) or d["step_started_at"] is None:
-        return 0.0 if d["phase"] == "Provisioning" else d["step"]
-    baked = now - d["step_started_at"]
-    if d["phase"] == "TerminationWait":
+def progress_of(d: DeploymentInfo, now: float) -> tuple[float, str]:
+    """The bar's position in steps (0 … len(steps): whole steps baked, plus the baking one's
+    fraction) and its label, numbered as the headline numbers steps ("step 2/2")."""
+    steps = len(d["steps"])
+    phase = d["phase"]
+    if phase == "Succeeded":
+        return steps, f"{steps}/{steps} steps done"
+    started = d["step_started_at"]
+    if phase == "TerminationWait":
         wait = d["deployment_config"]["BlueGreenUpdatePolicy"].get("TerminationWaitInSeconds", 0)
-        return len(d["steps"]) + (min(1.0, baked / wait) if wait else 1.0)
+        left = max(0.0, wait - (now - started)) if started is not None else wait
+        return steps, f"{steps}/{steps} steps done; blue kept {left:.0f} s more"
+    if phase != "Baking" or started is None:
+        return d["step"], f"{d['step']}/{steps} steps done ({phase})"
     bake = d["steps"][d["step"]]["bake_s"]
-    return d["step"] + (min(1.0, baked / bake) if bake else 1.0)
+    baked = min(1.0, (now - started) / bake) if bake else 1.0
+    return d["step"] + baked, f"step {d['step'] + 1}/{steps}: {baked:.0%} baked"
 
 
 def headline(d: DeploymentInfo) -> str:
@@ -151,14 +156,13 @@ def watch_deployment(
     """Until the deployment finishes (shown live unless `show` is off); the finished one."""
     deadline = time.monotonic() + timeout
     d = _current_or_last(client.deployments(name), name)
-    bar = Progress(
-        TextColumn("steps"), BarColumn(), TextColumn("{task.completed:.1f}/{task.total}")
-    )
-    task = bar.add_task("steps", total=len(d["steps"]) + 1)
+    bar = Progress(BarColumn(), TextColumn("{task.description}"))
+    task = bar.add_task("", total=len(d["steps"]))
     live = Live(_view(d, bar), console=console, refresh_per_second=4, transient=False)
     with live if show else contextlib.nullcontext():
         while True:
-            bar.update(task, completed=progress_of(d, time.time()))
+            completed, label = progress_of(d, time.time())
+            bar.update(task, completed=completed, description=label)
             if show:
                 live.update(_view(d, bar))
             if d["phase"] in _FINISHED:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -23,6 +24,7 @@ from turnout.cli.common import (
     fail,
     print_json,
 )
+from turnout.cli.fit import fitted_table
 from turnout.cli.models import format_time
 
 routing_app = typer.Typer(
@@ -515,18 +517,24 @@ def plan_experiment(
         f"alpha {alpha:g} ({question.comparison_alpha:.3g} per treatment), power {power:g}, "
         f"{variants} variants"
     )
-    table = Table("test", "users per variant", "total users", "days", "median at detection")
+    table_rows = []
     for method, users, median in rows:
         days = result.days(users)
         median_days = result.days(median)
-        table.add_row(
+        table_rows.append([
             method,
             "-" if users is None else f"{users:,}",
             "-" if users is None else f"{users * variants:,}",
             "-" if days is None else f"{days:,.1f}",
             "" if median is None
             else f"{median:,}" + ("" if median_days is None else f" ({median_days:,.1f} days)"),
-        )  # fmt: skip
+        ])  # fmt: skip
+    table = fitted_table(
+        ("test", "users per variant", "total users", "days", "median at detection"),
+        table_rows,
+        console.width,
+        header_style="bold underline",
+    )
     console.print(table)
     console.print(
         "fixed_horizon: read once at that sample (set it as --minimum-sample). sequential: "
@@ -604,10 +612,10 @@ def _intervals(definition: dict[str, Any]) -> str:
     return f"intervals at alpha {alpha:g}, read once at the planned sample"
 
 
-def print_report(report: dict[str, Any]) -> None:
+def print_report(report: dict[str, Any], out: Console = console) -> None:
     definition = report["definition"]
     control = definition["control"]
-    console.print(
+    out.print(
         f"[bold]{escape(report['name'])}[/] on {escape(report['endpoint'])}: "
         f"{report['status']}, {definition['method']}, alpha {definition['alpha']}, "
         f"minimum {definition['minimum_sample']:,} users per variant"
@@ -616,41 +624,50 @@ def print_report(report: dict[str, Any]) -> None:
         rows = [c for c in report["comparisons"] if c["metric"] == metric["name"]]
         role = "primary" if metric is definition["primary"] else "guardrail"
         binary = metric["kind"] == "binary"
-        value = "conversion" if binary else "mean"
+        value = "conv." if binary else "mean"
         form, lift = (".1%", "+.2%") if binary else (".4g", "+.4g")
-        table = Table(
-            "variant", "users", f"{value} [CI]", "lift abs [CI]", "lift rel [CI]",
-            "p fixed", "p sequential", "chance to beat", title=f"{metric['name']} ({role}, "
-            f"{metric['direction']} is better)",
-        )  # fmt: skip
+        table_rows: list[list[str]] = []
         if rows:
-            table.add_row(
+            table_rows.append([
                 f"{escape(control)} (control)", f"{report['users'].get(control, 0):,}",
                 _ci(rows[0]["control"], form), "", "", "", "", "",
-            )  # fmt: skip
+            ])  # fmt: skip
         for c in rows:
             mark = " *" if c["significant"] else ""
-            table.add_row(
+            table_rows.append([
                 escape(c["variant"]) + mark, f"{report['users'].get(c['variant'], 0):,}",
                 _ci(c["treatment"], form), _ci(c["lift_absolute"], lift),
                 _ci(c["lift_relative"], "+.1%"),
                 _p(c["p_value"]), _p(c["p_value_sequential"]),
                 "-" if c["chance_to_beat_control"] is None
                 else f"{c['chance_to_beat_control']:.1%}",
-            )  # fmt: skip
-        console.print(table)
-    console.print(f"* significant; {_intervals(definition)}")
-    console.print(split_line(report))
+            ])  # fmt: skip
+        # short headers: 8 columns fit 80, each interval wrapping under its value
+        table = fitted_table(
+            ("variant", "users", value, "lift abs", "lift rel", "p", "p seq.", "P(beat)"),
+            table_rows,
+            out.width,
+            title=f"{metric['name']} ({role}, {metric['direction']} is better)",
+            title_justify="left",
+            header_style="bold underline",
+        )
+        out.print()
+        out.print(table)
+    out.print(
+        f"* significant; [CI] beside or under each value; p: fixed-sample, p seq.: sequential; "
+        f"P(beat): chance to beat the control; {_intervals(definition)}"
+    )
+    out.print(split_line(report))
     for line in assumption_lines(report.get("assumptions")):
-        console.print(line)
+        out.print(line)
     for metric, counts in report["feedback"].items():
         if counts["unmatched"]:
-            console.print(
+            out.print(
                 f"feedback {escape(metric)}: {counts['events']:,} events, "
                 f"{counts['unmatched']:,} for users or inference ids never exposed (not counted)"
             )
     decision = report["decision"]
     colour = VERDICT_COLOUR.get(decision["verdict"], "white")
-    console.print(f"decision: [bold {colour}]{escape(decision['message'])}[/]")
+    out.print(f"decision: [bold {colour}]{escape(decision['message'])}[/]")
     if report["outcome"]:
-        console.print(f"outcome: {escape(report['outcome'])}")
+        out.print(f"outcome: {escape(report['outcome'])}")

@@ -88,6 +88,14 @@ def serve_command(
     log_level: Annotated[
         str, typer.Option(help="debug, info, warning or error.", case_sensitive=False)
     ] = "info",
+    access_log: Annotated[
+        bool,
+        typer.Option(
+            "--access-log",
+            help="Write one line per HTTP request to stderr: time, method, path, endpoint, "
+            "variant, status, latency in ms and the caller's access key id.",
+        ),
+    ] = False,
     credentials: Annotated[
         Path | None,
         typer.Option(
@@ -200,6 +208,7 @@ def serve_command(
         lease_ttl=lease_seconds,
         backend=backend.value,
         ray_address=ray_address,
+        access_log=access_log,
     )
     try:
         sock = bind(host, port)

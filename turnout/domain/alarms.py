@@ -47,6 +47,7 @@ _COMPARE: dict[Comparison, Callable[[float, float], bool]] = {
 }
 MAX_EVALUATION_PERIODS = 100
 MAX_NAME_LENGTH = 255  # CloudWatch's
+MAX_DESCRIPTION_LENGTH = 1024  # CloudWatch's
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class Alarm:
     evaluation_periods: int = 1
     datapoints_to_alarm: int | None = None  # None: all evaluation periods
     treat_missing_data: MissingData = MissingData.MISSING
+    description: str = ""  # CloudWatch's AlarmDescription: shown, never interpreted
 
     @property
     def needed(self) -> int:
@@ -73,6 +75,8 @@ class Alarm:
     def validate(self) -> None:
         if not 1 <= len(self.name) <= MAX_NAME_LENGTH or not self.name.isprintable():
             raise InvalidRequest(f"AlarmName must be 1 to {MAX_NAME_LENGTH} printable characters.")
+        if len(self.description) > MAX_DESCRIPTION_LENGTH:
+            raise InvalidRequest(f"AlarmDescription is longer than {MAX_DESCRIPTION_LENGTH}.")
         if self.config is not None:  # it may not exist yet: alarms come before deployments
             check_name("endpoint config", self.config)
         if self.statistic not in STATISTICS:
@@ -156,6 +160,7 @@ def to_document(alarm: Alarm) -> dict[str, object]:
         "evaluation_periods": alarm.evaluation_periods,
         "datapoints_to_alarm": alarm.datapoints_to_alarm,
         "treat_missing_data": alarm.treat_missing_data.value,
+        "description": alarm.description,
     }
 
 
@@ -173,4 +178,5 @@ def from_document(document: dict[str, Any]) -> Alarm:
         evaluation_periods=int(document["evaluation_periods"]),
         datapoints_to_alarm=document.get("datapoints_to_alarm"),
         treat_missing_data=MissingData(document["treat_missing_data"]),
+        description=document.get("description", ""),
     )

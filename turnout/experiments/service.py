@@ -154,7 +154,10 @@ class ExperimentService:
         report = analyse(experiment, variant_data(experiment, totals, joint), state)
         if running:
             document = {**report.state.to_json(), "phase": phase.document()}
-            self._store.save_state(endpoint, name, document, record.state_version)
+            if _news(stored, document):
+                self._store.save_state(endpoint, name, document, record.state_version)
+            else:  # the same data seen again (a dashboard polls): no write, not a new look
+                report = replace(report, state=replace(report.state, looks=state.looks))
         return ExperimentReport(
             record, report, decide(report), self._store.feedback_counts(endpoint), span,
             applied, phase,
@@ -247,3 +250,8 @@ def _row(endpoint: str, i: int, e: FeedbackEvent, now: float) -> FeedbackRow:
     if not (math.isfinite(at) and 0 <= at <= now + 300):
         raise InvalidRequest(f"{where}: timestamp must be seconds since the epoch, not ahead.")
     return FeedbackRow(endpoint, e.user, e.inference_id, e.metric, float(e.value), at)
+
+
+def _news(stored: dict[str, Any], document: dict[str, Any]) -> bool:
+    """Whether a look's state differs from the stored one in more than its look count."""
+    return {**stored, "looks": None} != {**document, "looks": None}

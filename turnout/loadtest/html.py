@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-from turnout.loadtest.report import level_text
+from turnout.loadtest.report import SEGMENT_COLUMNS, level_text, segment_rows
 
 Point = tuple[float, float | None]
 WIDTH, HEIGHT = 720, 240
@@ -146,30 +146,11 @@ def _cell(value: Any, digits: int = 1) -> str:
 
 
 def _segments_table(report: dict[str, Any]) -> str:
-    mode = report["shape"]["mode"]
-    head = (
-        "segment",
-        "sent",
-        "answered",
-        "failed",
-        "req/s",
-        "error %",
-        "p50 ms",
-        "p90 ms",
-        "p99 ms",
-        "max ms",
-    )
-    rows = [(level_text(mode, s["start_level"], s["end_level"]), s) for s in report["segments"]]
-    rows.append(("all", report["totals"]))
     body = "".join(
-        f"<tr><td>{escape(label)}</td><td>{s['sent']:,}</td><td>{s['answered']:,}</td>"
-        f"<td>{s['failed']:,}</td><td>{_cell(s['throughput_rps'])}</td>"
-        f"<td>{_cell(100 * s['error_rate'], 2)}</td><td>{_cell(s['p50'], 2)}</td>"
-        f"<td>{_cell(s['p90'], 2)}</td><td>{_cell(s['p99'], 2)}</td>"
-        f"<td>{_cell(s['max_ms'], 2)}</td></tr>"
-        for label, s in rows
+        f"<tr><td>{escape(label)}</td>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
+        for label, cells in segment_rows(report, "all")
     )
-    header = "".join(f"<th>{h}</th>" for h in head)
+    header = "".join(f"<th>{h}</th>" for h in ("segment", *SEGMENT_COLUMNS))
     return f"<table data-testid='segments'><tr>{header}</tr>{body}</table>"
 
 

@@ -131,41 +131,55 @@ def level_text(mode: str, start: float, end: float) -> str:
     return f"{level} {unit}"
 
 
-def summary_table(report: dict[str, Any]) -> Table:
-    """Per segment and in all: sent, answered, failed, throughput, latency percentiles."""
+SEGMENT_COLUMNS = (
+    "sent",
+    "answered",
+    "failed",
+    "req/s",
+    "error %",
+    "p50 ms",
+    "p90 ms",
+    "p99 ms",
+    "max ms",
+)
+
+
+def segment_rows(report: dict[str, Any], total_label: str) -> list[tuple[str, list[str]]]:
+    """(label, cells under SEGMENT_COLUMNS) per segment, then the totals when there are
+    several segments (one segment: its row is the totals, answers drained included)."""
     mode = report["shape"]["mode"]
-    table = Table(title=f"load test · {report['endpoint']}", title_justify="left")
-    table.add_column("segment")
-    for column in (
-        "sent",
-        "answered",
-        "failed",
-        "req/s",
-        "error %",
-        "p50 ms",
-        "p90 ms",
-        "p99 ms",
-        "max ms",
-    ):
-        table.add_column(column, justify="right")
     rows = [(level_text(mode, s["start_level"], s["end_level"]), s) for s in report["segments"]]
     if len(rows) > 1:
-        rows.append(("[bold]all[/]", report["totals"]))
+        rows.append((total_label, report["totals"]))
     else:
         rows = [(rows[0][0], report["totals"])]
-    for label, s in rows:
-        table.add_row(
+    return [
+        (
             label,
-            f"{s['sent']:,}",
-            f"{s['answered']:,}",
-            f"{s['failed']:,}",
-            _num(s["throughput_rps"]),
-            _num(100 * s["error_rate"], 2),
-            _num(s["p50"], 2),
-            _num(s["p90"], 2),
-            _num(s["p99"], 2),
-            _num(s["max_ms"], 2),
+            [
+                f"{s['sent']:,}",
+                f"{s['answered']:,}",
+                f"{s['failed']:,}",
+                _num(s["throughput_rps"]),
+                _num(100 * s["error_rate"], 2),
+                _num(s["p50"], 2),
+                _num(s["p90"], 2),
+                _num(s["p99"], 2),
+                _num(s["max_ms"], 2),
+            ],
         )
+        for label, s in rows
+    ]
+
+
+def summary_table(report: dict[str, Any]) -> Table:
+    """Per segment and in all: sent, answered, failed, throughput, latency percentiles."""
+    table = Table(title=f"load test · {report['endpoint']}", title_justify="left")
+    table.add_column("segment")
+    for column in SEGMENT_COLUMNS:
+        table.add_column(column, justify="right")
+    for label, cells in segment_rows(report, "[bold]all[/]"):
+        table.add_row(label, *cells)
     return table
 
 

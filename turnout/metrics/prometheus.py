@@ -13,6 +13,7 @@ bucket lies below it, so a bound can under-count values within ~9% below it.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Sequence
 from itertools import accumulate
 
@@ -105,22 +106,27 @@ class RouterCollector(Collector):
 
 class InstanceCollector(Collector):
     """Each instance's last CPU and memory sample (SageMaker's CPUUtilization and
-    MemoryUtilization, per instance), labelled like the router's series plus `instance`."""
+    MemoryUtilization, per instance) as 0-1 ratios, labelled like the router's series plus
+    `instance_id` (`instance` is the label Prometheus gives the scrape target)."""
 
-    def __init__(self, instances: Callable[[], Sequence[Instance]]) -> None:
+    def __init__(
+        self, instances: Callable[[], Sequence[Instance]], cores: int | None = None
+    ) -> None:
         self._instances = instances
+        self._cores = cores or os.cpu_count() or 1
 
     def collect(self) -> Iterator[Metric]:
-        labels = (*LABELS, "instance")
+        labels = (*LABELS, "instance_id")
         cpu = GaugeMetricFamily(
-            "turnout_instance_cpu_utilization_percent",
-            "CPU of the instance's processes, % summed over cores (SageMaker CPUUtilization).",
+            "turnout_instance_cpu_utilization_ratio",
+            "CPU of the instance's processes as a share of the machine's cores (0-1); "
+            "SageMaker's CPUUtilization is this times 100 times the number of cores.",
             labels=labels,
         )
         memory = GaugeMetricFamily(
-            "turnout_instance_memory_utilization_percent",
-            "RSS of the instance's processes, % of the machine's memory "
-            "(SageMaker MemoryUtilization).",
+            "turnout_instance_memory_utilization_ratio",
+            "RSS of the instance's processes as a share of the machine's memory (0-1) "
+            "(SageMaker's MemoryUtilization / 100).",
             labels=labels,
         )
         rss = GaugeMetricFamily(
@@ -135,8 +141,8 @@ class InstanceCollector(Collector):
             ready.add_metric(values, 1.0 if instance.ready else 0.0)
             if instance.usage:
                 last = instance.usage[-1]
-                cpu.add_metric(values, last.cpu_percent)
-                memory.add_metric(values, last.memory_percent)
+                cpu.add_metric(values, last.cpu_percent / 100 / self._cores)
+                memory.add_metric(values, last.memory_percent / 100)
                 rss.add_metric(values, float(last.memory_bytes))
         yield from (cpu, memory, rss, ready)
 

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from enum import StrEnum
 from random import random
 from time import perf_counter
 
-from turnout.capture.target import VariantCapture
 from turnout.domain.routing import MAX_KEY_LENGTH
 from turnout.routing.choice import least_outstanding
+from turnout.routing.invocation import INFERENCE_ID, Invocation, offer_capture
 from turnout.routing.keys import new_user_id
 from turnout.routing.router import Router
 from turnout.routing.shadow import Answer, Mirror
@@ -33,10 +32,7 @@ from turnout.routing.upstream import (
     request_head,
 )
 
-INSTANCE_PATH = b"/invocations"
 BATCH_SIZE_HEADER = b"x-turnout-batch-size"  # set by turnout's worker on a batch's first answer
-_INFERENCE_ID = b"X-Amzn-SageMaker-Inference-Id"
-_CONTENT_TYPE = b"Content-Type"
 
 
 class Failure(StrEnum):
@@ -83,44 +79,6 @@ class DispatchError(Exception):
         self.model_us = model_us
         self.response = response  # the model's own error answer (MODEL_ERROR)
         self.log = log  # where the instance's log is, for a person to look
-
-
-class Invocation:
-    """One request, protocol-neutral.
-
-    `headers` are the request's as received (lower-case names: assignment keys, targeting
-    rules); `relayed` go to the instance (Content-Type, Accept, ...). `path` is the path on
-    the instance, or a function of the chosen variant's name giving it. `config` (with
-    `target`) picks that config's variant, whatever its fleet's share (a green fleet's test).
-    """
-
-    __slots__ = ("body", "config", "endpoint", "headers", "path", "relayed", "started", "target")
-
-    def __init__(
-        self,
-        endpoint: str,
-        target: str | None,
-        headers: list[tuple[bytes, bytes]],
-        relayed: list[tuple[bytes, bytes]],
-        body: bytes,
-        started: float,
-        path: bytes | Callable[[str], bytes] = INSTANCE_PATH,
-        config: str | None = None,
-    ) -> None:
-        self.endpoint = endpoint
-        self.target = target
-        self.config = config
-        self.headers = headers
-        self.relayed = relayed
-        self.body = body
-        self.started = started
-        self.path = path
-
-    def relayed_header(self, name: bytes) -> bytes | None:
-        for header, value in self.relayed:
-            if header == name:
-                return value
-        return None
 
 
 class Outcome:
@@ -315,7 +273,7 @@ class Dispatcher:
             metrics.observe_batch(int(batch))
         exposures = self.router.exposures
         if exposures is not None:
-            inference_id = invocation.relayed_header(_INFERENCE_ID)
+            inference_id = invocation.relayed_header(INFERENCE_ID)
             if outcome.user is not None or inference_id is not None:
                 exposures.offer(
                     invocation.endpoint, outcome.user, variant, inference_id, outcome.randomized
@@ -343,27 +301,7 @@ class Dispatcher:
             self._mirror(invocation, variant, _answer_of(error))
 
     def _mirror(self, invocation: Invocation, variant: VariantRoute, answer: Answer) -> None:
-        self.mirror.offer(
-            invocation.endpoint,
-            variant,
-            invocation.path,
-            invocation.relayed,
-            invocation.body,
-            answer,
-        )
-
-
-def offer_capture(
-    capture: VariantCapture, invocation: Invocation, response: UpstreamResponse
-) -> None:
-    """Hand a sampled invocation to data capture (a queue append; the writer does the rest)."""
-    capture.offer(
-        invocation.relayed_header(_INFERENCE_ID),
-        invocation.relayed_header(_CONTENT_TYPE),
-        invocation.body,
-        response.header(b"content-type") or b"application/octet-stream",
-        response.body,
-    )
+        self.mirror.offer(invocation, variant, answer)
 
 
 _MODEL_FAILURES = frozenset((Failure.MODEL_ERROR, Failure.TIMEOUT, Failure.NO_ANSWER))

@@ -20,6 +20,7 @@ from random import random
 from typing import Protocol
 
 from turnout.domain.rollups import VariantKey
+from turnout.routing.invocation import Invocation, offer_capture
 from turnout.routing.table import VariantRoute
 from turnout.routing.upstream import UpstreamResponse, request_head
 
@@ -70,12 +71,10 @@ Forward = Callable[[str, VariantRoute, bytes, bytes], Awaitable[tuple[UpstreamRe
 
 @dataclass(slots=True)
 class _Copy:
-    endpoint: str
+    invocation: Invocation
     source: VariantRoute
     shadow: VariantRoute
-    path: bytes
-    relayed: list[tuple[bytes, bytes]]
-    body: bytes
+    path: bytes  # on the shadow's instances
     production: Answer
     at: float
 
@@ -110,16 +109,9 @@ class Mirror:
         self._tasks: set[asyncio.Task[None]] = set()
         self.dropped = 0
 
-    def offer(
-        self,
-        endpoint: str,
-        source: VariantRoute,
-        path: bytes | Callable[[str], bytes],
-        relayed: list[tuple[bytes, bytes]],
-        body: bytes,
-        production: Answer,
-    ) -> None:
+    def offer(self, invocation: Invocation, source: VariantRoute, production: Answer) -> None:
         """Mirror a request `source` answered to each of its shadows, as sampled."""
+        endpoint, body, path = invocation.endpoint, invocation.body, invocation.path
         at = time.time()
         for shadow in source.shadows:
             sampling = shadow.sampling or 0.0
@@ -135,9 +127,7 @@ class Mirror:
                     self.sink.dropped(endpoint, shadow.config, source.name, shadow.name)
                 continue
             shadow_path = path if isinstance(path, bytes) else path(shadow.name)
-            lane.copies.append(
-                _Copy(endpoint, source, shadow, shadow_path, relayed, body, production, at)
-            )
+            lane.copies.append(_Copy(invocation, source, shadow, shadow_path, production, at))
             lane.bytes += len(body)
             if lane.senders < self._senders:
                 lane.senders += 1
@@ -149,17 +139,19 @@ class Mirror:
         try:
             while lane.copies:
                 copy = lane.copies.popleft()
-                lane.bytes -= len(copy.body)
+                lane.bytes -= len(copy.invocation.body)
                 await self._send(copy)
         finally:
             lane.senders -= 1
 
     async def _send(self, copy: _Copy) -> None:
-        shadow = copy.shadow
-        head = request_head(len(copy.body), copy.relayed, copy.path)
+        shadow, invocation = copy.shadow, copy.invocation
+        head = request_head(len(invocation.body), invocation.relayed, copy.path)
         started = time.perf_counter()
         try:
-            response, model_us = await self._forward(copy.endpoint, shadow, head, copy.body)
+            response, model_us = await self._forward(
+                invocation.endpoint, shadow, head, invocation.body
+            )
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -178,21 +170,15 @@ class Mirror:
             answer = Answer(response.status, response.body, content_type, model_us)
             capture = shadow.capture
             if capture is not None and random() < capture.fraction:
-                capture.offer(
-                    _header(copy.relayed, b"X-Amzn-SageMaker-Inference-Id"),
-                    _header(copy.relayed, b"Content-Type"),
-                    copy.body,
-                    content_type or b"application/octet-stream",
-                    response.body,
-                )
+                offer_capture(capture, invocation, response)
         if self.sink is not None:
             self.sink.pair(
                 Pair(
-                    copy.endpoint,
+                    invocation.endpoint,
                     shadow.config,
                     copy.source.name,
                     shadow.name,
-                    copy.body,
+                    invocation.body,
                     copy.production,
                     answer,
                     copy.at,
@@ -207,10 +193,3 @@ class Mirror:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-
-
-def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:
-    for header, value in headers:
-        if header == name:
-            return value
-    return None

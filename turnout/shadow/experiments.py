@@ -230,16 +230,14 @@ class InferenceExperiments:
     # --- the controller's tick ----------------------------------------------------------
     def step_all(self) -> None:
         with self._lock:
-            documents = self._store.experiments()
-            for document in documents:
+            for document in self._store.experiments(excluding=FINISHED):
                 self._step_one(document)
 
     def _step_one(self, document: dict[str, Any]) -> None:
-        if document["Status"] not in FINISHED:
-            try:
-                self._step(document)
-            except Exception:
-                log.exception("inference experiment %s: step failed; will retry", document["Name"])
+        try:
+            self._step(document)
+        except Exception:
+            log.exception("inference experiment %s: step failed; will retry", document["Name"])
 
     def _step(self, document: dict[str, Any]) -> None:
         """Move one experiment on, as far as its endpoint allows now."""

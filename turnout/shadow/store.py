@@ -40,6 +40,6 @@ class ShadowStore:
         with self._db.read() as conn:
             return rows.experiment(conn, name)
 
-    def experiments(self) -> list[dict[str, Any]]:
+    def experiments(self, excluding: Sequence[str] = ()) -> list[dict[str, Any]]:
         with self._db.read() as conn:
-            return rows.experiments(conn)
+            return rows.experiments(conn, excluding)

@@ -36,6 +36,13 @@ def add(conn: Connection, alarm: Alarm, created_at: float) -> None:
     )
 
 
+def replace(conn: Connection, alarm: Alarm) -> bool:
+    """Overwrite the definition of the alarm of that name, keeping its state (as CloudWatch's
+    PutMetricAlarm does); False if there is none."""
+    update = sa.update(alarms).where(alarms.c.name == alarm.name)
+    return conn.execute(update.values(definition=to_document(alarm))).rowcount > 0
+
+
 def get(conn: Connection, name: str) -> AlarmStatus:
     row = conn.execute(sa.select(alarms).where(alarms.c.name == name)).first()
     if row is None:
@@ -76,13 +83,13 @@ def set_state(conn: Connection, name: str, state: AlarmState, reason: str, at: f
     return True
 
 
-def history(conn: Connection, name: str, limit: int = 100) -> list[AlarmTransition]:
-    """The alarm's latest state changes, newest first."""
+def history(conn: Connection, name: str | None, limit: int = 100) -> list[AlarmTransition]:
+    """The alarm's latest state changes (None: every alarm's), newest first."""
+    query = sa.select(alarm_history)
+    if name is not None:
+        query = query.where(alarm_history.c.alarm == name)
     rows = conn.execute(
-        sa.select(alarm_history)
-        .where(alarm_history.c.alarm == name)
-        .order_by(alarm_history.c.at.desc(), alarm_history.c.id.desc())
-        .limit(limit)
+        query.order_by(alarm_history.c.at.desc(), alarm_history.c.id.desc()).limit(limit)
     )
     return [
         AlarmTransition(

@@ -8,9 +8,9 @@ Reports aggregate in SQL: one row per variant, however many users.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -418,24 +418,8 @@ def ratio_totals(
     """Per variant: `users` and a ratio metric's per-user sums' means and centred sums."""
     params = _params(endpoint, query, span)
     sql = sa.text(_PER_USER.format(columns=_RATIO_COLUMNS) + _RATIO)
-    found = {row.variant: row for row in conn.execute(sql, params)}
-    totals = {}
-    for variant, n in users.items():
-        row = found.get(variant)
-        totals[variant] = (
-            RatioTotals(
-                n,
-                int(row.with_data),
-                float(row.mean_x),
-                float(row.mean_y),
-                float(row.m2_x or 0.0),
-                float(row.m2_y or 0.0),
-                float(row.c_xy or 0.0),
-            )
-            if row
-            else RatioTotals(n, 0, 0.0, 0.0, 0.0, 0.0, 0.0)
-        )
-    return totals
+    rows = conn.execute(sql, params)
+    return _per_variant(rows, users, RatioTotals, ("mean_x", "mean_y", "m2_x", "m2_y", "c_xy"))
 
 
 # CUPED (ADR 0026): the metric's per-user value Y as the report counts it, beside the mean
@@ -488,23 +472,24 @@ def joint_totals(
     params.update(covariate=covariate, cap=_FOREVER if cap is None else cap)
     per_user = _PER_USER.format(columns=_NUMERIC_COLUMNS[query.per_user])
     sql = sa.text(per_user + _JOINT.format(value=_Y_BINARY if binary else _Y_NUMERIC))
-    found = {row.variant: row for row in conn.execute(sql, params)}
+    rows = conn.execute(sql, params)
+    return _per_variant(rows, users, JointTotals, ("mean_y", "mean_x", "m2_y", "m2_x", "c_xy"))
+
+
+_Moments = TypeVar("_Moments", RatioTotals, JointTotals)
+
+
+def _per_variant(
+    rows: Iterable[Any], users: dict[str, int], make: type[_Moments], columns: tuple[str, ...]
+) -> dict[str, _Moments]:
+    """One totals per variant of `users`: its users, then with_data and `columns` of its row
+    (the moments), or zeros for a variant without a row (no user with data)."""
+    found = {row.variant: row for row in rows}
     totals = {}
     for variant, n in users.items():
         row = found.get(variant)
-        totals[variant] = (
-            JointTotals(
-                n,
-                int(row.with_data),
-                float(row.mean_y),
-                float(row.mean_x),
-                float(row.m2_y or 0.0),
-                float(row.m2_x or 0.0),
-                float(row.c_xy or 0.0),
-            )
-            if row
-            else JointTotals(n, 0, 0.0, 0.0, 0.0, 0.0, 0.0)
-        )
+        moments = [float(getattr(row, c) or 0.0) if row else 0.0 for c in columns]
+        totals[variant] = make(n, int(row.with_data) if row else 0, *moments)
     return totals
 
 

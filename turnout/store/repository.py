@@ -22,7 +22,7 @@ from turnout.domain.resources import (
     Model,
     VariantState,
 )
-from turnout.domain.rollups import Rollup
+from turnout.domain.rollups import Rollup, VariantKey
 from turnout.store import (
     alarms,
     deployments,
@@ -280,6 +280,10 @@ class Store:
         with self._db.read() as conn:
             return rollups.list_(conn, endpoint, since, until, variant)
 
+    def rollup_keys(self, since: float) -> list[VariantKey]:
+        with self._db.read() as conn:
+            return rollups.keys(conn, since)
+
     def delete_rollups_before(self, cutoff: float) -> int:
         with self._db.write() as conn:
             return rollups.delete_before(conn, cutoff)
@@ -289,6 +293,15 @@ class Store:
         """AlreadyExists if an alarm has that name; it starts INSUFFICIENT_DATA."""
         with self._db.write() as conn:
             alarms.add(conn, alarm, created_at)
+
+    def put_alarm(self, alarm: Alarm, at: float) -> bool:
+        """Create the alarm, or overwrite the definition of the one of that name (its state
+        stays); True if it was created."""
+        with self._db.write() as conn:
+            if alarms.replace(conn, alarm):
+                return False
+            alarms.add(conn, alarm, at)
+            return True
 
     def get_alarm(self, name: str) -> AlarmStatus:
         with self._db.read() as conn:
@@ -307,7 +320,8 @@ class Store:
         with self._db.write() as conn:
             return alarms.set_state(conn, name, state, reason, at)
 
-    def alarm_history(self, name: str, limit: int = 100) -> list[AlarmTransition]:
+    def alarm_history(self, name: str | None, limit: int = 100) -> list[AlarmTransition]:
+        """The latest state changes of alarm `name` (None: of every alarm), newest first."""
         with self._db.read() as conn:
             return alarms.history(conn, name, limit)
 

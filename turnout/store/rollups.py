@@ -38,6 +38,17 @@ def list_(
     return [_rollup(row) for row in rows]
 
 
+def keys(conn: Connection, since: float) -> list[VariantKey]:
+    """Every (endpoint, config, variant) with a rollup from `since` on, sorted."""
+    query = (
+        sa.select(rollups.c.endpoint, rollups.c.config, rollups.c.variant)
+        .where(rollups.c.start >= since)
+        .distinct()
+        .order_by(rollups.c.endpoint, rollups.c.config, rollups.c.variant)
+    )
+    return [VariantKey(row.endpoint, row.config, row.variant) for row in conn.execute(query)]
+
+
 def delete_before(conn: Connection, cutoff: float) -> int:
     return conn.execute(sa.delete(rollups).where(rollups.c.start < cutoff)).rowcount
 

@@ -101,12 +101,11 @@ def experiment(conn: Connection, name: str) -> dict[str, Any]:
     return document
 
 
-def experiments(conn: Connection) -> list[dict[str, Any]]:
-    return [
-        r.document
-        for r in conn.execute(
-            sa.select(inference_experiments.c.document).order_by(
-                inference_experiments.c.created_at, inference_experiments.c.name
-            )
-        )
-    ]
+def experiments(conn: Connection, excluding: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """Every inference experiment, oldest first, but those whose status is in `excluding`."""
+    query = sa.select(inference_experiments.c.document).order_by(
+        inference_experiments.c.created_at, inference_experiments.c.name
+    )
+    if excluding:
+        query = query.where(inference_experiments.c.status.not_in(excluding))
+    return [r.document for r in conn.execute(query)]

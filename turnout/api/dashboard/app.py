@@ -10,23 +10,32 @@ from __future__ import annotations
 
 import asyncio
 import time
-from importlib import resources
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from turnout.api.dashboard import views
+from turnout.api.dashboard.alarms import alarm_row
+from turnout.api.dashboard.assets import CompressedAsset, plotly_js, plotly_version
+from turnout.api.dashboard.fleets import canary_share, fleets
+from turnout.api.dashboard.progress import progress
 from turnout.api.deployments import deployments_of
 from turnout.api.experiments import report_out
 from turnout.api.schemas import EndpointOut, InstanceOut
 from turnout.asgi import Scope
-from turnout.domain.alarms import watched_traffic
-from turnout.domain.rollups import align
+from turnout.deploy import alarm_data
+from turnout.domain.alarms import AlarmStatus
+from turnout.domain.deployments import Deployment
+from turnout.domain.plans import RoutingPlan
+from turnout.domain.resources import Endpoint
+from turnout.domain.rollups import Rollup, align
 from turnout.errors import NotFound
 from turnout.experiments.service import ExperimentService
 from turnout.instances.backend import Instance
@@ -34,6 +43,7 @@ from turnout.metrics.flusher import Flusher
 from turnout.monitoring import Monitoring
 from turnout.service import ControlPlane
 from turnout.shadow.experiments import InferenceExperiments
+from turnout.store.cluster import ClusterStore
 
 STATIC = Path(__file__).resolve().parent / "static"
 PREFIX = "/dashboard/"
@@ -42,6 +52,7 @@ _NO_CACHE = {"cache-control": "no-store"}
 
 class DashboardSources(Protocol):
     control: ControlPlane
+    cluster: ClusterStore
     flusher: Flusher
     monitoring: Monitoring
     experiments: ExperimentService
@@ -53,75 +64,78 @@ def is_dashboard_request(scope: Scope) -> bool:
     return scope["method"] in ("GET", "HEAD") and (path == "/" or path.startswith(PREFIX))
 
 
-def plotly_js() -> Path:
-    """plotly.js as the `plotly` Python package ships it (no CDN: turnout runs offline)."""
-    return Path(str(resources.files("plotly") / "package_data" / "plotly.min.js"))
+def _pages() -> dict[str, str]:
+    """The HTML pages, read once, naming plotly.js by its version (so it caches for good)."""
+    version = plotly_version()
+    return {
+        name: (STATIC / name).read_text().replace("{{plotly_version}}", version)
+        for name in ("index.html", "endpoint.html", "missing.html")
+    }
 
 
 def build_dashboard(sources: DashboardSources) -> Starlette:
-    async def page(request: Request) -> Response:
-        name = "endpoint.html" if "name" in request.path_params else "index.html"
-        return FileResponse(STATIC / name, headers=_NO_CACHE)
+    pages = _pages()
+    plotly_asset = CompressedAsset(plotly_js())
 
-    async def plotly(_: Request) -> Response:
-        # Immutable for a given turnout install: let the browser keep it.
-        return FileResponse(plotly_js(), headers={"cache-control": "max-age=86400"})
+    async def index(_: Request) -> Response:
+        return HTMLResponse(pages["index.html"], headers=_NO_CACHE)
+
+    async def endpoint_page(request: Request) -> Response:
+        name = request.path_params["name"]
+        try:
+            await asyncio.to_thread(sources.control.describe_endpoint, name)
+        except NotFound:
+            return HTMLResponse(pages["missing.html"], 404, headers=_NO_CACHE)
+        return HTMLResponse(pages["endpoint.html"], headers=_NO_CACHE)
+
+    async def plotly(request: Request) -> Response:
+        return await plotly_asset.response(request)
 
     async def overview(_: Request) -> Response:
         endpoints = await asyncio.to_thread(sources.control.list_endpoints)
+        alarms = await asyncio.to_thread(sources.monitoring.list_alarms)
         now = time.time()
         rows = []
         for endpoint in endpoints:
-            rollups = await sources.flusher.rollups(endpoint.name, align(now - views.COUNT_SECONDS))
-            rows.append(
-                {
-                    "endpoint": await _endpoint_document(sources, endpoint.name),
-                    "summary": views.summary(rollups, now),
-                }
-            )
+            try:
+                facts = await asyncio.to_thread(_read, sources, endpoint.name, alarms)
+            except NotFound:  # deleted meanwhile
+                continue
+            rollups = await sources.flusher.rollups(endpoint.name, facts.since(now))
+            rows.append(_endpoint_view(facts, rollups, now))
         return JSONResponse({"now": now, "endpoints": rows}, headers=_NO_CACHE)
 
     async def endpoint(request: Request) -> Response:
         name = request.path_params["name"]
         try:
-            document = await _endpoint_document(sources, name)
+            facts = await asyncio.to_thread(_read, sources, name)
         except NotFound:
             return JSONResponse(
                 {"error": {"code": "NotFound", "message": f"no endpoint named {name}"}}, 404
             )
         now = time.time()
-        since = align(now - max(views.SERIES_SECONDS, views.COUNT_SECONDS))
-        rollups = await sources.flusher.rollups(name, since)
-        alarms = await asyncio.to_thread(sources.monitoring.list_alarms, name)
-        instances = await asyncio.to_thread(sources.control.endpoint_instances, name)
+        rollups = await sources.flusher.rollups(
+            name, min(facts.since(now), align(now - views.SERIES_SECONDS))
+        )
         deployments = await asyncio.to_thread(deployments_of, sources.control, name, 10)
         experiments = await asyncio.to_thread(_experiment_reports, sources.experiments, name)
         shadows = await asyncio.to_thread(
             sources.inference_experiments.endpoint_reports, name, SHADOW_SECONDS
         )
+        view = _endpoint_view(facts, rollups, now)
         return JSONResponse(
             {
                 "now": now,
-                "endpoint": document,
-                "summary": views.summary(rollups, now),
+                **view,
                 "series": views.series(rollups, now),
-                "usage": views.usage(instances),
+                "usage": views.usage(facts.instances),
                 "deployments": deployments.model_dump(),
                 "experiments": experiments,
                 "shadows": shadows,
                 "shadow_instances": [
-                    _instance(i) for i in instances if i.spec.variant in document["shadows"]
-                ],
-                "alarms": [
-                    {
-                        "name": a.alarm.name,
-                        "metric": a.alarm.metric.value,
-                        "watches": watched_traffic(a.alarm.variant, a.alarm.config),
-                        "state": a.state.value,
-                        "reason": a.reason,
-                        "since": a.state_updated_at,
-                    }
-                    for a in alarms
+                    _instance(i)
+                    for i in facts.instances
+                    if i.spec.variant in view["endpoint"]["shadows"]
                 ],
             },
             headers=_NO_CACHE,
@@ -129,8 +143,8 @@ def build_dashboard(sources: DashboardSources) -> Starlette:
 
     return Starlette(
         routes=[
-            Route("/", page),
-            Route("/dashboard/endpoints/{name}", page),
+            Route("/", index),
+            Route("/dashboard/endpoints/{name}", endpoint_page),
             Route("/dashboard/static/plotly.min.js", plotly),
             Mount("/dashboard/static", StaticFiles(directory=STATIC)),
             Route("/dashboard/api/overview", overview),
@@ -139,14 +153,60 @@ def build_dashboard(sources: DashboardSources) -> Starlette:
     )
 
 
-async def _endpoint_document(sources: DashboardSources, name: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Facts:
+    """What the store and the instances say of one endpoint, read in one thread hop."""
+
+    endpoint: Endpoint
+    instances: list[Instance]
+    plan: RoutingPlan | None
+    deployment: Deployment | None  # in progress
+    alarms: list[AlarmStatus]
+    shadows: list[str]  # the serving config's shadow variants
+
+    def since(self, now: float) -> float:
+        """The oldest rollup the view needs: five minutes, or an alarm's longer window."""
+        return min(
+            [align(now - views.COUNT_SECONDS)]
+            + [alarm_data.since(a.alarm, now) for a in self.alarms]
+        )
+
+
+def _read(
+    sources: DashboardSources, name: str, alarms: Iterable[AlarmStatus] | None = None
+) -> _Facts:
     control = sources.control
-    endpoint = await asyncio.to_thread(control.describe_endpoint, name)
-    instances = await asyncio.to_thread(control.endpoint_instances, name)
-    current, _ = await asyncio.to_thread(control.endpoint_fleets, name)
-    document = EndpointOut.of(endpoint, instances).model_dump()
-    document["shadows"] = [v.name for v in current.config.shadow_variants]
-    return document
+    endpoint = control.describe_endpoint(name)
+    current, _ = control.endpoint_fleets(name)
+    deployment = control.latest_deployment(name)
+    return _Facts(
+        endpoint=endpoint,
+        instances=control.endpoint_instances(name),
+        plan=sources.cluster.plan(name),
+        deployment=None if deployment is None or deployment.phase.finished else deployment,
+        alarms=[a for a in alarms if a.alarm.endpoint == name]
+        if alarms is not None
+        else sources.monitoring.list_alarms(name),
+        shadows=[v.name for v in current.config.shadow_variants],
+    )
+
+
+def _endpoint_view(facts: _Facts, rollups: list[Rollup], now: float) -> dict[str, Any]:
+    """What the overview and the endpoint page both show of an endpoint."""
+    recent = {(r.key.config, r.key.variant) for r in rollups if r.window.invocations}
+    found = fleets(facts.endpoint, facts.plan, facts.instances, recent)
+    shadows = {(v["config"], v["variant"]) for f in found for v in f["variants"] if v["shadow"]}
+    document = EndpointOut.of(facts.endpoint, facts.instances).model_dump()
+    document["shadows"] = facts.shadows
+    d = facts.deployment
+    return {
+        "endpoint": document,
+        "fleets": found,
+        "summary": views.summary(rollups, now),
+        "totals": views.totals(rollups, now, shadows),
+        "deployment": None if d is None else progress(d, now, canary_share(found, d.green_config)),
+        "alarms": [alarm_row(a, rollups, now) for a in facts.alarms],
+    }
 
 
 def _instance(instance: Instance) -> dict[str, Any]:

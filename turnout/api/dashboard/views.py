@@ -107,3 +107,23 @@ def usage(instances: Iterable[Instance]) -> list[dict[str, Any]]:
         }
         for instance in sorted(instances, key=lambda i: i.spec.id)
     ]
+
+
+def totals(
+    rollups: Sequence[Rollup], now: float, shadows: Iterable[tuple[str, str]] = ()
+) -> dict[str, Any]:
+    """The endpoint's own numbers, every fleet and variant together (shadow copies left
+    out): its error rate is all errors over all invocations, not the worst variant's."""
+    skip = set(shadows)
+    served = [r for r in rollups if (r.key.config, r.key.variant) not in skip]
+    count_since, rate_since = align(now - COUNT_SECONDS), align(now - RATE_SECONDS)
+    counted, _ = merged(r for r in served if r.start >= count_since)
+    recent, _ = merged(r for r in served if r.start >= rate_since)
+    calls, errors = recent.invocations, recent.errors_4xx + recent.errors_5xx
+    return {
+        "invocations": counted.invocations,
+        "errors": counted.errors_4xx + counted.errors_5xx,
+        "rps": round(calls / max(now - rate_since, 1.0), 2),
+        "error_rate": round(errors / calls, 4) if calls else None,
+        "p99_ms": _latency(recent, 0.99),
+    }

@@ -125,7 +125,7 @@ class InvokeEndpoint:
         answer = [
             (b"content-type", response.header(b"content-type") or b"application/octet-stream"),
             (b"content-length", b"%d" % len(response.body)),
-            (b"x-amzn-invoked-production-variant", outcome.variant.name_header),
+            (errors.VARIANT_HEADER, outcome.variant.name_header),
         ]
         attributes = response.header(_CUSTOM_ATTRIBUTES)
         if attributes is not None:
@@ -137,7 +137,14 @@ class InvokeEndpoint:
         dispatcher.succeeded(invocation, outcome)
 
     def _answer(self, name: str, error: DispatchError) -> errors.ErrorAnswer:
-        """A dispatch failure in the shape boto3 raises for it."""
+        """A dispatch failure in the shape boto3 raises for it; a ModelError (424) names the
+        variant that failed in x-Amzn-Invoked-Production-Variant, as a success does."""
+        answer = self._error(name, error)
+        if answer.status == 424 and error.variant is not None:
+            return answer.with_variant(error.variant.name_header)
+        return answer
+
+    def _error(self, name: str, error: DispatchError) -> errors.ErrorAnswer:
         failure = error.failure
         if failure is Failure.NO_ENDPOINT:
             if not _NAME.fullmatch(name):  # match() would accept a trailing newline

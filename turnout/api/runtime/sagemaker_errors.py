@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+VARIANT_HEADER = b"x-amzn-invoked-production-variant"
 # SageMaker truncates what the model said; keep error bodies bounded too.
 MAX_ORIGINAL_MESSAGE = 4096
 
@@ -24,6 +25,11 @@ class ErrorAnswer:
     code: str
     message: str
     fields: dict[str, Any] = field(default_factory=dict)
+    headers: tuple[tuple[bytes, bytes], ...] = ()  # extra answer headers
+
+    def with_variant(self, name_header: bytes) -> ErrorAnswer:
+        """The answer naming the variant that failed, as SageMaker names it on a ModelError."""
+        return replace(self, headers=((VARIANT_HEADER, name_header),))
 
     def encode(self) -> tuple[list[tuple[bytes, bytes]], bytes]:
         body = json.dumps({**self.fields, "message": self.message, "Message": self.message})
@@ -33,6 +39,7 @@ class ErrorAnswer:
             (b"content-length", b"%d" % len(data)),
             (b"x-amzn-errortype", self.code.encode()),
             (b"x-amzn-requestid", str(uuid.uuid4()).encode()),
+            *self.headers,
         ]
         return headers, data
 

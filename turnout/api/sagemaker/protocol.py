@@ -15,6 +15,8 @@ from turnout.api.sagemaker.errors import AwsError, serialization_error
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
 MAX_REQUEST_BYTES = 1024 * 1024  # control-plane requests are small; bound what we parse
+# SageMaker's deepest input shape nests well under this; the validator recurses per level.
+MAX_DEPTH = 64
 
 
 @dataclass(frozen=True)
@@ -48,9 +50,31 @@ def decode(body: bytes) -> dict[str, Any]:
         params = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise serialization_error(f"The request body is not valid JSON: {exc}.") from None
+    except RecursionError:  # nested deeper than the parser goes
+        raise _too_deep() from None
+    if nested_deeper(params, MAX_DEPTH):
+        raise _too_deep()
     if not isinstance(params, dict):
         raise serialization_error("The request body must be a JSON object.")
     return params
+
+
+def nested_deeper(value: Any, limit: int) -> bool:
+    """Whether the arrays and objects of JSON `value` nest more than `limit` levels (level
+    by level, not recursively: the value may be deep enough to exhaust the stack)."""
+    level = [value] if isinstance(value, dict | list) else []
+    for _ in range(limit):
+        level = [
+            child
+            for item in level
+            for child in (item.values() if isinstance(item, dict) else item)
+            if isinstance(child, dict | list)
+        ]
+    return bool(level)
+
+
+def _too_deep() -> AwsError:
+    return serialization_error(f"The request body nests more than {MAX_DEPTH} levels deep.")
 
 
 def answer(value: dict[str, Any]) -> Reply:

@@ -82,7 +82,7 @@ def parse_json(body: bytes) -> Any:
         raise InvocationError(400, "the request body is empty")
     try:
         return json.loads(body)
-    except ValueError as err:  # JSONDecodeError and UnicodeDecodeError
+    except (ValueError, RecursionError) as err:  # JSONDecodeError, UnicodeDecodeError, deep
         raise InvocationError(400, f"the request body is not valid JSON: {err}") from None
 
 

@@ -7,24 +7,30 @@ const LAYOUT = {
   paper_bgcolor: "rgba(0,0,0,0)",
   plot_bgcolor: "rgba(0,0,0,0)",
   font: { color: getComputedStyle(document.body).color },
-  legend: { orientation: "h", y: -0.18 },
+  // Legends below the chart, in small type: two deployments' worth of fleets must fit.
+  legend: { orientation: "h", y: -0.2, yanchor: "top", font: { size: 10 } },
   xaxis: { type: "date" },
 };
 const CONFIG = { displayModeBar: false, responsive: true };
 
+let roles = new Map(); // config → its fleet's role (serving, blue, green, retired)
+
 function lines(series, field, twoFleets, extra = {}) {
   const x = series.starts.map((s) => new Date(s * 1000));
   return series.variants.map((line) => ({
-    x, y: line[field], name: `${label(line, twoFleets)}${extra.suffix || ""}`,
+    x, y: line[field], name: `${label(line, roles, twoFleets)}${extra.suffix || ""}`,
+    hovertemplate: `%{y}<extra>${line.variant} (${line.config})${extra.suffix || ""}</extra>`,
     type: "scatter", mode: "lines+markers", marker: { size: 4 }, connectgaps: false, ...extra.trace,
   }));
 }
 
 let xrange = null; // the charts' common time window: the series' periods, to now
 
-function draw(id, traces, yaxis = {}) {
+function draw(id, traces, yaxis = {}, extra = {}) {
+  // plotly.js loads asynchronously: until it has, the tables show and the charts wait.
+  if (!window.Plotly) return;
   // Plotly.react redraws in place: the chart updates without a reload.
-  const layout = { ...LAYOUT, xaxis: { ...LAYOUT.xaxis, range: xrange }, yaxis: { rangemode: "tozero", ...yaxis } };
+  const layout = { ...LAYOUT, ...extra, xaxis: { ...LAYOUT.xaxis, range: xrange }, yaxis: { rangemode: "tozero", ...yaxis } };
   Plotly.react(id, traces, layout, CONFIG);
   document.getElementById(id).dataset.updates = String(Number(document.getElementById(id).dataset.updates || 0) + 1);
 }
@@ -34,65 +40,58 @@ function errorRates(series) {
 }
 
 function split(series, twoFleets) {
-  // Each variant's share of the period's invocations, stacked to 100% (copies to shadow
-  // variants are not traffic: left out).
+  // Each variant's true share of the period's invocations, as stacked bars: a period
+  // without traffic is a gap, not 0% (copies to shadow variants are not traffic: left out).
   series = { ...series, variants: series.variants.filter((v) => !v.shadow) };
   const totals = series.starts.map((_, i) => series.variants.reduce((sum, v) => sum + v.rps[i], 0));
-  return lines(series, "rps", twoFleets, { trace: { stackgroup: "one" } }).map((trace) => ({
-    ...trace, y: trace.y.map((v, i) => (totals[i] ? (100 * v) / totals[i] : null)),
+  return lines(series, "rps", twoFleets).map(({ x, y, name, hovertemplate }) => ({
+    x, name, type: "bar",
+    y: y.map((v, i) => (totals[i] ? (100 * v) / totals[i] : null)),
+    hovertemplate: hovertemplate.replace("%{y}", "%{y:.1f}%"),
   }));
 }
 
 function variantRows(data) {
-  const ep = data.endpoint;
-  const weights = new Map(ep.variants.map((v) => [v.name, v]));
-  const calls = data.summary.filter((s) => !s.shadow).reduce((sum, s) => sum + s.rps, 0);
-  // A row per fleet and variant: the serving config's variants, the new fleet's during a
-  // deployment, and any other fleet that took traffic lately (one just retired). A fleet
-  // seen only through its instances' CPU/memory rollups is not a row of its own.
-  const rows = new Map();
-  const add = (config, variant) => {
-    const key = `${config}/${variant}`;
-    if (!rows.has(key)) rows.set(key, { config, variant });
-    return rows.get(key);
-  };
-  ep.variants.forEach((v) => add(ep.config, v.name));
-  if (ep.pending_config) {
-    ep.variants.filter((v) => v.instances.some((i) => i.id.split("/")[1] === ep.pending_config))
-      .forEach((v) => add(ep.pending_config, v.name));
-  }
-  data.summary.forEach((s) => {
-    const known = rows.has(`${s.config}/${s.variant}`);
-    if (known || s.invocations > 0) Object.assign(add(s.config, s.variant), s);
-  });
-  return [...rows.values()].map((s) => {
-    const v = weights.get(s.variant);
-    // Instance ids are endpoint/config/variant/index: count this fleet's only.
-    const instances = v ? v.instances.filter((i) => !s.config || i.id.split("/")[1] === s.config) : [];
-    const ready = instances.filter((i) => i.ready).length;
-    const shadow = Boolean(s.shadow);
-    const share = calls && !shadow ? (s.rps || 0) / calls : 0;
+  // A row per fleet and variant, each with its own fleet's weights and routed share (the
+  // routing plan's), beside what it served lately.
+  const rows = fleetRows(data);
+  const calls = rows.filter((r) => !r.shadow).reduce((sum, r) => sum + (r.rps || 0), 0);
+  return rows.map((r) => {
+    const ready = r.instances.filter((i) => i.ready).length;
+    const served = calls && !r.shadow ? (r.rps || 0) / calls : 0;
     const bar = cell("");
     bar.innerHTML = '<div class="bar"><span></span></div>';
-    bar.querySelector("span").style.width = `${(100 * share).toFixed(1)}%`;
-    bar.title = pct(share);
-    bar.dataset.testid = `share-${s.variant}`;
-    bar.dataset.share = String(share);
+    bar.querySelector("span").style.width = `${(100 * served).toFixed(1)}%`;
+    bar.title = pct(served);
+    bar.dataset.testid = rowId("share", r);
+    bar.dataset.share = String(served);
+    const routed = cell(r.shadow ? `copy of ${share(r.sampling)}` : share(r.share),
+      { num: true, testid: `traffic-${r.config}-${r.variant}` });
+    routed.dataset.share = String(r.share);
     return row([
-      cell(shadow ? `${s.variant} (shadow)` : s.variant, { testid: shadow ? `shadow-row-${s.variant}` : undefined }),
-      cell(s.config || ""),
-      cell(v ? `${fmt(v.current_weight, 3)} / ${fmt(v.desired_weight, 3)}` : "–", { num: true }),
+      cell(r.shadow ? `${r.variant} (shadow)` : r.variant, { testid: r.shadow ? `shadow-row-${r.variant}` : undefined }),
+      cell(r.config),
+      cell(r.role, { cls: `role ${r.role}` }),
+      cell(weights(r), { num: true, testid: `weights-${r.config}-${r.variant}` }),
+      routed,
       bar,
-      cell(v ? `${ready} / ${instances.length}` : "–", { num: true }),
-      cell(fmt(s.invocations ?? 0, 0), { num: true, testid: `invocations-${s.variant}` }),
-      cell(fmt(s.rps ?? 0), { num: true, testid: `rps-${s.variant}` }),
-      cell(fmt(s.errors_4xx ?? 0, 0), { num: true }),
-      cell(fmt(s.errors_5xx ?? 0, 0), { num: true }),
-      cell(fmt(s.p50_ms ?? null, 2), { num: true }),
-      cell(fmt(s.p99_ms ?? null, 2), { num: true }),
-    ]);
+      cell(`${ready} / ${r.instances.length}`, { num: true }),
+      cell(fmt(r.invocations ?? 0, 0), { num: true, testid: rowId("invocations", r) }),
+      cell(fmt(r.rps ?? 0), { num: true, testid: rowId("rps", r) }),
+      cell(fmt(r.errors_4xx ?? 0, 0), { num: true }),
+      cell(fmt(r.errors_5xx ?? 0, 0), { num: true }),
+      cell(fmt(r.p50_ms ?? null, 2), { num: true }),
+      cell(fmt(r.p99_ms ?? null, 2), { num: true }),
+    ], r.role === "retired" ? "muted" : "");
   });
 }
+
+// The bake's seconds left, ticking between polls.
+let countdown = null;
+setInterval(() => {
+  if (!countdown || countdown.until === null) return;
+  countdown.line.textContent = progressText(countdown.progress, (countdown.until - Date.now()) / 1000);
+}, 1000);
 
 function time(t) {
   return t ? new Date(t * 1000).toLocaleTimeString() : "–";
@@ -106,8 +105,16 @@ function policy(config) {
 }
 
 // The deployment in progress: its steps (done / current / to come), alarms and history.
-function currentDeployment(d) {
+function currentDeployment(d, p) {
   const box = document.createElement("div");
+  const line = document.createElement("p");
+  line.className = "progress";
+  line.dataset.testid = "deployment-progress";
+  countdown = null;
+  if (p) {
+    line.textContent = progressText(p);
+    countdown = { progress: p, until: p.bake_left_s === null ? null : Date.now() + 1000 * p.bake_left_s, line };
+  }
   const head = document.createElement("p");
   head.textContent = `${d.blue_config} → ${d.green_config} · ${policy(d.deployment_config)} · ` +
     `phase ${d.phase}${d.paused ? " (paused)" : ""} · green ${pct(d.green_share)}`;
@@ -131,7 +138,7 @@ function currentDeployment(d) {
     li.textContent = `${time(e.at)} ${e.kind}: ${e.message}`;
     events.appendChild(li);
   });
-  box.append(head, steps, alarmLine, events);
+  box.append(line, head, steps, alarmLine, events);
   return box;
 }
 
@@ -246,7 +253,7 @@ function drawShadow(r, index) {
   ];
   const layout = { ...LAYOUT, yaxis: { range: [0, 100], ticksuffix: "%" },
     yaxis2: { overlaying: "y", side: "right", rangemode: "tozero" } };
-  Plotly.react(`shadow-chart-${index}`, traces, layout, CONFIG);
+  if (window.Plotly) Plotly.react(`shadow-chart-${index}`, traces, layout, CONFIG);
 }
 
 function pvalue(p) {
@@ -270,7 +277,17 @@ function drawExperiment(e, index) {
   document.getElementById(`experiment-chart-${index}`).style.height = `${height}px`;
   const layout = { ...LAYOUT, height, xaxis: { ticksuffix: "%", zeroline: true },
     yaxis: { automargin: true }, showlegend: false };
-  Plotly.react(`experiment-chart-${index}`, [trace], layout, CONFIG);
+  if (window.Plotly) Plotly.react(`experiment-chart-${index}`, [trace], layout, CONFIG);
+}
+
+function missing(message) {
+  // Deleted while shown: say so instead of showing stale numbers.
+  const main = document.querySelector("main");
+  const box = document.createElement("section");
+  box.dataset.testid = "no-such-endpoint";
+  box.innerHTML = '<h2>No such endpoint</h2><p></p><p><a href="/">Every endpoint</a></p>';
+  box.querySelector("p").textContent = `${message}: it was deleted, or the name is wrong.`;
+  main.replaceChildren(box);
 }
 
 poll(`/dashboard/api/endpoints/${encodeURIComponent(NAME)}`, (data) => {
@@ -282,18 +299,22 @@ poll(`/dashboard/api/endpoints/${encodeURIComponent(NAME)}`, (data) => {
   status.className = `status ${ep.status}`;
   document.getElementById("config").textContent =
     ep.pending_config ? `${ep.config} → ${ep.pending_config}` : ep.config;
+  const canary = document.getElementById("canary");
+  canary.hidden = !data.deployment;
+  canary.textContent = data.deployment ? `canary ${share(data.deployment.green_share)}` : "";
+  canary.dataset.share = data.deployment ? String(data.deployment.green_share) : "";
+  roles = new Map(data.fleets.map((f) => [f.config, f.role]));
   document.getElementById("failure").textContent = ep.failure_reason || "";
-  // Mark the serving config's shadow variants: their invocations are copies, not traffic.
-  const isShadow = (v) => v.config === ep.config && ep.shadows.includes(v.variant);
-  data.summary.forEach((s) => { s.shadow = isShadow(s); });
-  data.series.variants.forEach((v) => { v.shadow = isShadow(v); });
+  // Mark the shadow variants: their invocations are copies, not traffic.
+  const shadows = new Set(data.fleets.flatMap((f) => f.variants.filter((v) => v.shadow).map((v) => `${v.config}/${v.variant}`)));
+  data.series.variants.forEach((v) => { v.shadow = shadows.has(`${v.config}/${v.variant}`); });
   fillTable(document.getElementById("variants"), variantRows(data));
 
   const starts = data.series.starts;
   xrange = [new Date(starts[0] * 1000), new Date(data.now * 1000)];
   const twoFleets = new Set(data.series.variants.map((v) => v.config)).size > 1;
   draw("chart-rps", lines(data.series, "rps", twoFleets));
-  draw("chart-split", split(data.series, twoFleets), { range: [0, 100], ticksuffix: "%" });
+  draw("chart-split", split(data.series, twoFleets), { range: [0, 100], ticksuffix: "%" }, { barmode: "stack", bargap: 0.1 });
   draw("chart-latency", [
     ...lines(data.series, "p50_ms", twoFleets, { suffix: " p50" }),
     ...lines(data.series, "p99_ms", twoFleets, { suffix: " p99", trace: { line: { dash: "dot" } } }),
@@ -320,8 +341,9 @@ poll(`/dashboard/api/endpoints/${encodeURIComponent(NAME)}`, (data) => {
   document.getElementById("no-experiments").hidden = experiments.length > 0;
 
   const deployments = data.deployments;
+  if (!deployments.current) countdown = null;
   document.getElementById("deployment").replaceChildren(
-    ...(deployments.current ? [currentDeployment(deployments.current)] : []));
+    ...(deployments.current ? [currentDeployment(deployments.current, data.deployment)] : []));
   document.getElementById("no-deployment").hidden = Boolean(deployments.current);
   fillTable(document.getElementById("past-deployments"), deployments.past.map((d) => row([
     cell(time(d.started_at)), cell(`${d.blue_config} → ${d.green_config}`), cell(policy(d.deployment_config)),
@@ -330,7 +352,10 @@ poll(`/dashboard/api/endpoints/${encodeURIComponent(NAME)}`, (data) => {
   ])));
 
   fillTable(document.getElementById("alarms"), data.alarms.map((a) => row([
-    cell(a.name), cell(a.metric), cell(a.watches), cell(a.state, { cls: `state ${a.state}`, testid: `alarm-${a.name}` }),
+    cell(a.name), cell(`${a.metric} (${a.statistic})`), cell(a.watches),
+    cell(`${a.operator} ${fmt(a.threshold, 6)}`, { num: true, testid: `threshold-${a.name}`, title: a.comparison }),
+    cell(fmt(a.value, 6), { num: true, testid: `value-${a.name}` }),
+    cell(a.state, { cls: `state ${a.state}`, testid: `alarm-${a.name}` }),
     cell(new Date(a.since * 1000).toLocaleTimeString()), cell(a.reason, { cls: "wrap" }),
   ])));
   document.getElementById("no-alarms").hidden = data.alarms.length > 0;
@@ -340,4 +365,4 @@ poll(`/dashboard/api/endpoints/${encodeURIComponent(NAME)}`, (data) => {
     cell(fmt(i.pid, 0), { num: true }), cell(fmt(i.cpu_percent), { num: true }),
     cell(fmt(i.memory_mb), { num: true }), cell(fmt(i.restarts, 0), { num: true }), cell(i.last_error || ""),
   ])));
-});
+}, missing);
