@@ -1,6 +1,6 @@
 """SageMaker Python SDK v2 (2.257), unchanged, against turnout: SKLearnModel with an
-entry_point, and the classic two-variant A/B notebook. Each deploy sits through the SDK's
-30 s describe poll (docs/sagemaker-sdk.md)."""
+entry_point, and the classic two-variant A/B notebook with its CloudWatch metrics. Each
+deploy sits through the SDK's 30 s describe poll (docs/sagemaker-sdk.md)."""
 
 from __future__ import annotations
 
@@ -54,4 +54,6 @@ def test_the_ab_notebook_targets_each_variant_then_shifts_all_traffic(
     assert result["targeted"] == {"Variant1": "Variant1", "Variant2": "Variant2"}
     assert result["weights"] == {"Variant1": 0.0, "Variant2": 1.0}
     assert result["after_shift"] == {"Variant2": len(rows)}
+    # CloudWatch's per-variant Sum counts every request the script sent, as the notebook plots
+    assert result["invocations"] == {"Variant1": 1, "Variant2": 1 + len(rows)}
     assert_all_deleted(server)

@@ -1,6 +1,7 @@
 # SDK v2: the classic A/B notebook. Two XGBoost models behind one endpoint as production
-# variants; invoke each with TargetVariant; move all traffic to Variant2; delete.
-# Run in a directory with test.csv (rows without labels).
+# variants; invoke each with TargetVariant; move all traffic to Variant2; each variant's
+# invocations from CloudWatch; delete. Run in a directory with test.csv (rows, no labels).
+import datetime
 import json
 import time
 
@@ -81,6 +82,24 @@ for row in rows:
     )
     variant = response["InvokedProductionVariant"]
     result["after_shift"][variant] = result["after_shift"].get(variant, 0) + 1
+
+cw = boto3.Session().client("cloudwatch")
+now = datetime.datetime.now(datetime.UTC)
+result["invocations"] = {}
+for variant in ("Variant1", "Variant2"):
+    metrics = cw.get_metric_statistics(
+        Namespace="AWS/SageMaker",
+        MetricName="Invocations",
+        Dimensions=[
+            {"Name": "EndpointName", "Value": endpoint_name},
+            {"Name": "VariantName", "Value": variant},
+        ],
+        StartTime=now - datetime.timedelta(minutes=10),
+        EndTime=now + datetime.timedelta(minutes=1),
+        Period=60,
+        Statistics=["Sum"],
+    )
+    result["invocations"][variant] = sum(p["Sum"] for p in metrics["Datapoints"])
 print(json.dumps(result))
 
 sm.delete_endpoint(EndpointName=endpoint_name)
