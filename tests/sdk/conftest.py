@@ -33,14 +33,11 @@ from tests.sdk import venvs
 from tests.support.models import digits_rows, make_sklearn_model, make_tarball
 from turnout.cli.background import BackgroundServer, free_port
 
-pytestmark = pytest.mark.e2e
-
 REQUIRE_SDK_VAR = "TURNOUT_REQUIRE_SDK"
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
 CONFIG = Path(__file__).resolve().parent / "sagemaker-config.yaml"
 BUCKET = "sagemaker-turnout"  # the config's DefaultS3Bucket
 REGION = "us-east-1"
-ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 # SDK v2 sleeps 30 s before each DescribeEndpoint while it waits for a deployment.
 SCRIPT_TIMEOUT = 300
 
