@@ -36,14 +36,12 @@ from turnout.routing.router import Router
 from turnout.service import ControlPlane
 from turnout.settings import Settings
 from turnout.shadow.experiments import InferenceExperiments
-from turnout.store.cluster import ClusterStore
 
 
 class Lifecycle(Protocol):
     settings: Settings
     router: Router
     control: ControlPlane
-    cluster: ClusterStore  # routing plans: the dashboard shows each fleet's weights
     monitoring: Monitoring
     flusher: Flusher
     routing: RoutingService

@@ -43,7 +43,6 @@ from turnout.metrics.flusher import Flusher
 from turnout.monitoring import Monitoring
 from turnout.service import ControlPlane
 from turnout.shadow.experiments import InferenceExperiments
-from turnout.store.cluster import ClusterStore
 
 STATIC = Path(__file__).resolve().parent / "static"
 PREFIX = "/dashboard/"
@@ -52,7 +51,6 @@ _NO_CACHE = {"cache-control": "no-store"}
 
 class DashboardSources(Protocol):
     control: ControlPlane
-    cluster: ClusterStore
     flusher: Flusher
     monitoring: Monitoring
     experiments: ExperimentService
@@ -182,7 +180,7 @@ def _read(
     return _Facts(
         endpoint=endpoint,
         instances=control.endpoint_instances(name),
-        plan=sources.cluster.plan(name),
+        plan=sources.control.routing_plan(name),
         deployment=None if deployment is None or deployment.phase.finished else deployment,
         alarms=[a for a in alarms if a.alarm.endpoint == name]
         if alarms is not None
