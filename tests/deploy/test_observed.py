@@ -30,9 +30,22 @@ def test_a_plan_is_applied_once_every_live_node_has_it() -> None:
     nodes = [node("n1", 5, report("green", 1)), node("n2", 4)]
     assert lagging(PLAN, nodes) == ["n2"]
     view = fleet_view(PLAN, nodes, "green")
-    assert not view.applied and not view.ready and view.running
+    assert not view.applied and not view.started and not view.ready and view.running
     nodes[1] = node("n2", 6)  # a later plan counts too
     assert fleet_view(PLAN, nodes, "green").ready
+
+
+def test_a_node_behind_on_a_share_change_still_runs_the_fleet_it_reports_ready() -> None:
+    """The next step of a deployment only changes shares: until the node applies it, its
+    report of the fleet's instances says the fleet is there (not lost, as after a restart)."""
+    both = node("n1", 4, report("green", 1), report("green", 2), report("blue", 1))
+    view = fleet_view(PLAN, [both], "green")
+    assert not view.applied and view.started and view.ready
+    one_of_two = node("n1", 4, report("green", 1), report("green", 2, "Starting"))
+    assert not fleet_view(PLAN, [one_of_two], "green").started
+    restarted = node("n1", 0, report("green", 1, "Starting"), report("green", 2, "Starting"))
+    assert not fleet_view(PLAN, [restarted], "green").started
+    assert not fleet_view(PLAN, [both], "gone").started  # not in the plan at all
 
 
 def test_a_failed_instance_is_the_fleets_failure_named_by_node_when_several() -> None:

@@ -258,4 +258,8 @@ def test_during_a_deployment_users_only_move_to_the_new_fleet(
         for a, b in zip(earlier, later, strict=True)
     )
     print(f"{len(passes)} passes, green users: {[sum(p) for p in passes]}, back to blue: {back}")
+    # Green never looked lost to the controller (a step whose plan a node had not applied
+    # yet once did, and sent everyone back to blue for a moment).
+    history = client.deployments("fleets", limit=1)["past"][0]["events"]
+    assert [e["message"] for e in history if e["kind"] == "interrupted"] == []
     assert back == 0

@@ -111,7 +111,10 @@ class AccessLog:
         self._listener.start()
 
     def close(self) -> None:
-        """Write what is queued (bounded wait) and stop the writer thread."""
+        """Write what is queued (bounded wait) and stop the writer thread; a count of
+        lines dropped since the last one written is not lost with it."""
+        if self._handler.dropped:
+            self._logger.info("access log: stopping")
         self._listener.stop()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -390,7 +390,7 @@ class Controller:
         if plan is not None:
             view = fleet_view(plan, nodes, d.green_config)
             green_stopped = plan.fleet(d.green_config) is None and view.applied and not view.running
-            if plan.fleet(d.green_config) is not None and view.applied:
+            if view.started:
                 green, green_failure = (
                     (Green.FAILED, view.failure) if view.failure else (Green.READY, None)
                 )

@@ -39,7 +39,7 @@ P = Phase
 class Green(StrEnum):
     """The green fleet as the live nodes report it."""
 
-    ABSENT = "absent"  # not applied on every live node: not yet, or lost in a restart
+    ABSENT = "absent"  # not started on every live node: not yet, or lost in a restart
     READY = "ready"  # every instance started and answered /ping
     FAILED = "failed"  # an instance could not start
 
