@@ -11,6 +11,8 @@ LogisticRegression, or rf, a RandomForest of 100 trees whose per-call cost batch
   routed-nobatch  routed with adaptive batching off (TURNOUT_MAX_BATCH_SIZE=1): what
            batching costs at c=1 and gives under load, in the same build
   routed-capture  routed, with data capture of every invocation (100%) to a local directory
+  routed2-noeject  routed2 with outlier ejection off (--outlier-max-ejection-percent 0):
+           what tracking latencies and failures per instance costs (ADR 0034)
 
 Load: wrk (Debian package `wrk`), one thread, on the same 2 cores as the servers. Reports
 req/s, p50/p99 latency, server CPU per request and RSS of the server's process tree, and
@@ -42,7 +44,8 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 
 HERE = Path(__file__).resolve().parent
-ALL_SYSTEMS = ("bare", "instance", "routed", "routed2", "routed-nobatch", "routed-capture")
+ALL_SYSTEMS = ("bare", "instance", "routed", "routed2", "routed-nobatch", "routed-capture",
+               "routed2-noeject")  # fmt: skip
 ROW = 8  # digits row 8 is an "8"
 
 
@@ -123,8 +126,9 @@ def system_argv(name: str, work: Path, port: int) -> list[str]:
     if name == "instance":
         return [py, "-m", "turnout.instances.worker", "--model-dir", str(work / "model"),
                 "--flavor", "sklearn", "--bind", f"tcp:127.0.0.1:{port}"]  # fmt: skip
+    off = ["--outlier-max-ejection-percent", "0"] if name == "routed2-noeject" else []
     return [py, "-m", "turnout.cli.main", "serve", "--port", str(port),
-            "--data-dir", str(work / f"data-{name}")]  # fmt: skip
+            "--data-dir", str(work / f"data-{name}"), *off]  # fmt: skip
 
 
 def deploy(
@@ -204,7 +208,8 @@ def serving(name: str, work: Path, body: Path) -> Iterator[tuple[subprocess.Pope
     with started(system_argv(name, work, port), work / f"{name}.log") as proc:
         if name.startswith("routed"):
             wait_until(lambda: httpx.get(f"{base}/api/v1/health").status_code == 200, 60, name)
-            url = deploy(base, work, 2 if name == "routed2" else 1, name == "routed-capture",
+            instances = 2 if name.startswith("routed2") else 1
+            url = deploy(base, work, instances, name == "routed-capture",
                          batching=name != "routed-nobatch")  # fmt: skip
         else:
             wait_until(lambda: httpx.get(f"{base}/ping").status_code == 200, 60, name)
@@ -312,15 +317,15 @@ def report(points: list[Point], args: argparse.Namespace) -> str:
             lines.append(
                 f"| routed req/s ÷ routed-nobatch req/s | {c} | {routed.rps / unbatched.rps:.0%} |"
             )
-        routed, captured = by.get(("routed", c)), by.get(("routed-capture", c))
-        if routed and captured:  # the cost of capturing every invocation
-            lines.append(
-                f"| routed-capture req/s ÷ routed req/s | {c} | {captured.rps / routed.rps:.0%} |"
-            )
-            lines.append(
-                f"| routed-capture CPU/req ÷ routed CPU/req | {c} "
-                f"| {captured.cpu_ms_per_req / routed.cpu_ms_per_req:.0%} |"
-            )
+        # what capturing every invocation costs, and what outlier detection costs
+        for with_it, without in (("routed-capture", "routed"), ("routed2", "routed2-noeject")):
+            a, b = by.get((with_it, c)), by.get((without, c))
+            if a and b:
+                lines.append(f"| {with_it} req/s ÷ {without} req/s | {c} | {a.rps / b.rps:.0%} |")
+                lines.append(
+                    f"| {with_it} CPU/req ÷ {without} CPU/req | {c} "
+                    f"| {a.cpu_ms_per_req / b.cpu_ms_per_req:.0%} |"
+                )
     return "\n".join(lines)
 
 

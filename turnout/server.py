@@ -37,6 +37,7 @@ from turnout.instances.backends import make_backend
 from turnout.metrics.flusher import Flusher
 from turnout.models.s3 import S3Source
 from turnout.monitoring import Monitoring
+from turnout.routing.outliers import OutlierPolicy
 from turnout.routing.router import Router, RouterLimits
 from turnout.service import ControlPlane
 from turnout.settings import Settings
@@ -72,6 +73,12 @@ class Runtime:
                 max_payload_bytes=settings.max_payload_bytes,
                 max_concurrency=settings.max_concurrency,
                 instance_wait=settings.instance_wait,
+                outliers=OutlierPolicy(
+                    consecutive_failures=settings.outlier_failures,
+                    latency_factor=settings.outlier_latency_factor,
+                    base_ejection_time=settings.outlier_ejection_time,
+                    max_ejection_percent=settings.outlier_max_ejection_percent,
+                ),
             ),
             settings.account_id,
             self.capture,

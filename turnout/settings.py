@@ -31,6 +31,15 @@ class Settings:
     max_concurrency: int = 1024
     # How long a request waits for a ready instance (e.g. one restarting) before 503.
     instance_wait: float = 5.0
+    # Outlier ejection (ADR 0034): failures in a row (5xx, timeout, no answer) that eject
+    # an instance (0: never on failures); how many times the median latency of its siblings
+    # an instance's recent latency must be to be ejected (0: never on latency); how long a
+    # first ejection lasts (s; repeated ones last longer); the share of a variant's
+    # instances that may be ejected at once (%; 0: outlier ejection off).
+    outlier_failures: int = 5
+    outlier_latency_factor: float = 3.0
+    outlier_ejection_time: float = 30.0
+    outlier_max_ejection_percent: float = 50.0
     # An instance whose resident memory exceeds this is restarted (None: no limit).
     instance_memory_limit_mb: int | None = 4096
     account_id: str = "123456789012"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -22,7 +23,7 @@ from turnout.metrics.control_state import (
     StateCollector,
     read_state,
 )
-from turnout.metrics.prometheus import InstanceCollector, RouterCollector
+from turnout.metrics.prometheus import EjectionCollector, InstanceCollector, RouterCollector
 from turnout.routing.router import Router
 
 PATH = "/metrics"
@@ -43,6 +44,7 @@ class PrometheusMetrics:
         self._registry = CollectorRegistry(auto_describe=False)
         self._registry.register(RouterCollector(router))
         self._registry.register(InstanceCollector(instances))
+        self._registry.register(EjectionCollector(router.ejections, time.perf_counter))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] not in ("GET", "HEAD"):

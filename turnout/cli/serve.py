@@ -71,8 +71,55 @@ def serve_command(
         ),
     ] = None,
     model_timeout: Annotated[
-        float, typer.Option(help="Seconds the router waits for a model's answer.", min=0.1)
-    ] = 60.0,
+        float,
+        typer.Option(
+            envvar="TURNOUT_MODEL_TIMEOUT",
+            help="Seconds the router waits for a model's answer; past it the caller gets a "
+            "ModelError (424) and the instance is restarted (SageMaker: 60).",
+            min=0.1,
+        ),
+    ] = DEFAULTS.model_timeout,
+    outlier_failures: Annotated[
+        int,
+        typer.Option(
+            "--outlier-failures",
+            envvar="TURNOUT_OUTLIER_FAILURES",
+            help="Eject an instance from its variant's rotation after this many 5xx, timeouts "
+            "or lost answers in a row (0: never on failures).",
+            min=0,
+        ),
+    ] = DEFAULTS.outlier_failures,
+    outlier_latency_factor: Annotated[
+        float,
+        typer.Option(
+            "--outlier-latency-factor",
+            envvar="TURNOUT_OUTLIER_LATENCY_FACTOR",
+            help="Eject an instance whose recent latency is this many times the median of "
+            "its variant's instances (at least 3 with traffic; 0: never on latency).",
+            min=0.0,
+        ),
+    ] = DEFAULTS.outlier_latency_factor,
+    outlier_ejection_time: Annotated[
+        float,
+        typer.Option(
+            "--outlier-ejection-time",
+            envvar="TURNOUT_OUTLIER_EJECTION_TIME",
+            help="Seconds a first ejection lasts; the n-th in a row lasts n times as long "
+            "(at most 300 s or this, whichever is more).",
+            min=0.1,
+        ),
+    ] = DEFAULTS.outlier_ejection_time,
+    outlier_max_ejection_percent: Annotated[
+        float,
+        typer.Option(
+            "--outlier-max-ejection-percent",
+            envvar="TURNOUT_OUTLIER_MAX_EJECTION_PERCENT",
+            help="At most this share of a variant's instances is ejected at once (at least "
+            "one of two or more, never all; 0: outlier ejection off).",
+            min=0.0,
+            max=100.0,
+        ),
+    ] = DEFAULTS.outlier_max_ejection_percent,
     startup_timeout: Annotated[
         float,
         typer.Option(help="Seconds an instance may take to load its model and pass /ping.", min=1),
@@ -198,6 +245,10 @@ def serve_command(
         port=port,
         grpc_port=grpc_port,
         model_timeout=model_timeout,
+        outlier_failures=outlier_failures,
+        outlier_latency_factor=outlier_latency_factor,
+        outlier_ejection_time=outlier_ejection_time,
+        outlier_max_ejection_percent=outlier_max_ejection_percent,
         startup_timeout=startup_timeout,
         instance_memory_limit_mb=instance_memory_limit or None,
         account_id=account_id,

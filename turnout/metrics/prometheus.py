@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Sequence
 from itertools import accumulate
+from typing import Protocol
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -27,11 +28,12 @@ from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
 from turnout.domain.histogram import LatencyHistogram
-from turnout.instances.backend import Instance
+from turnout.instances.backend import Instance, InstanceSpec
 from turnout.metrics.counters import BATCH_BOUNDS, BatchSizes
 from turnout.metrics.source import CounterSource
 
 LABELS = ("endpoint", "config", "variant")
+INSTANCE_LABELS = (*LABELS, "instance_id")
 # seconds: from half a millisecond (a fast model) to the default model timeout
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
            10.0, 30.0, 60.0)  # fmt: skip
@@ -116,7 +118,7 @@ class InstanceCollector(Collector):
         self._cores = cores or os.cpu_count() or 1
 
     def collect(self) -> Iterator[Metric]:
-        labels = (*LABELS, "instance_id")
+        labels = INSTANCE_LABELS
         cpu = GaugeMetricFamily(
             "turnout_instance_cpu_utilization_ratio",
             "CPU of the instance's processes as a share of the machine's cores (0-1); "
@@ -136,8 +138,7 @@ class InstanceCollector(Collector):
             "turnout_instance_ready", "1 while the instance takes traffic.", labels=labels
         )
         for instance in self._instances():
-            spec = instance.spec
-            values = [spec.endpoint, spec.fleet, spec.variant, str(spec.index)]
+            values = _instance_values(instance.spec)
             ready.add_metric(values, 1.0 if instance.ready else 0.0)
             if instance.usage:
                 last = instance.usage[-1]
@@ -145,6 +146,53 @@ class InstanceCollector(Collector):
                 memory.add_metric(values, last.memory_percent / 100)
                 rss.add_metric(values, float(last.memory_bytes))
         yield from (cpu, memory, rss, ready)
+
+
+class Ejection(Protocol):
+    """One instance's outlier ejections (turnout.routing.router.Ejections)."""
+
+    @property
+    def spec(self) -> InstanceSpec: ...
+
+    @property
+    def total(self) -> int: ...
+
+    @property
+    def ejected(self) -> bool: ...
+
+
+class EjectionCollector(Collector):
+    """Outlier ejection (ADR 0034) per instance the router routes to, labelled as the
+    instance gauges; `now` gives the router's clock (perf_counter)."""
+
+    def __init__(
+        self, ejections: Callable[[float], Sequence[Ejection]], now: Callable[[], float]
+    ) -> None:
+        self._ejections = ejections
+        self._now = now
+
+    def collect(self) -> Iterator[Metric]:
+        labels = INSTANCE_LABELS
+        total = CounterMetricFamily(
+            "turnout_instance_ejections",
+            "Times outlier detection took the instance out of its variant's rotation "
+            "(failures in a row, or latency far above its siblings').",
+            labels=labels,
+        )
+        ejected = GaugeMetricFamily(
+            "turnout_instance_ejected",
+            "1 while the instance is ejected as an outlier (sum it for a variant's count).",
+            labels=labels,
+        )
+        for found in self._ejections(self._now()):
+            values = _instance_values(found.spec)
+            total.add_metric(values, float(found.total))
+            ejected.add_metric(values, 1.0 if found.ejected else 0.0)
+        yield from (total, ejected)
+
+
+def _instance_values(spec: InstanceSpec) -> list[str]:
+    return [spec.endpoint, spec.fleet, spec.variant, str(spec.index)]
 
 
 def _add_batch_sizes(family: HistogramMetricFamily, labels: list[str], sizes: BatchSizes) -> None:

@@ -20,6 +20,7 @@ from turnout.domain.routing import MAX_KEY_LENGTH
 from turnout.routing.choice import least_outstanding
 from turnout.routing.invocation import INFERENCE_ID, Invocation, offer_capture
 from turnout.routing.keys import new_user_id
+from turnout.routing.outliers import fail, sweep
 from turnout.routing.router import Router
 from turnout.routing.shadow import Answer, Mirror
 from turnout.routing.table import EndpointRoute, Upstream, VariantRoute
@@ -107,6 +108,8 @@ class Dispatcher:
     def __init__(self, router: Router) -> None:
         self.router = router
         self._turn = 0  # rotates tie-breaking between equally loaded instances
+        self._outliers = router.limits.outliers  # outlier ejection (ADR 0034)
+        self._detect = self._outliers.enabled
         # Copies to shadow variants, after the answer (ADR 0021); pairs go to the sink.
         self.mirror = Mirror(self._forward, _failure_answer, router.shadow_pairs)
 
@@ -185,6 +188,7 @@ class Dispatcher:
                 refused.append(upstream)  # never sent: safe to send elsewhere
                 continue
             except UpstreamTimeout:
+                self._failed(variant, upstream)
                 upstream.instance.report_unresponsive(
                     f"no answer within the model timeout of {limits.model_timeout:g} s"
                 )
@@ -196,6 +200,7 @@ class Dispatcher:
                     log=upstream.instance.log,
                 ) from None
             except UpstreamClosed:
+                self._failed(variant, upstream)
                 raise DispatchError(
                     Failure.NO_ANSWER,
                     "The instance closed the connection before answering "
@@ -205,6 +210,7 @@ class Dispatcher:
                     log=upstream.instance.log,
                 ) from None
             except UpstreamProtocolError as exc:
+                self._failed(variant, upstream)
                 raise DispatchError(
                     Failure.NO_ANSWER,
                     str(exc),
@@ -214,9 +220,16 @@ class Dispatcher:
                 ) from None
             finally:
                 upstream.outstanding -= 1
-            model_us = (perf_counter() - sent) * 1e6
+            answered = perf_counter()
+            model_us = (answered - sent) * 1e6
             if 200 <= response.status < 300:
+                if self._detect:
+                    upstream.outlier.observe(model_us, self._outliers)
+                    if answered >= variant.next_sweep:
+                        self._sweep(variant, answered)
                 return response, model_us
+            if response.status >= 500:  # a 4xx is the caller's doing, not the instance's
+                self._failed(variant, upstream)
             raise DispatchError(
                 Failure.MODEL_ERROR,
                 response.body.decode("utf-8", "replace"),
@@ -227,12 +240,32 @@ class Dispatcher:
                 log=upstream.instance.log,
             )
 
+    def _failed(self, variant: VariantRoute, upstream: Upstream) -> None:
+        """A 5xx, a timeout or no answer: one more in the instance's failure streak."""
+        if self._detect:
+            now = perf_counter()
+            fail(upstream.outlier, variant.outliers, self._outliers, now)
+            if now >= variant.next_sweep:
+                self._sweep(variant, now)
+
+    def _sweep(self, variant: VariantRoute, now: float) -> None:
+        """At most once an interval per variant, on its traffic: no timer to manage."""
+        variant.next_sweep = now + self._outliers.interval
+        sweep(variant.outliers, self._outliers, now)
+
     def _pick(self, variant: VariantRoute, refused: list[Upstream]) -> Upstream | None:
         self._turn += 1
         upstreams = variant.upstreams
         if refused:
             upstreams = tuple(u for u in upstreams if u not in refused)
-        return least_outstanding(upstreams, self._turn) if upstreams else None
+        if not upstreams:
+            return None
+        found = least_outstanding(upstreams, self._turn)
+        if found is None and self._detect:
+            # Every instance that is not ejected is down (restarting): an ejected outlier
+            # answers better than none (Envoy's panic routing).
+            found = _least_outstanding_ejected(upstreams)
+        return found
 
     async def _wait_for_ready(
         self, name: str, chosen: VariantRoute, refused: list[Upstream], deadline: float
@@ -302,6 +335,19 @@ class Dispatcher:
 
     def _mirror(self, invocation: Invocation, variant: VariantRoute, answer: Answer) -> None:
         self.mirror.offer(invocation, variant, answer)
+
+
+def _least_outstanding_ejected(upstreams: tuple[Upstream, ...]) -> Upstream | None:
+    """The ejected instance that is ready and least loaded, if any."""
+    found: Upstream | None = None
+    for u in upstreams:
+        if (
+            u.outlier.ejected
+            and u.instance.ready
+            and (found is None or u.outstanding < found.outstanding)
+        ):
+            found = u
+    return found
 
 
 _MODEL_FAILURES = frozenset((Failure.MODEL_ERROR, Failure.TIMEOUT, Failure.NO_ANSWER))

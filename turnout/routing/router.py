@@ -18,8 +18,9 @@ from typing import Protocol
 from turnout.capture.hub import CaptureHub
 from turnout.domain.rollups import VariantKey
 from turnout.domain.routing import RoutingSettings
-from turnout.instances.backend import WORKER_KEEP_ALIVE, Instance, runs_command
+from turnout.instances.backend import WORKER_KEEP_ALIVE, Instance, InstanceSpec, runs_command
 from turnout.metrics.counters import VariantMetrics
+from turnout.routing.outliers import DEFAULT_OUTLIERS, OutlierPolicy
 from turnout.routing.shadow import PairSink
 from turnout.routing.table import (
     EndpointRoute,
@@ -38,6 +39,16 @@ class RouterLimits:
     max_payload_bytes: int = MAX_PAYLOAD_BYTES
     max_concurrency: int = 1024
     instance_wait: float = 5.0
+    outliers: OutlierPolicy = DEFAULT_OUTLIERS  # outlier ejection (ADR 0034)
+
+
+@dataclass(frozen=True, slots=True)
+class Ejections:
+    """One instance's outlier ejections so far, and whether it is ejected now."""
+
+    spec: InstanceSpec
+    total: int
+    ejected: bool
 
 
 class ExposureSink(Protocol):
@@ -169,6 +180,16 @@ class Router:
         route = self.table.endpoints.get(key.endpoint)
         found = route.find(key.config, key.variant) if route is not None else None
         return tuple(u.instance for u in found.upstreams) if found is not None else ()
+
+    def ejections(self, now: float) -> list[Ejections]:
+        """Outlier ejection per routed instance (ADR 0034), for the metrics; on the loop.
+
+        `now` is on perf_counter's scale: an ejection whose time is up counts as over even
+        before the variant's next request returns the instance to rotation."""
+        return [
+            Ejections(u.instance.spec, u.outlier.ejections, u.outlier.ejected_until > now)
+            for u in self._upstreams.values()
+        ]
 
     def _metrics(self, key: VariantKey) -> VariantMetrics:
         metrics = self.metrics.get(key)

@@ -20,23 +20,27 @@ from turnout.domain.routing import RoutingSettings
 from turnout.instances.backend import Instance
 from turnout.metrics.counters import VariantMetrics
 from turnout.routing.choice import WeightedChoice
+from turnout.routing.outliers import OutlierStats
 from turnout.routing.sticky import Assigner
 from turnout.routing.upstream import ConnectionPool
 
 
 class Upstream:
-    """The router's side of one instance: its connection pool and requests in flight."""
+    """The router's side of one instance: its connection pool, requests in flight and what
+    outlier detection knows of it (ADR 0034)."""
 
-    __slots__ = ("instance", "outstanding", "pool")
+    __slots__ = ("instance", "outlier", "outstanding", "pool")
 
     def __init__(self, instance: Instance, pool: ConnectionPool) -> None:
         self.instance = instance
         self.pool = pool
         self.outstanding = 0
+        self.outlier = OutlierStats()
 
     @property
     def ready(self) -> bool:
-        return self.instance.ready
+        """Whether to pick it: its instance is ready and not ejected as an outlier."""
+        return self.instance.ready and not self.outlier.ejected
 
 
 class VariantRoute:
@@ -48,8 +52,8 @@ class VariantRoute:
     """
 
     __slots__ = (
-        "capture", "config", "metrics", "name", "name_header", "sampling", "shadows",
-        "upstreams",
+        "capture", "config", "metrics", "name", "name_header", "next_sweep", "outliers",
+        "sampling", "shadows", "upstreams",
     )  # fmt: skip
 
     def __init__(
@@ -65,6 +69,8 @@ class VariantRoute:
         self.name = name
         self.name_header = name.encode()  # x-Amzn-Invoked-Production-Variant, encoded once
         self.upstreams = upstreams
+        self.outliers = tuple(u.outlier for u in upstreams)  # what an ejection sweep reads
+        self.next_sweep = 0.0  # perf_counter time of the next outlier sweep
         self.metrics = metrics
         self.capture = capture  # the config's data capture (sampling, queue), if any
         self.sampling = sampling

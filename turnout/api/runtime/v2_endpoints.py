@@ -59,7 +59,9 @@ class EndpointModels:
         route = self._route(name)
         if route is None:
             return False
-        return any(u.ready for r in route.routes if version in (None, r.name) for u in r.upstreams)
+        return any(
+            u.instance.ready for r in route.routes if version in (None, r.name) for u in r.upstreams
+        )
 
     async def model_metadata(self, name: str, version: str | None) -> dict[str, Any]:
         """The chosen variant's metadata, as its instance tells it, named as the endpoint."""
