@@ -78,12 +78,15 @@ class OutlierStats:
         cannot make an outlier, while a steady slowdown still grows it by ~30% an answer."""
         self.failures = 0
         samples = self.samples
-        if samples == 0 or (samples < policy.min_samples and latency_us < self.ewma_us):
-            self.ewma_us = latency_us
-        elif samples >= policy.min_samples:
-            ewma = self.ewma_us
-            self.ewma_us = ewma + policy.ewma_alpha * (min(latency_us, SPIKE_CLIP * ewma) - ewma)
         self.samples = samples + 1
+        if samples >= policy.min_samples:  # the usual case first: this runs per answer
+            ewma = self.ewma_us
+            clip = SPIKE_CLIP * ewma
+            self.ewma_us = ewma + policy.ewma_alpha * (
+                (latency_us if latency_us < clip else clip) - ewma
+            )
+        elif samples == 0 or latency_us < self.ewma_us:
+            self.ewma_us = latency_us
 
     def eject(self, now: float, policy: OutlierPolicy) -> None:
         self.multiplier += 1
