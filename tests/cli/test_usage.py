@@ -233,3 +233,27 @@ def test_serve_backend_mistakes(
     args: list[str], status: int, expected: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert expected in error_of(["serve", "--port", "0", *args], capsys, status)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "option"),
+    [
+        ("TURNOUT_MODEL_TIMEOUT", "0.01", "--model-timeout"),
+        ("TURNOUT_OUTLIER_FAILURES", "-1", "--outlier-failures"),
+        ("TURNOUT_OUTLIER_MAX_EJECTION_PERCENT", "101", "--outlier-max-ejection-percent"),
+    ],
+)
+def test_serve_reads_timeouts_and_outlier_settings_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    variable: str,
+    value: str,
+    option: str,
+) -> None:
+    """The variable reaches the option: an out-of-range value is refused in its name
+    (without the variable, the bad account id would be the one-line error instead)."""
+    monkeypatch.setenv(variable, value)
+    args = ["serve", "--port", "0", "--data-dir", str(tmp_path), "--account-id", "x"]
+    line = error_of(args, capsys, status=2)
+    assert option in line
