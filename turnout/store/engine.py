@@ -14,7 +14,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.pool import StaticPool
 
+from turnout.store.outage import unavailable
+
 SQLITE_BUSY_TIMEOUT_S = 30.0
+# PostgreSQL's bounds: connecting, one statement, and waiting for a pooled connection.
+PG_CONNECT_TIMEOUT_S = 5
+PG_STATEMENT_TIMEOUT_S = 30.0
+PG_POOL_TIMEOUT_S = 10.0
 # Execution option that marks a connection as about to write (see `_sqlite_begin`).
 _WRITE = "turnout_write"
 
@@ -46,8 +52,32 @@ def create_engine(url: str) -> Engine:
         raise ValueError(f"turnout stores its state in SQLite or PostgreSQL, not {backend!r}")
     if backend == "sqlite":
         return _sqlite_engine(parsed)
-    # pre_ping: a PostgreSQL restart must not surface as errors on the next calls.
-    return sa.create_engine(parsed, pool_pre_ping=True)
+    return _postgresql_engine(parsed)
+
+
+def _postgresql_engine(url: URL) -> Engine:
+    """Every wait bounded (ADR 0033): a server that is down or unreachable fails a call in
+    seconds instead of holding an API request (and its worker thread) for minutes."""
+    connect_args: dict[str, Any] = {}
+    if "connect_timeout" not in url.query:  # the URL's own choice wins
+        connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT_S
+    engine = sa.create_engine(
+        url,
+        # pre_ping: a PostgreSQL restart must not surface as errors on the next calls.
+        pool_pre_ping=True,
+        pool_timeout=PG_POOL_TIMEOUT_S,
+        connect_args=connect_args,
+    )
+    sa.event.listen(engine, "connect", _postgresql_connect)
+    return engine
+
+
+def _postgresql_connect(dbapi_connection: Any, _record: Any) -> None:
+    # SET, not the `options` connect argument: that would replace the URL's own options
+    # (e.g. a search_path).
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute(f"SET statement_timeout = {int(PG_STATEMENT_TIMEOUT_S * 1000)}")
+    dbapi_connection.commit()
 
 
 def _sqlite_engine(url: URL) -> Engine:
@@ -124,8 +154,11 @@ class Database:
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
-        """One transaction holding the database's write lock on SQLite; commits on success."""
-        with self._lock, self.engine.connect() as conn:
+        """One transaction holding the database's write lock on SQLite; commits on success.
+
+        StoreUnavailable when the database cannot answer now (see turnout.store.outage).
+        """
+        with self._outage(), self._lock, self.engine.connect() as conn:
             conn.execution_options(**{_WRITE: True})
             with conn.begin():
                 yield conn
@@ -139,11 +172,22 @@ class Database:
         (an endpoint and its variant states) could mix two writes. REPEATABLE READ cannot
         fail a read-only transaction.
         """
-        with self._lock, self.engine.connect() as conn:
+        with self._outage(), self._lock, self.engine.connect() as conn:
             if self.dialect == "postgresql":
                 conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():
                 yield conn
+
+    @contextlib.contextmanager
+    def _outage(self) -> Iterator[None]:
+        """Driver errors that mean "the database cannot answer now" as StoreUnavailable."""
+        try:
+            yield
+        except (sa.exc.DBAPIError, sa.exc.TimeoutError) as exc:
+            outage = unavailable(exc, self.dialect)
+            if outage is None:
+                raise
+            raise outage from exc
 
     def dispose(self) -> None:
         self.engine.dispose()
