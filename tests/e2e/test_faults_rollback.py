@@ -13,6 +13,8 @@ killed with SIGKILL while the deployment is RollingBack. Then:
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +86,10 @@ def test_a_restart_finishes_a_rollback_interrupted_by_kill_9(
         first.kill()
     assert rolling is not None and rolling["phase"] == "RollingBack"
     # The lifeline: an instance dies with its server, even one that ignores SIGTERM.
-    assert not still_alive(greens, timeout=10), "green's instance outlived its killed server"
+    survivors = still_alive(greens, timeout=10)
+    for orphan in survivors:  # leave no process behind, even when failing
+        os.kill(orphan.pid, signal.SIGKILL)
+    assert not survivors, "green's instance outlived its killed server"
 
     with BackgroundServer(data_dir) as second, Client(second.url, timeout=30) as client:
         deployment = finished(client, NAME)

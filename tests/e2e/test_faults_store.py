@@ -6,8 +6,9 @@ the endpoint without pause. Expected:
 
 - the data plane serves from its routing snapshot: not one invocation fails;
 - control-plane calls answer at once with 503 ServiceUnavailable saying the store is
-  unavailable (boto3 DescribeEndpoint and CreateModel, REST GET /api/v1/endpoints), never
-  a 500 and never a hang (each call bounded by the client's read timeout);
+  unavailable (boto3 DescribeEndpoint and CreateModel, CloudWatch DescribeAlarms, REST GET
+  /api/v1/endpoints, the dashboard's JSON), never a 500 and never a hang (each call
+  bounded by the client's read timeout);
 - when the database is back, without restarting turnout: control-plane calls work, the
   node reports again, the controller (whose 3 s lease lapsed meanwhile) leads again and
   applies a weight change, and the invocations counted during the outage are all in the
@@ -49,6 +50,13 @@ BOTO = Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5
 def sagemaker(url: str) -> Any:
     return boto3.client(
         "sagemaker", endpoint_url=url, region_name="us-east-1", aws_access_key_id="k",
+        aws_secret_access_key="s", config=BOTO,
+    )  # fmt: skip
+
+
+def cloudwatch(url: str) -> Any:
+    return boto3.client(
+        "cloudwatch", endpoint_url=url, region_name="us-east-1", aws_access_key_id="k",
         aws_secret_access_key="s", config=BOTO,
     )  # fmt: skip
 
@@ -102,9 +110,12 @@ def test_the_data_plane_serves_through_a_store_outage_and_the_control_plane_says
                         PrimaryContainer={"Image": "x", "ModelDataUrl": tarball.as_uri()},
                     )  # fmt: skip
                     with httpx.Client(base_url=server.url, timeout=20) as http:
-                        answer = http.get("/api/v1/endpoints")
-                    assert answer.status_code == 503, answer.text
-                    assert answer.json()["error"]["code"] == "ServiceUnavailable"
+                        for path in ("/api/v1/endpoints", "/dashboard/api/overview"):
+                            answer = http.get(path)
+                            assert answer.status_code == 503, (path, answer.text)
+                            error = answer.json()["error"]
+                            assert error["code"] == "ServiceUnavailable", (path, error)
+                    assert_unavailable(cloudwatch(server.url).describe_alarms)
                     served = load.snapshot().ok
                     time.sleep(max(0.0, OUTAGE_S - (time.monotonic() - down_at)))
                     assert load.snapshot().ok > served, "no invocation served during the outage"

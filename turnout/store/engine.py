@@ -17,10 +17,12 @@ from sqlalchemy.pool import StaticPool
 from turnout.store.outage import unavailable
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
-# PostgreSQL's bounds: connecting, one statement, and waiting for a pooled connection.
+# PostgreSQL's bounds: connecting, waiting for a pooled connection, and noticing a server
+# that went silent mid-call (TCP keepalives: idle 10 s, then 3 probes 5 s apart).
 PG_CONNECT_TIMEOUT_S = 5
-PG_STATEMENT_TIMEOUT_S = 30.0
 PG_POOL_TIMEOUT_S = 10.0
+PG_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
+                 "keepalives_count": 3}  # fmt: skip
 # Execution option that marks a connection as about to write (see `_sqlite_begin`).
 _WRITE = "turnout_write"
 
@@ -56,28 +58,20 @@ def create_engine(url: str) -> Engine:
 
 
 def _postgresql_engine(url: URL) -> Engine:
-    """Every wait bounded (ADR 0033): a server that is down or unreachable fails a call in
-    seconds instead of holding an API request (and its worker thread) for minutes."""
-    connect_args: dict[str, Any] = {}
-    if "connect_timeout" not in url.query:  # the URL's own choice wins
-        connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT_S
-    engine = sa.create_engine(
+    """Every wait on a server that is down or unreachable bounded (ADR 0033): such a call
+    fails in seconds instead of holding an API request (and its worker thread) for minutes.
+    No statement timeout: a slow query on a live server (experiment statistics over much
+    feedback) is not an outage."""
+    defaults = {"connect_timeout": PG_CONNECT_TIMEOUT_S, **PG_KEEPALIVES}
+    # The URL's own choices win.
+    connect_args = {k: v for k, v in defaults.items() if k not in url.query}
+    return sa.create_engine(
         url,
         # pre_ping: a PostgreSQL restart must not surface as errors on the next calls.
         pool_pre_ping=True,
         pool_timeout=PG_POOL_TIMEOUT_S,
         connect_args=connect_args,
     )
-    sa.event.listen(engine, "connect", _postgresql_connect)
-    return engine
-
-
-def _postgresql_connect(dbapi_connection: Any, _record: Any) -> None:
-    # SET, not the `options` connect argument: that would replace the URL's own options
-    # (e.g. a search_path).
-    with dbapi_connection.cursor() as cursor:
-        cursor.execute(f"SET statement_timeout = {int(PG_STATEMENT_TIMEOUT_S * 1000)}")
-    dbapi_connection.commit()
 
 
 def _sqlite_engine(url: URL) -> Engine:

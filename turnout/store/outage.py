@@ -32,7 +32,7 @@ def unavailable(exc: BaseException, dialect: str) -> StoreUnavailable | None:
             return StoreUnavailable(f"SQLite: {reason}")
         return None
     # psycopg's OperationalError covers refused and lost connections, a server shutting
-    # down (AdminShutdown) and statement timeouts (QueryCanceled); InterfaceError, a
+    # down (AdminShutdown) and cancelled statements (QueryCanceled); InterfaceError, a
     # connection closed under the driver.
     if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
         return StoreUnavailable(reason)
