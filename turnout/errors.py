@@ -35,3 +35,14 @@ class AlreadyExists(TurnoutError):
 
 class Conflict(TurnoutError):
     """The resource is in a state that does not allow the operation (e.g. still Creating)."""
+
+
+class StoreUnavailable(TurnoutError):
+    """The store cannot answer now (database down or unreachable, or busy beyond its
+    timeout); nothing was changed. Facades answer 503 ServiceUnavailable: retry later."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            f"The store is unavailable ({reason}); nothing was changed, retry in a few seconds."
+        )
+        self.reason = reason

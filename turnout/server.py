@@ -28,6 +28,7 @@ from turnout.deploy.controller import Controller
 from turnout.deploy.lease import Leadership
 from turnout.domain.rollups import PERIOD
 from turnout.domain.routing import RoutingSettings
+from turnout.errors import StoreUnavailable
 from turnout.experiments.exposures import ExposureLog
 from turnout.experiments.routing import RoutingService
 from turnout.experiments.service import ExperimentService, auto_promote
@@ -264,6 +265,8 @@ def open_store(url: str) -> Store:
     except sa.exc.OperationalError as exc:
         reason = " ".join(str(exc.orig).split())
         raise ServeError(f"cannot open the store at {url}: {reason}; check --db") from None
+    except StoreUnavailable as exc:
+        raise ServeError(f"cannot open the store at {url}: {exc.reason}; check --db") from None
 
 
 def bind(host: str, port: int, option: str = "--port") -> socket.socket:

@@ -12,7 +12,7 @@ from tests.support.capture import check_path, check_record, read_records
 from turnout.capture.files import append
 from turnout.capture.hub import CaptureHub
 from turnout.capture.target import VariantCapture
-from turnout.capture.writer import CaptureWriter
+from turnout.capture.writer import PROBE_NAME, CaptureWriter
 from turnout.domain.resources import DataCapture
 
 HOUR = 3600.0
@@ -104,6 +104,36 @@ def test_a_full_disk_stops_capture_of_that_endpoint_with_the_reason(tmp_path: Pa
     t.offer(b"id", b"text/csv", b"1", b"text/csv", b"8")  # not even queued any more
     assert h.status("ep", "cfg").dropped == 3
     assert [len(r) for r in read_records(tmp_path / "out").values()] == [2]
+
+
+def test_a_stopped_capture_resumes_once_the_disk_has_space_again(tmp_path: Path) -> None:
+    full = [True]
+
+    def disk(path: str, data: bytes) -> None:
+        if full[0]:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        append(path, data)
+
+    writer = CaptureWriter(append_to=disk, resume_after=10.0)
+    h, settings = hub(tmp_path, writer)
+    t = target(h, settings)
+    offer(t, T0, 2)
+    writer.drain(now=T0)  # ENOSPC: stopped
+    assert not h.status("ep", "cfg").started
+    writer.drain(now=T0 + 10)  # the probe: still full
+    assert not h.status("ep", "cfg").started
+    full[0] = False  # space again
+    writer.drain(now=T0 + 19)
+    assert not h.status("ep", "cfg").started  # not before the next probe
+    writer.drain(now=T0 + 20)
+    status = h.status("ep", "cfg")
+    assert status.started and status.reason is None
+    offer(t, T0 + 20, 3)
+    writer.drain(now=T0 + 20)
+    status = h.status("ep", "cfg")
+    assert (status.captured, status.write_errors) == (3, 1)
+    assert [len(r) for r in read_records(tmp_path / "out").values()] == [3]
+    assert not list((tmp_path / "out").rglob(PROBE_NAME)), "the probe is left behind"
 
 
 def test_a_half_written_batch_is_cut_back_to_whole_lines(

@@ -309,7 +309,8 @@ _SERVE = '''
         def stop(signum, frame):
             threading.Thread(target=server.shutdown).start()
 
-        signal.signal(signal.SIGTERM, stop)
+        # IGNORE_TERM: a server that will not stop when asked (stuck, or careless).
+        signal.signal(signal.SIGTERM, signal.SIG_IGN if IGNORE_TERM else stop)
         server.serve_forever()
         server.server_close()
 
@@ -319,16 +320,20 @@ _SERVE = '''
 '''
 
 
-def make_command_model(dest_dir: Path, keep_alive: float | None = None) -> Path:
+def make_command_model(
+    dest_dir: Path, keep_alive: float | None = None, ignore_sigterm: bool = False
+) -> Path:
     """A directory with an executable `serve` (stdlib only; shebang is sys.executable).
 
     With `keep_alive`, the server drops a connection left idle for longer than that many
-    seconds as the next request on it arrives, without reading the request."""
+    seconds as the next request on it arrives, without reading the request. With
+    `ignore_sigterm`, SIGTERM does nothing: only SIGKILL (after turnout's stop grace) ends it."""
     dest_dir = Path(dest_dir)
     dest_dir.mkdir(parents=True, exist_ok=True)
     serve = dest_dir / "serve"
     source = textwrap.dedent(_SERVE).lstrip()
-    serve.write_text(f"#!{sys.executable}\nKEEP_ALIVE = {keep_alive!r}\n" + source)
+    header = f"#!{sys.executable}\nKEEP_ALIVE = {keep_alive!r}\nIGNORE_TERM = {ignore_sigterm!r}\n"
+    serve.write_text(header + source)
     serve.chmod(serve.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     return dest_dir
 

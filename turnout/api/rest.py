@@ -32,19 +32,33 @@ from turnout.api.schemas import (
 )
 from turnout.deploy.plans import DesiredVariant
 from turnout.domain.resources import Model
-from turnout.errors import AlreadyExists, Conflict, InvalidRequest, NotFound, TurnoutError
+from turnout.errors import (
+    AlreadyExists,
+    Conflict,
+    InvalidRequest,
+    NotFound,
+    StoreUnavailable,
+    TurnoutError,
+)
 from turnout.experiments.routing import RoutingService
 from turnout.experiments.service import ExperimentService
 from turnout.monitoring import Monitoring
 from turnout.service import ControlPlane
 from turnout.shadow.experiments import InferenceExperiments
 
-_STATUS = {InvalidRequest: 400, NotFound: 404, AlreadyExists: 409, Conflict: 409}
+_STATUS = {
+    InvalidRequest: 400,
+    NotFound: 404,
+    AlreadyExists: 409,
+    Conflict: 409,
+    StoreUnavailable: 503,
+}
 _CODE = {
     InvalidRequest: "ValidationError",
     NotFound: "NotFound",
     AlreadyExists: "AlreadyExists",
     Conflict: "Conflict",
+    StoreUnavailable: "ServiceUnavailable",
 }
 # Routing errors (no such path, wrong method) in the same shape as the service's errors.
 _HTTP_CODE = {404: "NotFound", 405: "MethodNotAllowed", 413: "PayloadTooLarge"}
@@ -52,6 +66,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut, "description": "The request breaks a rule."},
     404: {"model": ErrorOut, "description": "No such resource."},
     409: {"model": ErrorOut, "description": "Exists already, or busy."},
+    503: {"model": ErrorOut, "description": "The store is unavailable for now: retry."},
 }
 
 

@@ -7,6 +7,9 @@ current file in one write. A file ends at the hour (SageMaker's hourly folders),
 
 An OSError while writing (ENOSPC, a read-only or missing directory, ...) stops capture for
 that endpoint config, with the reason DescribeEndpoint shows; the endpoint keeps serving.
+Every `resume_after` seconds the writer probes where that capture writes (a page-sized
+file, written and removed) and starts it again once the probe succeeds: capture comes back
+once space does, without anyone having to notice (ADR 0033).
 """
 
 from __future__ import annotations
@@ -28,6 +31,10 @@ from turnout.capture.target import Captured, VariantCapture
 
 log = logging.getLogger("turnout.capture")
 
+RESUME_AFTER = 10.0  # s between probes of a capture stopped by a write error
+PROBE_NAME = ".turnout-probe"  # not *.jsonl: readers of the capture files skip it
+_PROBE = b"\n" * 4096  # a page: on a full filesystem even this much fails
+
 # Uploads a closed local file to (bucket, key); raises on failure.
 Upload = Callable[[Path, str, str], None]
 
@@ -43,6 +50,7 @@ class CaptureWriter:
         roll_seconds: float = 60.0,
         append_to: Append = append,
         upload: Upload | None = None,
+        resume_after: float = RESUME_AFTER,
     ) -> None:
         self.max_records = max_records
         self.max_bytes = max_bytes
@@ -51,6 +59,9 @@ class CaptureWriter:
         self._roll_seconds = roll_seconds
         self._append = append_to
         self._upload = upload
+        self._resume_after = resume_after
+        self._stopped: list[tuple[VariantCapture, float]] = []  # stopped, last probed at
+        self._now = 0.0  # the time of the drain in progress
         self._lock = threading.Lock()
         self._queue: list[Captured] = []
         self._queued_bytes = 0
@@ -100,11 +111,41 @@ class CaptureWriter:
 
     def drain(self, final: bool = False, now: float | None = None) -> None:
         """Write everything queued, then end the files due (all of them if `final`)."""
+        self._now = time.time() if now is None else now
         with self._lock:
             batch, self._queue, self._queued_bytes = self._queue, [], 0
         if batch:
             self._write(batch)
-        self._roll(time.time() if now is None else now, final)
+        self._roll(self._now, final)
+        self._resume(self._now)
+
+    def _resume(self, now: float) -> None:
+        """Probe the captures stopped `resume_after` ago or longer; start those that pass."""
+        due = [target for target, at in self._stopped if now - at >= self._resume_after]
+        if not due:
+            return
+        self._stopped = [(t, at) for t, at in self._stopped if now - at < self._resume_after]
+        for target in due:
+            state = target.state
+            if state.stopped_reason is None:
+                continue
+            try:
+                self._probe(target)
+            except OSError:
+                self._stopped.append((target, now))  # not yet: probe again later
+                continue
+            log.info("endpoint %s: data capture resumes (it had stopped: %s)",
+                     target.endpoint, state.stopped_reason)  # fmt: skip
+            state.stopped_reason = None
+
+    def _probe(self, target: VariantCapture) -> None:
+        """Write and remove a page where the target's files go; OSError if that fails."""
+        path = str(target.rules.root / target.endpoint / target.variant / PROBE_NAME)
+        try:
+            self._append(path, _PROBE)
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
 
     def _write(self, batch: list[Captured]) -> None:
         lines: dict[VariantCapture, list[bytes]] = {}
@@ -175,6 +216,7 @@ class CaptureWriter:
         if state.stopped_reason is None:
             reason = f"Data capture stopped: {doing} failed: {_describe(exc)}"
             state.stopped_reason = reason
+            self._stopped.append((target, self._now))
             log.warning("endpoint %s: %s; the endpoint keeps serving", target.endpoint, reason)
 
 

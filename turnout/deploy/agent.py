@@ -38,7 +38,7 @@ from turnout.domain.nodes import InstanceReport, NodeReport
 from turnout.domain.plans import RoutingPlan
 from turnout.domain.resources import Fleet
 from turnout.domain.routing import RoutingSettings
-from turnout.errors import NotFound
+from turnout.errors import NotFound, StoreUnavailable
 from turnout.instances.backend import (
     Instance,
     InstanceBackend,
@@ -141,7 +141,9 @@ class NodeAgent:
             while True:
                 try:
                     await self._pass()
-                except Exception:  # the agent must outlive a bad pass (e.g. a store hiccup)
+                except StoreUnavailable as exc:  # routers keep serving the last plans
+                    log.warning("node agent: %s", exc)
+                except Exception:  # the agent must outlive a bad pass
                     log.exception("node agent pass failed; will retry")
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._tick)
@@ -243,6 +245,8 @@ class NodeAgent:
             await self._apply(plan, fleets)
         except asyncio.CancelledError:
             raise
+        except StoreUnavailable as exc:  # its router keeps the routes it has
+            log.warning("endpoint %s: plan not read: %s", endpoint, exc)
         except Exception:
             log.exception("endpoint %s: applying its plan failed; will retry", endpoint)
         finally:

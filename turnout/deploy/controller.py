@@ -49,7 +49,7 @@ from turnout.domain.deployments import Deployment, Phase
 from turnout.domain.nodes import Node
 from turnout.domain.plans import PlannedFleet, RoutingPlan, fleet_plan, planned_shadows
 from turnout.domain.resources import Endpoint, EndpointStatus, Fleet, VariantState
-from turnout.errors import NotFound
+from turnout.errors import NotFound, StoreUnavailable
 from turnout.store import Store
 from turnout.store.cluster import ClusterStore
 
@@ -152,7 +152,9 @@ class Controller:
             while True:
                 try:
                     await self.reconcile_once()
-                except Exception:  # the loop must outlive any one bad pass (e.g. store hiccup)
+                except StoreUnavailable as exc:
+                    log.warning("controller: %s", exc)
+                except Exception:  # the loop must outlive any one bad pass
                     log.exception("reconcile pass failed")
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._tick)
@@ -237,6 +239,8 @@ class Controller:
             raise
         except PlanConflict:
             log.warning("endpoint %s: its plan was changed by another writer; re-reading", name)
+        except StoreUnavailable as exc:
+            log.warning("endpoint %s: step not taken: %s", name, exc)
         except Exception:
             log.exception("endpoint %s: step failed; will retry", name)
         finally:

@@ -11,8 +11,12 @@ _PR_SET_PDEATHSIG = 1
 PARENT_VARIABLE = "TURNOUT_PARENT_PID"
 
 
-def die_with_parent(sig: int = signal.SIGTERM) -> None:
+def die_with_parent(sig: int = signal.SIGKILL) -> None:
     """Ask Linux to send `sig` to this process when its parent dies (no-op elsewhere).
+
+    SIGKILL by default (ADR 0033): once turnout serve is dead nobody can take the
+    instance's answers, and a model that ignores SIGTERM (a bring-your-own server, or one
+    stuck in native code) would otherwise outlive it for good, holding memory and its port.
 
     The parent is the pid in TURNOUT_PARENT_PID (set by the supervisor), else the current
     parent; if it is already gone (it died between fork and here), `sig` comes at once.

@@ -14,7 +14,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.pool import StaticPool
 
+from turnout.store.outage import unavailable
+
 SQLITE_BUSY_TIMEOUT_S = 30.0
+# PostgreSQL's bounds: connecting, waiting for a pooled connection, and noticing a server
+# that went silent mid-call (TCP keepalives: idle 10 s, then 3 probes 5 s apart).
+PG_CONNECT_TIMEOUT_S = 5
+PG_POOL_TIMEOUT_S = 10.0
+PG_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
+                 "keepalives_count": 3}  # fmt: skip
 # Execution option that marks a connection as about to write (see `_sqlite_begin`).
 _WRITE = "turnout_write"
 
@@ -46,8 +54,24 @@ def create_engine(url: str) -> Engine:
         raise ValueError(f"turnout stores its state in SQLite or PostgreSQL, not {backend!r}")
     if backend == "sqlite":
         return _sqlite_engine(parsed)
-    # pre_ping: a PostgreSQL restart must not surface as errors on the next calls.
-    return sa.create_engine(parsed, pool_pre_ping=True)
+    return _postgresql_engine(parsed)
+
+
+def _postgresql_engine(url: URL) -> Engine:
+    """Every wait on a server that is down or unreachable bounded (ADR 0033): such a call
+    fails in seconds instead of holding an API request (and its worker thread) for minutes.
+    No statement timeout: a slow query on a live server (experiment statistics over much
+    feedback) is not an outage."""
+    defaults = {"connect_timeout": PG_CONNECT_TIMEOUT_S, **PG_KEEPALIVES}
+    # The URL's own choices win.
+    connect_args = {k: v for k, v in defaults.items() if k not in url.query}
+    return sa.create_engine(
+        url,
+        # pre_ping: a PostgreSQL restart must not surface as errors on the next calls.
+        pool_pre_ping=True,
+        pool_timeout=PG_POOL_TIMEOUT_S,
+        connect_args=connect_args,
+    )
 
 
 def _sqlite_engine(url: URL) -> Engine:
@@ -124,8 +148,11 @@ class Database:
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
-        """One transaction holding the database's write lock on SQLite; commits on success."""
-        with self._lock, self.engine.connect() as conn:
+        """One transaction holding the database's write lock on SQLite; commits on success.
+
+        StoreUnavailable when the database cannot answer now (see turnout.store.outage).
+        """
+        with self._outage(), self._lock, self.engine.connect() as conn:
             conn.execution_options(**{_WRITE: True})
             with conn.begin():
                 yield conn
@@ -139,11 +166,22 @@ class Database:
         (an endpoint and its variant states) could mix two writes. REPEATABLE READ cannot
         fail a read-only transaction.
         """
-        with self._lock, self.engine.connect() as conn:
+        with self._outage(), self._lock, self.engine.connect() as conn:
             if self.dialect == "postgresql":
                 conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():
                 yield conn
+
+    @contextlib.contextmanager
+    def _outage(self) -> Iterator[None]:
+        """Driver errors that mean "the database cannot answer now" as StoreUnavailable."""
+        try:
+            yield
+        except (sa.exc.DBAPIError, sa.exc.TimeoutError) as exc:
+            outage = unavailable(exc, self.dialect)
+            if outage is None:
+                raise
+            raise outage from exc
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -136,7 +135,8 @@ def test_a_broken_destination_stops_capture_and_the_endpoint_keeps_serving(
         poll_until(lambda: (root / "cap-full").exists(), bool, 10, "first capture file")
         # What a full disk does to the writer, as root too: its next write fails (a
         # regular file where its directory was; chmod would not stop root).
-        shutil.rmtree(root / "cap-full")
+        # Renamed away, not removed: rmtree would race with the writer adding files.
+        (root / "cap-full").rename(root / "moved")
         (root / "cap-full").write_text("not a directory")
         status = poll_until(
             lambda: client.describe_endpoint("cap-full")["data_capture"],

@@ -64,6 +64,11 @@ def invalid_action(operation: str) -> CloudWatchError:
     )
 
 
+def service_unavailable(message: str) -> CloudWatchError:
+    """503: the store cannot answer now; retry (botocore does, on this code)."""
+    return CloudWatchError("ServiceUnavailable", message, 503, shape="ServiceUnavailableException")
+
+
 def internal_failure() -> CloudWatchError:
     return CloudWatchError(
         "InternalServiceError",

@@ -23,6 +23,7 @@ from turnout.api.cloudwatch.errors import (
     invalid_parameter,
     missing_parameter,
     not_found,
+    service_unavailable,
     validation_error,
 )
 from turnout.api.cloudwatch.protocols import CBOR_PATH, Kind, Reply
@@ -30,7 +31,7 @@ from turnout.api.cloudwatch.servicemodel import TARGET_PREFIX, cloudwatch
 from turnout.api.sagemaker import shapes
 from turnout.api.sagemaker.errors import AwsError
 from turnout.asgi import Receive, Scope, Send
-from turnout.errors import NotFound, TurnoutError
+from turnout.errors import NotFound, StoreUnavailable, TurnoutError
 from turnout.monitoring import Monitoring
 
 log = logging.getLogger("turnout.api.cloudwatch")
@@ -152,4 +153,6 @@ def _check(model: Any, shape: str, params: Any) -> None:
 def _cloudwatch_error(err: TurnoutError) -> CloudWatchError:
     if isinstance(err, NotFound):
         return not_found(str(err))
+    if isinstance(err, StoreUnavailable):
+        return service_unavailable(str(err))
     return invalid_parameter(str(err))

@@ -36,7 +36,7 @@ from turnout.domain.deployments import Deployment
 from turnout.domain.plans import RoutingPlan
 from turnout.domain.resources import Endpoint
 from turnout.domain.rollups import Rollup, align
-from turnout.errors import NotFound
+from turnout.errors import NotFound, StoreUnavailable
 from turnout.experiments.service import ExperimentService
 from turnout.instances.backend import Instance
 from turnout.metrics.flusher import Flusher
@@ -147,8 +147,15 @@ def build_dashboard(sources: DashboardSources) -> Starlette:
             Mount("/dashboard/static", StaticFiles(directory=STATIC)),
             Route("/dashboard/api/overview", overview),
             Route("/dashboard/api/endpoints/{name}", endpoint),
-        ]
+        ],
+        exception_handlers={StoreUnavailable: _store_unavailable},
     )
+
+
+async def _store_unavailable(_: Request, exc: Exception) -> Response:
+    """The pages poll on: they show the error until the store is back (ADR 0033)."""
+    body = {"error": {"code": "ServiceUnavailable", "message": str(exc)}}
+    return JSONResponse(body, status_code=503, headers=_NO_CACHE)
 
 
 @dataclass(frozen=True)

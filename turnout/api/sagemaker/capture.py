@@ -51,15 +51,15 @@ def config_answer(capture: DataCapture | None) -> Answer | None:
 
 
 def summary_answer(found: tuple[DataCapture, CaptureStatus] | None) -> Answer | None:
-    """DescribeEndpoint's DataCaptureConfigSummary (Stopped after a write error; the
-    native API says why)."""
+    """DescribeEndpoint's DataCaptureConfigSummary (Stopped, sampling 0 %, after a write
+    error until capture resumes; the native API says why)."""
     if found is None:
         return None
     capture, status = found
     return {
         "EnableCapture": capture.enabled,
         "CaptureStatus": "Started" if status.started else "Stopped",
-        "CurrentSamplingPercentage": capture.sampling_percentage,
+        "CurrentSamplingPercentage": capture.sampling_percentage if status.started else 0,
         "DestinationS3Uri": capture.destination,
         "KmsKeyId": capture.kms_key_id or "",
     }

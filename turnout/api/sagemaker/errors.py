@@ -45,6 +45,11 @@ def internal_failure() -> AwsError:
     )
 
 
+def service_unavailable(message: str) -> AwsError:
+    """503: the store cannot answer now (botocore retries it, as a throttling-like error)."""
+    return AwsError("ServiceUnavailable", message, 503)
+
+
 def not_found(kind: str, name: str, account: str, region: str) -> AwsError:
     """`Could not find endpoint "arn:aws:sagemaker:...:endpoint/x".` (kind: the store's word)."""
     resource = arns.RESOURCE_OF_KIND[kind]

@@ -18,13 +18,14 @@ from turnout.api.sagemaker.errors import (
     AwsError,
     already_exists,
     internal_failure,
+    service_unavailable,
     validation_error,
 )
 from turnout.api.sagemaker.operations import HANDLERS
 from turnout.api.sagemaker.protocol import Reply
 from turnout.api.sagemaker.servicemodel import sagemaker
 from turnout.asgi import Receive, Scope, Send
-from turnout.errors import AlreadyExists, NotFound, TurnoutError
+from turnout.errors import AlreadyExists, NotFound, StoreUnavailable, TurnoutError
 from turnout.service import ControlPlane
 from turnout.shadow.experiments import InferenceExperiments
 
@@ -59,6 +60,8 @@ def _aws_error(ctx: Context, err: TurnoutError) -> AwsError:
         return ctx.not_found(err.kind, err.name)
     if isinstance(err, AlreadyExists):
         return already_exists(err.kind, err.name, ctx.account, ctx.region)
+    if isinstance(err, StoreUnavailable):
+        return service_unavailable(str(err))
     # InvalidRequest, Conflict: SageMaker answers both as ValidationException.
     return validation_error(str(err))
 
