@@ -6,7 +6,9 @@ after its restart."""
 from __future__ import annotations
 
 import collections
+import datetime
 import json
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -266,3 +268,53 @@ def test_requests_waiting_when_the_server_is_killed_complete_once_after_restart(
     again = [name for name, count in calls.items() if count > 1]
     assert len(again) <= PER_INSTANCE, again
     assert all(count <= 2 for count in calls.values())
+
+
+def test_the_backlog_shows_in_prometheus_and_cloudwatch(
+    boto: tuple[Any, Any], server: BackgroundServer, tmp_path: Path
+) -> None:
+    sm, rt = boto
+    record, inputs = tmp_path / "calls.txt", tmp_path / "in"
+    inputs.mkdir()
+    model = make_recording_model(tmp_path / "model", record, delay=0.5)
+    deploy_async(sm, "backlog", model, (tmp_path / "out").as_uri(), per_instance=1)
+    started = datetime.datetime.now(datetime.UTC)
+    for n in range(8):
+        (inputs / f"{n}.txt").write_text(f"b-{n}\n")
+        rt.invoke_endpoint_async(
+            EndpointName="backlog", InputLocation=(inputs / f"{n}.txt").as_uri()
+        )
+
+    def gauge() -> float:
+        text = urllib.request.urlopen(f"{server.url}/metrics", timeout=10).read().decode()
+        for line in text.splitlines():
+            if line.startswith('turnout_async_backlog_size{endpoint="backlog"}'):
+                return float(line.split()[-1])
+        return 0.0
+
+    assert poll_until(gauge, lambda size: size >= 2, 30, "a backlog in /metrics") <= 8
+    cloudwatch = boto3.client("cloudwatch", endpoint_url=server.url, region_name="us-east-1",
+                              aws_access_key_id="k", aws_secret_access_key="s")  # fmt: skip
+
+    def maximum() -> list[dict[str, Any]]:
+        points: list[dict[str, Any]] = cloudwatch.get_metric_statistics(
+            Namespace="AWS/SageMaker", MetricName="ApproximateBacklogSize",
+            Dimensions=[{"Name": "EndpointName", "Value": "backlog"}],
+            StartTime=started - datetime.timedelta(minutes=1),
+            EndTime=datetime.datetime.now(datetime.UTC) + datetime.timedelta(minutes=1),
+            Period=60, Statistics=["Maximum", "SampleCount"],
+        )["Datapoints"]  # fmt: skip
+        return points
+
+    points = poll_until(maximum, lambda found: bool(found), 30, "a CloudWatch datapoint")
+    assert 1 <= max(p["Maximum"] for p in points) <= 8
+    age = cloudwatch.get_metric_data(
+        MetricDataQueries=[{"Id": "age", "MetricStat": {"Metric": {
+            "Namespace": "AWS/SageMaker", "MetricName": "ApproximateAgeOfOldestRequest",
+            "Dimensions": [{"Name": "EndpointName", "Value": "backlog"}]},
+            "Period": 60, "Stat": "Maximum"}}],
+        StartTime=started - datetime.timedelta(minutes=1),
+        EndTime=datetime.datetime.now(datetime.UTC) + datetime.timedelta(minutes=1),
+    )["MetricDataResults"][0]  # fmt: skip
+    assert age["Id"] == "age" and age["StatusCode"] == "Complete"
+    poll_until(lambda: len(list((tmp_path / "out").glob("*.out"))), lambda n: n == 8, 60, "done")

@@ -50,19 +50,28 @@ def sample(waits: Sequence[Wait], at: float) -> tuple[int, float]:
 def statistics(
     waits: Sequence[Wait], metric: str, start: float, period: float, instances: int
 ) -> dict[str, float] | None:
-    """CloudWatch's statistics of `metric` over one period, from samples every STEP
-    seconds; None when the queue had no request in it (CloudWatch: no datapoint)."""
+    """CloudWatch's statistics of `metric` over one period: Average, Sum, Minimum and
+    SampleCount of samples every STEP seconds; Maximum also over the instants the backlog
+    peaks (each arrival, and just before each departure), so a short burst between two
+    samples still shows. None when no request waited in the period (no datapoint)."""
     end = start + period
-    if not any(w.enqueued_at < end and (w.finished_at is None or w.finished_at > start)
-               for w in waits):  # fmt: skip
+    inside = [
+        w for w in waits if w.enqueued_at < end and (w.finished_at is None or w.finished_at > start)
+    ]
+    if not inside:
         return None
     count = max(1, math.floor(period / STEP))
-    values = [gauges(*sample(waits, start + i * STEP), instances)[metric] for i in range(count)]
+    values = [gauges(*sample(inside, start + i * STEP), instances)[metric] for i in range(count)]
+    peaks = [w.enqueued_at for w in inside if w.enqueued_at >= start]
+    peaks += [
+        w.finished_at - 1e-6 for w in inside if w.finished_at is not None and w.finished_at < end
+    ]
+    highest = max(values + [gauges(*sample(inside, at), instances)[metric] for at in peaks])
     return {
         "Average": sum(values) / len(values),
         "Sum": sum(values),
         "Minimum": min(values),
-        "Maximum": max(values),
+        "Maximum": highest,
         "SampleCount": float(len(values)),
     }
 
