@@ -14,6 +14,7 @@ instance's) is sampled every 20 ms from the submit until the output appears.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import tempfile
 import textwrap
@@ -133,6 +134,8 @@ def main() -> None:
     parser.add_argument("--big-mb", type=int, default=512)
     args = parser.parse_args()
     from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's line per request
 
     port = free_port()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

@@ -318,3 +318,34 @@ def test_the_backlog_shows_in_prometheus_and_cloudwatch(
     )["MetricDataResults"][0]  # fmt: skip
     assert age["Id"] == "age" and age["StatusCode"] == "Complete"
     poll_until(lambda: len(list((tmp_path / "out").glob("*.out"))), lambda n: n == 8, 60, "done")
+
+
+def test_a_request_whose_output_is_already_written_is_done_without_running_again(
+    boto: tuple[Any, Any], server: BackgroundServer, tmp_path: Path
+) -> None:
+    """What a worker that died between writing the output and marking the request leaves:
+    the re-run finds the object and only marks the request done (exactly-once effect)."""
+    sm, rt = boto
+    record, outputs = tmp_path / "calls.txt", tmp_path / "out"
+    model = make_recording_model(tmp_path / "model", record, delay=0.0)
+    deploy_async(sm, "written", model, outputs.as_uri())
+    (tmp_path / "a.txt").write_text("a\n")
+    (tmp_path / "b.txt").write_text("b\n")
+    outputs.mkdir()
+    (outputs / "first.out").write_text("written before")
+    for name, source in (("first", "a.txt"), ("second", "b.txt")):
+        rt.invoke_endpoint_async(
+            EndpointName="written", InputLocation=(tmp_path / source).as_uri(), InferenceId=name
+        )
+    poll_until(lambda: (outputs / "second.out").exists(), bool, 60, "the second output")
+    store = Store.open(f"sqlite:///{server.data_dir / 'turnout.db'}")
+    try:
+        counts = poll_until(
+            lambda: AsyncQueue(store).counts("written"),
+            lambda c: c == {RequestState.DONE: 2}, 30, "both requests done",
+        )  # fmt: skip
+    finally:
+        store.close()
+    assert counts == {RequestState.DONE: 2}
+    assert (outputs / "first.out").read_text() == "written before"
+    assert record.read_text().split() == ["b"]  # the model ran for the second only

@@ -117,12 +117,22 @@ class AsyncWorker:
             self._wake.clear()
 
     async def close(self) -> None:
-        """Stop the requests in flight; their leases lapse and another worker (or this
-        node after a restart) runs them again."""
-        tasks = list(self._running.values())
-        for task in tasks:
+        """Stop the requests in flight and queue them again at once, for another worker
+        (or this node after its restart); a crash leaves that to their leases' expiry."""
+        held = dict(self._running)
+        for task in held.values():
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*held.values(), return_exceptions=True)
+        try:
+            await asyncio.to_thread(self._release, list(held))
+        except Exception as exc:  # the store is down: the leases lapse instead
+            log.warning(
+                "asynchronous inference: could not release %d requests (%s)", len(held), exc
+            )
+
+    def _release(self, ids: list[int]) -> None:
+        for request_id in ids:
+            self._queue.release(request_id, self.owner)
 
     async def _tick(self) -> None:
         look = await asyncio.to_thread(self._look, set(self._running), time.time())
@@ -195,6 +205,7 @@ class AsyncWorker:
             finally:
                 self._in_flight[key] -= 1
                 self._running.pop(request.id, None)
+                self._wake.set()  # a slot is free: claim the next request now
 
         self._running[request.id] = asyncio.create_task(serve(), name="async request")
 
