@@ -133,3 +133,17 @@ def test_concurrent_claimers_never_share_a_request(store: Store) -> None:
         claimed = [i for ids in pool.map(work, range(8)) for i in ids]
     assert len(claimed) == total
     assert len(set(claimed)) == total
+
+
+def test_concurrent_submits_of_one_inference_id_make_one_request(store: Store) -> None:
+    queue = AsyncQueue(store)
+    start = threading.Barrier(6)
+
+    def submit(_: int) -> int:
+        start.wait()
+        return queue.enqueue(request(1)).id
+
+    with ThreadPoolExecutor(6) as pool:
+        ids = set(pool.map(submit, range(6)))
+    assert len(ids) == 1
+    assert queue.counts("ep") == {RequestState.QUEUED: 1}

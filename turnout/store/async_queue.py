@@ -42,6 +42,17 @@ class AsyncQueue:
         """Add `request` (its id is assigned here) and return it as stored; if its endpoint
         already has a request of that InferenceId, that one is returned instead (a retried
         call must not run twice). BacklogFull when the endpoint's backlog is full."""
+        try:
+            return self._add(request)
+        except sa.exc.IntegrityError:
+            # The same InferenceId, added by a concurrent call since we looked (PostgreSQL;
+            # SQLite's writers take turns): that one is the request.
+            found = self.get(request.endpoint, request.inference_id)
+            if found is None:
+                raise
+            return found
+
+    def _add(self, request: AsyncRequest) -> AsyncRequest:
         with self._db.write() as conn:
             found = _one(
                 conn, t.c.endpoint == request.endpoint, t.c.inference_id == request.inference_id
