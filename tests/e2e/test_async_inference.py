@@ -9,7 +9,7 @@ import collections
 import datetime
 import json
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.api.sagemaker.conftest import clients, s3_server_args, store_url
+from tests.store.postgres import fresh_database
 from tests.support.endpoints import poll_until
 from tests.support.models import make_counting_model, make_recording_model
 from turnout.cli.background import BackgroundServer
@@ -217,15 +218,30 @@ REQUESTS = 100
 PER_INSTANCE = 2
 
 
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this module (dropped at the end)."""
+    with fresh_database("turnout_async") as url:
+        yield url.render_as_string(hide_password=False)
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
 def test_requests_waiting_when_the_server_is_killed_complete_once_after_restart(
-    tmp_path: Path,
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     record = tmp_path / "calls.txt"
     model = make_recording_model(tmp_path / "model", record, delay=0.1)
     outputs, inputs = tmp_path / "out", tmp_path / "in"
     inputs.mkdir()
     data_dir = tmp_path / "serve"
-    args = ("--lease-seconds", "3")
+    db = (
+        request.getfixturevalue("postgres_url")
+        if backend == "postgres"
+        else f"sqlite:///{data_dir / 'turnout.db'}"
+    )
+    args = ("--lease-seconds", "3", "--db", db)
     first = BackgroundServer(data_dir, extra_args=args).start()
     try:
         sm, rt = clients(first.url)
@@ -246,7 +262,7 @@ def test_requests_waiting_when_the_server_is_killed_complete_once_after_restart(
         poll_until(
             lambda: len(list(outputs.glob("*.out"))), lambda n: n == REQUESTS, 180, "all outputs"
         )
-        store = Store.open(f"sqlite:///{data_dir / 'turnout.db'}")
+        store = Store.open(db)
         try:
             counts = poll_until(
                 lambda: AsyncQueue(store).counts("slow"),
