@@ -99,6 +99,7 @@ class AsyncWorker:
         self._in_flight: dict[tuple[str, str, str], int] = {}  # (endpoint, config, variant)
         self._wake = asyncio.Event()
         self._pruned_at = 0.0
+        self._requeued_at = 0.0
         # The last backlog read (the event loop's; an immutable snapshot for metrics).
         self.backlogs: tuple[Backlog, ...] = ()
 
@@ -161,7 +162,9 @@ class AsyncWorker:
 
     def _look(self, running: set[int], now: float) -> _Look:
         queue = self._queue
-        queue.requeue_expired(now)
+        if now - self._requeued_at >= self._ttl / 4:  # leases expire no faster than that
+            self._requeued_at = now
+            queue.requeue_expired(now)
         held = queue.renew(self.owner, running, now, self._ttl)
         backlogs = queue.backlogs()
         per_instance = {b.endpoint: self._per_instance(b.endpoint) for b in backlogs if b.queued}
