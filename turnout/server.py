@@ -142,10 +142,12 @@ class Runtime:
         self.router.shadow_pairs = self.comparisons
         # Asynchronous inference (ADR 0031): every node works the queue in the store.
         self.async_queue = AsyncQueue(self.store)
+        objects = Objects(s3, settings.data_dir / "async-spool", MAX_INPUT_BYTES)
+        objects.clear_spool()  # before the event loop runs: blocking is fine here
         self.async_worker = AsyncWorker(
             self.store,
             self.async_queue,
-            Objects(s3, settings.data_dir / "async-spool", MAX_INPUT_BYTES),
+            objects,
             Dispatcher(self.router),
             self.node,
             settings.lease_ttl,

@@ -50,3 +50,12 @@ def test_outputs_are_written_whole_and_found_again(tmp_path: Path) -> None:
     assert objects.exists(location)
     assert (tmp_path / "out" / "id.out").read_bytes() == b'{"a": 1}'
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["id.out"]  # no scratch left
+
+
+def test_a_restart_clears_the_spool(tmp_path: Path) -> None:
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    (spool / "input-abc").write_bytes(b"half")
+    (spool / "kept.txt").write_bytes(b"not ours")
+    Objects(S3Source(), spool, max_input_bytes=10).clear_spool()
+    assert [p.name for p in spool.iterdir()] == ["kept.txt"]

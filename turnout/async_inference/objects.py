@@ -80,6 +80,11 @@ class Objects:
         self.max_input_bytes = max_input_bytes
         self._clients: list[Any] = []  # one boto3 client, made on first use
 
+    def clear_spool(self) -> None:
+        """Delete the inputs a killed server left half-sent (before the worker starts)."""
+        for leftover in self._spool.glob("input-*"):
+            leftover.unlink(missing_ok=True)
+
     def _client(self) -> Any:
         if not self._clients:
             self._clients.append(client_of(self._source))
