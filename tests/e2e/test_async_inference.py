@@ -163,6 +163,7 @@ def test_bad_requests_get_validation_errors_and_the_server_keeps_serving(
     boto: tuple[Any, Any], s3: Any, counting: str, artifacts: Any
 ) -> None:
     sm, rt = boto
+    s3.put_object(Bucket=BUCKET, Key="in/small.csv", Body=b"1,2\n3,4\n")
     where = f"s3://{BUCKET}/in/small.csv"
     assert "not found" in validation(
         lambda: rt.invoke_endpoint_async(EndpointName="nowhere", InputLocation=where)

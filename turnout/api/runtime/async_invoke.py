@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
+
+import sqlalchemy as sa
 
 from turnout.api.runtime import sagemaker_errors as errors
 from turnout.asgi import Receive, Scope, Send
@@ -31,9 +35,12 @@ from turnout.domain.async_inference import (
     failure_location,
     output_location,
 )
-from turnout.errors import NotFound
+from turnout.errors import NotFound, TurnoutError
 from turnout.store import Store
 from turnout.store.async_queue import AsyncQueue, BacklogFull
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 PREFIX = "/endpoints/"
 SUFFIX = "/async-invocations"
@@ -130,7 +137,7 @@ class InvokeEndpointAsync:
                     "with a space."
                 )
             )
-        paths = await asyncio.to_thread(self._paths, name)
+        paths = await _unless_store_down(asyncio.to_thread(self._paths, name))
         now = time.time()
         request = AsyncRequest(
             id=0,
@@ -147,7 +154,7 @@ class InvokeEndpointAsync:
             invocation_timeout=float(timeout),
         )
         try:
-            stored = await asyncio.to_thread(self._queue.enqueue, request)
+            stored = await _unless_store_down(asyncio.to_thread(self._queue.enqueue, request))
         except BacklogFull as exc:
             raise _Refused(errors.service_unavailable(str(exc))) from None
         if stored.input_location != location:
@@ -189,6 +196,22 @@ class InvokeEndpointAsync:
             )
         output = _as_url(config.output_path)
         return _Paths(output, _as_url(config.failure_path) if config.failure_path else output)
+
+
+async def _unless_store_down(call: Awaitable[T]) -> T:
+    """The store's answer; ServiceUnavailable (503, retry) when it cannot answer now, never
+    a 500: the request was not queued. (Refusals and BacklogFull pass through.)"""
+    try:
+        return await call
+    except (_Refused, BacklogFull):
+        raise
+    except (TurnoutError, sa.exc.SQLAlchemyError) as exc:
+        log.warning("InvokeEndpointAsync: the store failed (%s)", exc)
+        raise _Refused(
+            errors.service_unavailable(
+                "The request was not queued: the store cannot answer now; retry shortly."
+            )
+        ) from None
 
 
 def _members(headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
