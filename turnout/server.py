@@ -17,6 +17,8 @@ import uvicorn
 
 from turnout.api.access_log import AccessLog
 from turnout.api.app import App
+from turnout.async_inference.objects import Objects
+from turnout.async_inference.worker import AsyncWorker
 from turnout.capture.hub import CaptureHub
 from turnout.capture.upload import s3_upload
 from turnout.capture.writer import CaptureWriter
@@ -26,6 +28,7 @@ from turnout.deploy.agent import NodeAgent
 from turnout.deploy.alarm_watch import AlarmWatch
 from turnout.deploy.controller import Controller
 from turnout.deploy.lease import Leadership
+from turnout.domain.async_inference import MAX_INPUT_BYTES
 from turnout.domain.rollups import PERIOD
 from turnout.domain.routing import RoutingSettings
 from turnout.errors import StoreUnavailable
@@ -38,6 +41,7 @@ from turnout.instances.backends import make_backend
 from turnout.metrics.flusher import Flusher
 from turnout.models.s3 import S3Source
 from turnout.monitoring import Monitoring
+from turnout.routing.dispatch import Dispatcher
 from turnout.routing.outliers import OutlierPolicy
 from turnout.routing.router import Router, RouterLimits
 from turnout.service import ControlPlane
@@ -46,6 +50,7 @@ from turnout.shadow.experiments import InferenceExperiments
 from turnout.shadow.log import ComparisonLog
 from turnout.shadow.store import ShadowStore
 from turnout.store import SchemaTooNew, Store
+from turnout.store.async_queue import AsyncQueue
 from turnout.store.cluster import Channel, ClusterStore
 from turnout.store.notices import NoticeListener
 
@@ -143,6 +148,18 @@ class Runtime:
             shadow_store, self.node, self.inference_experiments.tolerances
         )
         self.router.shadow_pairs = self.comparisons
+        # Asynchronous inference (ADR 0031): every node works the queue in the store.
+        self.async_queue = AsyncQueue(self.store)
+        objects = Objects(s3, settings.data_dir / "async-spool", MAX_INPUT_BYTES)
+        objects.clear_spool()  # before the event loop runs: blocking is fine here
+        self.async_worker = AsyncWorker(
+            self.store,
+            self.async_queue,
+            objects,
+            Dispatcher(self.router),
+            self.node,
+            settings.lease_ttl,
+        )
         self._notices: NoticeListener | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -177,6 +194,7 @@ class Runtime:
             asyncio.create_task(self.flusher.run(), name="metrics flusher"),
             asyncio.create_task(self.exposures.run(), name="exposure log"),
             asyncio.create_task(self.comparisons.run(), name="shadow comparisons"),
+            asyncio.create_task(self.async_worker.run(), name="async inference"),
         ]
         if self.cluster.shared:
             self._notices = NoticeListener(
@@ -209,6 +227,7 @@ class Runtime:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.async_worker.close()
         await self.flusher.close()  # the counts since the last period boundary
         await self.exposures.close()
         await self.comparisons.close()

@@ -436,3 +436,65 @@ def make_shadow_model(dest_dir: Path, mode: str) -> Path:
 def contrary_row(row: list[float]) -> bool:
     """Whether the "contrary" shadow model answers this digits row wrong."""
     return round(sum(row)) % 10 == 0
+
+
+_COUNTING_HANDLERS = """
+    import json
+
+
+    def model_fn(model_dir):
+        return None
+
+
+    def input_fn(request_body, request_content_type):
+        data = request_body if isinstance(request_body, bytes) else request_body.encode()
+        return {"bytes": len(data), "lines": data.count(b"\\n"), "type": request_content_type}
+
+
+    def predict_fn(input_data, model):
+        return input_data
+
+
+    def output_fn(prediction, accept):
+        return json.dumps(prediction), "application/json"
+"""
+
+
+def make_counting_model(dest_dir: Path) -> Path:
+    """An inference.py model that answers how many bytes and lines its input has (JSON):
+    cheap on a big input, for asynchronous inference's transport."""
+    return _write_code(dest_dir, _COUNTING_HANDLERS, model=False)
+
+
+_RECORDING_HANDLERS = """
+    import time
+
+    RECORD = {record!r}
+
+
+    def model_fn(model_dir):
+        return None
+
+
+    def input_fn(request_body, request_content_type):
+        data = request_body if isinstance(request_body, str) else request_body.decode()
+        return data.strip()
+
+
+    def predict_fn(input_data, model):
+        time.sleep({delay!r})
+        with open(RECORD, "a") as record:  # one line per call that ran to its end
+            record.write(input_data + "\\n")
+        return input_data
+
+
+    def output_fn(prediction, accept):
+        return prediction, "text/plain"
+"""
+
+
+def make_recording_model(dest_dir: Path, record: Path, delay: float) -> Path:
+    """An inference.py model that takes `delay` seconds, appends its (one-line) input to the
+    file `record`, and answers the input: each call that completes leaves one line."""
+    source = _RECORDING_HANDLERS.format(record=str(record), delay=delay)
+    return _write_code(dest_dir, source, model=False)

@@ -13,12 +13,15 @@ from typing import Protocol
 
 from turnout.api.auth import SigV4Guard
 from turnout.api.cloudwatch import CloudWatchApi, is_cloudwatch_request
+from turnout.api.cloudwatch.backlog import BacklogSource
 from turnout.api.dashboard import build_dashboard, is_dashboard_request
 from turnout.api.limits import BoundedBody
 from turnout.api.logs import LogsApi, is_logs_request
 from turnout.api.prometheus import PATH as METRICS_PATH
 from turnout.api.prometheus import PrometheusMetrics
 from turnout.api.rest import build_rest_app
+from turnout.api.runtime.async_invoke import SUFFIX as ASYNC_SUFFIX
+from turnout.api.runtime.async_invoke import InvokeEndpointAsync
 from turnout.api.runtime.sagemaker import PREFIX, InvokeEndpoint
 from turnout.api.runtime.v2_endpoints import EndpointModels
 from turnout.api.runtime.v2_grpc import GrpcServer, start_grpc_server
@@ -26,6 +29,7 @@ from turnout.api.runtime.v2_http import PREFIX as V2_PREFIX
 from turnout.api.runtime.v2_http import OpenInferenceHttp
 from turnout.api.sagemaker import SageMakerApi, is_sagemaker_request
 from turnout.asgi import Receive, Scope, Send
+from turnout.async_inference.worker import AsyncWorker
 from turnout.experiments.routing import RoutingService
 from turnout.experiments.service import FEEDBACK_MAX_BYTES, ExperimentService
 from turnout.instances.backend import InstanceBackend
@@ -36,6 +40,8 @@ from turnout.routing.router import Router
 from turnout.service import ControlPlane
 from turnout.settings import Settings
 from turnout.shadow.experiments import InferenceExperiments
+from turnout.store import Store
+from turnout.store.async_queue import AsyncQueue
 
 
 class Lifecycle(Protocol):
@@ -47,6 +53,9 @@ class Lifecycle(Protocol):
     routing: RoutingService
     experiments: ExperimentService
     inference_experiments: InferenceExperiments
+    store: Store
+    async_queue: AsyncQueue
+    async_worker: AsyncWorker
 
     @property
     def backend(self) -> InstanceBackend: ...
@@ -61,11 +70,21 @@ class App:
         self._runtime = runtime
         dispatcher = self._dispatcher = Dispatcher(runtime.router)
         self._invocations = InvokeEndpoint(dispatcher)
+        self._async_invocations = InvokeEndpointAsync(
+            runtime.store,
+            runtime.async_queue,
+            runtime.settings.account_id,
+            runtime.async_worker.wake,
+        )
         self._models = EndpointModels(dispatcher)  # the Open Inference Protocol's view
         self._open_inference = OpenInferenceHttp(self._models, runtime.settings.max_payload_bytes)
         self._grpc: GrpcServer | None = None
         self._prometheus = PrometheusMetrics(
-            runtime.router, runtime.backend.instances, runtime.control, runtime.monitoring
+            runtime.router,
+            runtime.backend.instances,
+            runtime.control,
+            runtime.monitoring,
+            lambda: runtime.async_worker.backlogs,
         )
         rest = build_rest_app(
             runtime.control,
@@ -84,7 +103,12 @@ class App:
             settings.region,
             runtime.inference_experiments,
         )
-        self._cloudwatch = CloudWatchApi(runtime.monitoring, settings.account_id, settings.region)
+        self._cloudwatch = CloudWatchApi(
+            runtime.monitoring,
+            settings.account_id,
+            settings.region,
+            BacklogSource(runtime.async_queue, self._prometheus.ready_instances),
+        )
         self._logs = LogsApi(settings.data_dir / "logs", settings.account_id, settings.region)
         # With credentials, every request but the health check must be SigV4-signed.
         self._http: Callable[[Scope, Receive, Send], Awaitable[None]] = (
@@ -108,7 +132,10 @@ class App:
     async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope["path"]
         if path.startswith(PREFIX):
-            await self._invocations(scope, receive, send)
+            if path.endswith(ASYNC_SUFFIX):
+                await self._async_invocations(scope, receive, send)
+            else:
+                await self._invocations(scope, receive, send)
         elif path == V2_PREFIX or path.startswith(V2_PREFIX + "/"):
             await self._open_inference(scope, receive, send)
         elif is_logs_request(scope):  # before SageMaker's, which takes any X-Amz-Target

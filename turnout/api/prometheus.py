@@ -15,7 +15,9 @@ from collections.abc import Callable, Sequence
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from turnout.asgi import Receive, Scope, Send
+from turnout.domain.async_inference import Backlog
 from turnout.instances.backend import Instance
+from turnout.metrics.async_backlog import BacklogCollector
 from turnout.metrics.control_state import (
     AlarmReads,
     ControlReads,
@@ -37,6 +39,7 @@ class PrometheusMetrics:
         instances: Callable[[], Sequence[Instance]],
         control: ControlReads,
         monitoring: AlarmReads,
+        backlogs: Callable[[], Sequence[Backlog]] = tuple,
     ) -> None:
         self._router = router
         self._control = control
@@ -45,6 +48,17 @@ class PrometheusMetrics:
         self._registry.register(RouterCollector(router))
         self._registry.register(InstanceCollector(instances))
         self._registry.register(EjectionCollector(router.ejections, time.perf_counter))
+        self._registry.register(BacklogCollector(backlogs, self._all_ready, time.time))
+
+    def ready_instances(self, endpoint: str) -> int:
+        """The endpoint's ready instances, from the routing table (an immutable snapshot)."""
+        route = self._router.table.endpoints.get(endpoint)
+        if route is None:
+            return 0
+        return sum(u.ready for variant in route.routes for u in variant.upstreams)
+
+    def _all_ready(self) -> dict[str, int]:
+        return {name: self.ready_instances(name) for name in self._router.table.endpoints}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] not in ("GET", "HEAD"):

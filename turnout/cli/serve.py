@@ -181,7 +181,9 @@ def serve_command(
         typer.Option(
             "--lease-seconds",
             help="The controller lease: when the node running the controller dies, another "
-            "takes over within about this time; a node silent this long counts as gone.",
+            "takes over within about this time; a node silent this long counts as gone. "
+            "Also the lease on an asynchronous request: one whose server died runs again "
+            "after it.",
             min=1.0,
         ),
     ] = DEFAULTS.lease_ttl,

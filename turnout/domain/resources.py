@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from turnout.domain.async_inference import AsyncInferenceConfig
+
 
 class EndpointStatus(StrEnum):
     """SageMaker's endpoint status values."""
@@ -98,6 +100,8 @@ class EndpointConfig:
     created_at: float = 0.0
     data_capture: DataCapture | None = None
     shadow_variants: tuple[ProductionVariant, ...] = ()
+    # SageMaker's AsyncInferenceConfig: InvokeEndpointAsync is accepted only with it (ADR 0031).
+    async_inference: AsyncInferenceConfig | None = None
 
     def variant(self, name: str) -> ProductionVariant | None:
         """The production or shadow variant of that name."""

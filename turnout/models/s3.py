@@ -87,10 +87,17 @@ def client_of(source: S3Source) -> Any:
 
 
 def download(
-    url: str, target: Path, source: S3Source, what: str = MODEL_DATA, max_bytes: int | None = None
+    url: str,
+    target: Path,
+    source: S3Source,
+    what: str = MODEL_DATA,
+    max_bytes: int | None = None,
+    parts_at_once: int = 10,
 ) -> None:
     """Fetch the object at `url` into `target` (complete or absent); with `max_bytes`, an
-    object larger than that is refused before any byte of it is fetched."""
+    object larger than that is refused before any byte of it is fetched. boto3 holds up to
+    `parts_at_once` parts of 8 MB in memory while it writes them (its default: 10)."""
+    from boto3.s3.transfer import TransferConfig
     from botocore.exceptions import BotoCoreError, ClientError
 
     bucket, key = split(url, what)
@@ -106,7 +113,8 @@ def download(
                     f'{what.capitalize()} at "{url}" is {size} bytes, more than the '
                     f"{max_bytes} turnout accepts: make it smaller"
                 )
-        client.download_file(bucket, key, scratch)
+        config = TransferConfig(max_concurrency=parts_at_once)
+        client.download_file(bucket, key, scratch, Config=config)
         os.replace(scratch, target)
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")

@@ -25,6 +25,7 @@ from turnout.routing.router import Router
 from turnout.routing.shadow import Answer, Mirror
 from turnout.routing.table import EndpointRoute, Upstream, VariantRoute
 from turnout.routing.upstream import (
+    BodyStream,
     UpstreamClosed,
     UpstreamConnectError,
     UpstreamProtocolError,
@@ -161,18 +162,30 @@ class Dispatcher:
         path = invocation.path
         if not isinstance(path, bytes):
             path = path(found.name)
-        head = request_head(len(invocation.body), invocation.relayed, path)
-        response, model_us = await self._forward(name, found, head, invocation.body)
+        stream = invocation.stream
+        length = len(invocation.body) if stream is None else stream.length
+        head = request_head(length, invocation.relayed, path)
+        response, model_us = await self._forward(
+            name, found, head, invocation.body, stream, invocation.timeout
+        )
         return Outcome(found, response, model_us, user, cookie, randomized)
 
     async def _forward(
-        self, name: str, variant: VariantRoute, head: bytes, body: bytes
+        self,
+        name: str,
+        variant: VariantRoute,
+        head: bytes,
+        body: bytes,
+        stream: BodyStream | None = None,
+        timeout: float | None = None,
     ) -> tuple[UpstreamResponse, float]:
         """Send to the least-loaded ready instance; on a refused connection, try another.
 
-        Returns the answer and the microseconds the model took (ModelLatency).
+        Returns the answer and the microseconds the model took (ModelLatency). A `stream`
+        is sent in chunks instead of `body`; `timeout` replaces the model timeout.
         """
         limits = self.router.limits
+        model_timeout = limits.model_timeout if timeout is None else timeout
         refused: list[Upstream] = []
         wait_until = 0.0  # set on the first wait; bounds all waiting for this request
         while True:
@@ -183,18 +196,21 @@ class Dispatcher:
             upstream.outstanding += 1
             sent = perf_counter()
             try:
-                response = await upstream.pool.request(head, body, limits.model_timeout)
+                if stream is None:
+                    response = await upstream.pool.request(head, body, model_timeout)
+                else:
+                    response = await upstream.pool.send_stream(head, stream, model_timeout)
             except UpstreamConnectError:
                 refused.append(upstream)  # never sent: safe to send elsewhere
                 continue
             except UpstreamTimeout:
                 self._failed(variant, upstream)
                 upstream.instance.report_unresponsive(
-                    f"no answer within the model timeout of {limits.model_timeout:g} s"
+                    f"no answer within the model timeout of {model_timeout:g} s"
                 )
                 raise DispatchError(
                     Failure.TIMEOUT,
-                    f"The model gave no answer within {limits.model_timeout:g} s.",
+                    f"The model gave no answer within {model_timeout:g} s.",
                     variant=variant,
                     status=_TIMEOUT_STATUS,
                     log=upstream.instance.log,
@@ -311,6 +327,8 @@ class Dispatcher:
                 exposures.offer(
                     invocation.endpoint, outcome.user, variant, inference_id, outcome.randomized
                 )
+        if invocation.stream is not None:
+            return  # an asynchronous request: its input was never held, to capture or mirror
         capture = variant.capture
         if capture is not None and random() < capture.fraction:
             offer_capture(capture, invocation, response)
@@ -330,7 +348,7 @@ class Dispatcher:
         variant.metrics.observe(
             error.status, model_error, error.model_us, elapsed - (error.model_us or 0.0)
         )
-        if model_error and variant.shadows:  # the shadow is compared on failures too
+        if model_error and variant.shadows and invocation.stream is None:  # on failures too
             self._mirror(invocation, variant, _answer_of(error))
 
     def _mirror(self, invocation: Invocation, variant: VariantRoute, answer: Answer) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from turnout.capture.target import VariantCapture
-from turnout.routing.upstream import UpstreamResponse
+from turnout.routing.upstream import BodyStream, UpstreamResponse
 
 INSTANCE_PATH = b"/invocations"
 INFERENCE_ID = b"X-Amzn-SageMaker-Inference-Id"
@@ -19,9 +19,14 @@ class Invocation:
     rules); `relayed` go to the instance (Content-Type, Accept, ...). `path` is the path on
     the instance, or a function of the chosen variant's name giving it. `config` (with
     `target`) picks that config's variant, whatever its fleet's share (a green fleet's test).
+    An asynchronous request's input comes as a `stream` instead of `body` (up to 1 GB, never
+    whole in memory), with its own `timeout` for the model's answer (ADR 0031).
     """
 
-    __slots__ = ("body", "config", "endpoint", "headers", "path", "relayed", "started", "target")
+    __slots__ = (
+        "body", "config", "endpoint", "headers", "path", "relayed", "started", "stream",
+        "target", "timeout",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -33,6 +38,8 @@ class Invocation:
         started: float,
         path: bytes | Callable[[str], bytes] = INSTANCE_PATH,
         config: str | None = None,
+        stream: BodyStream | None = None,
+        timeout: float | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.target = target
@@ -42,6 +49,8 @@ class Invocation:
         self.body = body
         self.started = started
         self.path = path
+        self.stream = stream
+        self.timeout = timeout
 
     def relayed_header(self, name: bytes) -> bytes | None:
         for header, value in self.relayed:

@@ -35,10 +35,10 @@ from __future__ import annotations
 import asyncio
 import errno
 import socket
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from time import monotonic
-from typing import cast
+from typing import Protocol, cast
 
 import httptools
 
@@ -76,6 +76,15 @@ class UpstreamProtocolError(UpstreamError):
     """The answer was not valid HTTP/1.1, or larger than allowed."""
 
 
+class BodyStream(Protocol):
+    """A request body sent in chunks (ConnectionPool.send_stream); `chunks` may be called
+    again to send it afresh (when no connection could be made the first time)."""
+
+    length: int
+
+    def chunks(self) -> AsyncIterator[bytes]: ...
+
+
 @dataclass(slots=True)
 class UpstreamResponse:
     status: int
@@ -94,6 +103,7 @@ class _Connection(asyncio.Protocol):
 
     __slots__ = (
         "_body",
+        "_drained",
         "_headers",
         "_parser",
         "_pool",
@@ -104,6 +114,7 @@ class _Connection(asyncio.Protocol):
         "_waiter",
         "closed",
         "idle_since",
+        "streaming",
     )
 
     def __init__(self, pool: ConnectionPool) -> None:
@@ -118,6 +129,10 @@ class _Connection(asyncio.Protocol):
         self._reset = False  # the instance's side reset the connection (see eof_received)
         self.closed = False
         self.idle_since = 0.0  # monotonic time it went back to the idle list
+        # While a streamed body is being sent (send_stream): an answer that comes before
+        # its end leaves the connection out of step, so it is closed, never reused.
+        self.streaming = False
+        self._drained: asyncio.Future[None] | None = None  # set while writing is paused
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -136,8 +151,30 @@ class _Connection(asyncio.Protocol):
                 self._reset = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) in _RESET
         # None: let the transport close.
 
+    def pause_writing(self) -> None:
+        if self._drained is None:
+            self._drained = asyncio.get_running_loop().create_future()
+
+    def resume_writing(self) -> None:
+        self._wake_writer()
+
+    def _wake_writer(self) -> None:
+        drained, self._drained = self._drained, None
+        if drained is not None and not drained.done():
+            drained.set_result(None)
+
+    async def write_chunk(self, chunk: bytes) -> None:
+        """Send part of a streamed body, waiting while the socket's buffer is full (so
+        at most about one chunk is held here, whatever the body's size)."""
+        if self.closed or self._transport is None:
+            return
+        self._transport.write(chunk)
+        if self._drained is not None:
+            await self._drained
+
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self._wake_writer()
         self._pool._forget(self)
         reset = self._reset or (isinstance(exc, OSError) and exc.errno in _RESET)
         if reset and self._size == 0:
@@ -178,7 +215,7 @@ class _Connection(asyncio.Protocol):
         response = UpstreamResponse(
             self._parser.get_status_code(), self._headers, b"".join(self._body)
         )
-        keep_alive = self._parser.should_keep_alive()
+        keep_alive = self._parser.should_keep_alive() and not self.streaming
         self._finish()
         if keep_alive:
             self._pool._release(self)
@@ -200,6 +237,13 @@ class _Connection(asyncio.Protocol):
         else:
             self._transport.write(head)
         return waiter
+
+    def begin(
+        self, loop: asyncio.AbstractEventLoop, head: bytes, timeout: float
+    ) -> asyncio.Future[UpstreamResponse]:
+        """Send a request head whose body `write_chunk` sends after (send_stream)."""
+        self.streaming = True
+        return self.exchange(loop, head, b"", timeout)
 
     def abort(self) -> None:
         self.closed = True
@@ -274,6 +318,27 @@ class ConnectionPool:
                 pass  # closed while idle, the request unread: once more, on a new connection
         conn = await self._connect(loop)
         return await conn.exchange(loop, head, body, timeout)
+
+    async def send_stream(self, head: bytes, body: BodyStream, timeout: float) -> UpstreamResponse:
+        """Send one request whose body comes in chunks (an asynchronous request's input,
+        up to 1 GB) and wait for the whole answer; `timeout` bounds it all.
+
+        Always on a new connection: a body read once cannot be sent a second time, so the
+        resend on a reused connection (ADR 0016) cannot apply."""
+        loop = asyncio.get_running_loop()
+        conn = await self._connect(loop)
+        waiter = conn.begin(loop, head, timeout)
+        try:
+            async for chunk in body.chunks():
+                if waiter.done() or conn.closed:
+                    break  # answered early (an error), timed out or closed: stop sending
+                await conn.write_chunk(chunk)
+        except BaseException:
+            conn.abort()  # the body is incomplete: the connection is of no further use
+            raise
+        finally:
+            conn.streaming = False
+        return await waiter  # a lost connection has failed it already
 
     def close(self) -> None:
         """Close every connection; requests in flight fail with UpstreamClosed."""

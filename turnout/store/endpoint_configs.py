@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
+from turnout.domain.async_inference import AsyncInferenceConfig
 from turnout.domain.resources import (
     DataCapture,
     EndpointConfig,
@@ -36,6 +37,7 @@ def add(conn: Connection, config: EndpointConfig) -> None:
         "name": config.name,
         "created_at": config.created_at,
         "data_capture": _capture_row(config.data_capture),
+        "async_inference": _async_row(config.async_inference),
     }
     config_id = insert_unless_name_taken(conn, endpoint_configs, values, live_only=True)
     if config_id is None:
@@ -99,13 +101,25 @@ def live_id(conn: Connection, name: str) -> int:
 def data_capture(conn: Connection, name: str) -> DataCapture | None:
     """The DataCaptureConfig of the config of that name: the live one, else the newest
     deleted one (an endpoint may still serve a deleted config)."""
-    row = conn.execute(
-        sa.select(endpoint_configs.c.data_capture)
+    row = _newest(conn, name, endpoint_configs.c.data_capture)
+    return None if row is None else _capture(row)
+
+
+def async_inference(conn: Connection, name: str) -> AsyncInferenceConfig | None:
+    """The AsyncInferenceConfig of the config of that name (live, else the newest deleted)."""
+    row = _newest(conn, name, endpoint_configs.c.async_inference)
+    return None if row is None else _async(row)
+
+
+def _newest(conn: Connection, name: str, column: sa.Column[Any]) -> Any:
+    """`column` of the config of that name (live, else the newest deleted); None if none,
+    or if its value is NULL."""
+    return conn.execute(
+        sa.select(column)
         .where(endpoint_configs.c.name == name)
         .order_by(endpoint_configs.c.id.desc())
         .limit(1)
-    ).first()
-    return None if row is None else _capture(row.data_capture)
+    ).scalar_one_or_none()
 
 
 def fleets_by_id(conn: Connection, ids: Iterable[int]) -> dict[int, Fleet]:
@@ -139,6 +153,7 @@ def _load(conn: Connection, where: sa.ColumnElement[bool]) -> dict[int, Fleet]:
                 created_at=row.created_at,
                 data_capture=_capture(row.data_capture),
                 shadow_variants=tuple(v for v, _, shadow in variants[row.id] if shadow),
+                async_inference=_async(row.async_inference),
             ),
             models={variant.name: model for variant, model, _ in variants[row.id]},
         )
@@ -175,3 +190,11 @@ def _capture(row: dict[str, Any] | None) -> DataCapture | None:
         return None
     types = {k: tuple(row[k]) for k in ("csv_content_types", "json_content_types")}
     return DataCapture(**{**row, **types})
+
+
+def _async_row(config: AsyncInferenceConfig | None) -> dict[str, Any] | None:
+    return None if config is None else dataclasses.asdict(config)
+
+
+def _async(row: dict[str, Any] | None) -> AsyncInferenceConfig | None:
+    return None if row is None else AsyncInferenceConfig(**row)

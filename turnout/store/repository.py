@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from sqlalchemy.engine import Connection
 
 from turnout.domain.alarms import Alarm, AlarmState, AlarmStatus, AlarmTransition
+from turnout.domain.async_inference import AsyncInferenceConfig
 from turnout.domain.deployments import Deployment, Event, Request
 from turnout.domain.resources import (
     DataCapture,
@@ -93,6 +94,10 @@ class Store:
     def data_capture_of(self, config_name: str) -> DataCapture | None:
         with self._db.read() as conn:
             return endpoint_configs.data_capture(conn, config_name)
+
+    def async_inference_of(self, config_name: str) -> AsyncInferenceConfig | None:
+        with self._db.read() as conn:
+            return endpoint_configs.async_inference(conn, config_name)
 
     def delete_endpoint_config(self, name: str) -> None:
         with self._db.write() as conn:

@@ -68,6 +68,8 @@ endpoint_configs = sa.Table(
     sa.Column("deleted_at", sa.Double, nullable=True),
     # SageMaker's DataCaptureConfig (turnout.domain.resources.DataCapture as JSON), or NULL.
     sa.Column("data_capture", sa.JSON(none_as_null=True), nullable=True),
+    # SageMaker's AsyncInferenceConfig (turnout.domain.async_inference as JSON), or NULL.
+    sa.Column("async_inference", sa.JSON(none_as_null=True), nullable=True),
     _live_name_index("endpoint_configs"),
     sqlite_autoincrement=True,
 )
@@ -359,4 +361,34 @@ inference_experiments = sa.Table(
     sa.Column("created_at", sa.Double, nullable=False),
     sa.Column("updated_at", sa.Double, nullable=False),
     sa.Column("document", sa.JSON, nullable=False),
+)
+
+# Asynchronous inference (ADR 0031): the persistent queue of InvokeEndpointAsync requests.
+# A worker claims a queued row by compare-and-set (state queued -> running, with its lease);
+# a running row whose lease expired goes back to queued. Finished rows are kept a while.
+async_requests = sa.Table(
+    "async_requests",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("endpoint", sa.Text, nullable=False),
+    sa.Column("inference_id", sa.Text, nullable=False),
+    sa.Column("input_location", sa.Text, nullable=False),
+    sa.Column("output_location", sa.Text, nullable=False),
+    sa.Column("failure_location", sa.Text, nullable=False),
+    sa.Column("content_type", sa.Text, nullable=True),
+    sa.Column("accept", sa.Text, nullable=True),
+    sa.Column("custom_attributes", sa.Text, nullable=True),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("enqueued_at", sa.Double, nullable=False),
+    sa.Column("deadline", sa.Double, nullable=False),
+    sa.Column("invocation_timeout", sa.Double, nullable=False),
+    sa.Column("lease_owner", sa.Text, nullable=True),
+    sa.Column("lease_expires", sa.Double, nullable=True),
+    sa.Column("finished_at", sa.Double, nullable=True),
+    sa.Column("reason", sa.Text, nullable=True),
+    # An InferenceId names one request of an endpoint: a retried call finds its row.
+    sa.UniqueConstraint("endpoint", "inference_id"),
+    sa.Index(None, "state", "endpoint", "id"),
+    sqlite_autoincrement=True,
 )

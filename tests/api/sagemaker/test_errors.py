@@ -193,11 +193,11 @@ def test_unsupported_fields_are_refused_plainly(sm: Any) -> None:
     assert "one container per model" in error["Message"]
     error = error_of(
         sm.create_endpoint_config,
-        EndpointConfigName="async",
+        EndpointConfigName="explainer",
         ProductionVariants=[variant("A", "errs-m", 1)],
-        AsyncInferenceConfig={"OutputConfig": {"S3OutputPath": "s3://b/p"}},
+        ExplainerConfig={"ClarifyExplainerConfig": {"ShapConfig": {"ShapBaselineConfig": {}}}},
     )
-    assert error["Message"].startswith("turnout does not support AsyncInferenceConfig yet")
+    assert error["Message"].startswith("turnout does not support ExplainerConfig yet")
 
 
 def test_unknown_operations(sm: Any, server: BackgroundServer) -> None:

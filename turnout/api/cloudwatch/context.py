@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from turnout.api.cloudwatch.errors import invalid_next_token
 from turnout.monitoring import Monitoring
+
+if TYPE_CHECKING:
+    from turnout.api.cloudwatch.backlog import BacklogSource
 
 Params = Mapping[str, Any]
 Answer = dict[str, Any]
@@ -19,6 +22,7 @@ class Context:
     monitoring: Monitoring
     account: str
     region: str
+    backlog: BacklogSource | None = None  # the asynchronous inference queue (ADR 0031)
 
     def alarm_arn(self, name: str) -> str:
         return f"arn:aws:cloudwatch:{self.region}:{self.account}:alarm:{name}"

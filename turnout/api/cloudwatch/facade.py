@@ -15,6 +15,7 @@ from typing import Any
 
 from turnout.api.body import read_body
 from turnout.api.cloudwatch import alarms, metrics, protocols
+from turnout.api.cloudwatch.backlog import BacklogSource
 from turnout.api.cloudwatch.context import Answer, Context, Params
 from turnout.api.cloudwatch.errors import (
     CloudWatchError,
@@ -81,8 +82,14 @@ def _target(scope: Scope) -> str:
 
 
 class CloudWatchApi:
-    def __init__(self, monitoring: Monitoring, account: str, region: str) -> None:
-        self._ctx = Context(monitoring, account, region)
+    def __init__(
+        self,
+        monitoring: Monitoring,
+        account: str,
+        region: str,
+        backlog: BacklogSource | None = None,
+    ) -> None:
+        self._ctx = Context(monitoring, account, region, backlog)
         # Load the service model now, off the event loop, so the first call is not slow.
         threading.Thread(target=cloudwatch, name="cloudwatch-model", daemon=True).start()
 

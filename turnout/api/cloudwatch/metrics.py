@@ -14,6 +14,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from turnout.api.cloudwatch import backlog
 from turnout.api.cloudwatch.context import Answer, Context, Params, page
 from turnout.api.cloudwatch.errors import (
     invalid_combination,
@@ -97,6 +98,8 @@ async def _datapoints(ctx: Context, asks: Sequence[_Ask]) -> list[dict[str, list
 
 
 async def get_metric_statistics(ctx: Context, params: Params) -> Answer:
+    if backlog.is_async_metric(params["MetricName"]):
+        return await _backlog_statistics(ctx, params)
     found = target(params["Namespace"], params["MetricName"], params.get("Dimensions"))
     simple, extended = params.get("Statistics") or [], params.get("ExtendedStatistics") or []
     if not simple and not extended:
@@ -127,12 +130,59 @@ async def get_metric_statistics(ctx: Context, params: Params) -> Answer:
     return {**label, "Datapoints": datapoints}
 
 
+async def _backlog_statistics(ctx: Context, params: Params) -> Answer:
+    """GetMetricStatistics of an asynchronous inference metric (ADR 0031)."""
+    name = params["MetricName"]
+    endpoint = backlog.endpoint_of(params["Namespace"], params.get("Dimensions"))
+    if params.get("ExtendedStatistics"):
+        raise invalid_parameter(f"{name} has no percentiles: ask for Statistics.")
+    wanted = params.get("Statistics") or []
+    if not wanted:
+        raise invalid_combination("Must specify either Statistics or ExtendedStatistics.")
+    for statistic in wanted:
+        backlog.check_statistic(statistic)
+    period = params["Period"]
+    starts = _starts(params, period, MAX_STATISTICS_DATAPOINTS)
+    unit_name = backlog.unit_of(name)
+    found = await backlog.datapoints(ctx.backlog, name, endpoint, starts, period)
+    points = [
+        {"Timestamp": at(start), "Unit": unit_name, **{s: values[s] for s in wanted}}
+        for start, values in zip(starts, found, strict=True)
+        if values is not None and params.get("Unit") in (None, unit_name)
+    ]
+    return {"Label": name, "Datapoints": points}
+
+
+async def _backlog_data(ctx: Context, query: Params, params: Params) -> Answer:
+    """One GetMetricData query of an asynchronous inference metric."""
+    stat = query["MetricStat"]
+    metric = stat["Metric"]
+    name = metric["MetricName"]
+    endpoint = backlog.endpoint_of(metric.get("Namespace"), metric.get("Dimensions"))
+    backlog.check_statistic(stat["Stat"])
+    period = query.get("Period") or stat["Period"]
+    starts = _starts(params, period, MAX_STATISTICS_DATAPOINTS)
+    found = await backlog.datapoints(ctx.backlog, name, endpoint, starts, period)
+    points = [(s, v[stat["Stat"]]) for s, v in zip(starts, found, strict=True) if v is not None]
+    if params.get("ScanBy", "TimestampDescending") == "TimestampDescending":
+        points.reverse()
+    return {
+        "Id": query["Id"],
+        "Label": query.get("Label") or name,
+        "Timestamps": [at(s) for s, _ in points],
+        "Values": [v for _, v in points],
+        "StatusCode": "Complete",
+    }
+
+
 async def get_metric_data(ctx: Context, params: Params) -> Answer:
     queries = params["MetricDataQueries"]
     if len(queries) > MAX_QUERIES:
         raise invalid_parameter(f"MetricDataQueries holds at most {MAX_QUERIES} queries.")
     if params.get("NextToken"):
         raise invalid_next_token()  # turnout answers every datapoint in one page
+    backlog_queries = [q for q in queries if _is_backlog_query(q)]
+    queries = [q for q in queries if not _is_backlog_query(q)]
     descending = params.get("ScanBy", "TimestampDescending") == "TimestampDescending"
     budget = params.get("MaxDatapoints", MAX_DATA_DATAPOINTS)
     asks, returned = [], []
@@ -176,7 +226,15 @@ async def get_metric_data(ctx: Context, params: Params) -> Answer:
                 "StatusCode": "Complete",
             }
         )
+    for query in backlog_queries:
+        if query.get("ReturnData") is not False:
+            results.append(await _backlog_data(ctx, query, params))
     return {"MetricDataResults": results, "Messages": []}
+
+
+def _is_backlog_query(query: Params) -> bool:
+    stat = query.get("MetricStat")
+    return stat is not None and backlog.is_async_metric(stat["Metric"].get("MetricName"))
 
 
 async def list_metrics(ctx: Context, params: Params) -> Answer:

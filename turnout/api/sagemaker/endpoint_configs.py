@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from turnout.api.sagemaker import pagination
 from turnout.api.sagemaker.arns import ENDPOINT_CONFIG
+from turnout.api.sagemaker.async_inference import async_answer, async_config_of
 from turnout.api.sagemaker.capture import config_answer, data_capture_of
 from turnout.api.sagemaker.context import (
     Answer,
@@ -19,7 +20,7 @@ from turnout.api.sagemaker.tags import tag_new
 from turnout.domain.resources import EndpointConfig, ProductionVariant, ServerlessConfig
 
 SERVERLESS_MEMORY_SIZES = (1024, 2048, 3072, 4096, 5120, 6144)
-_UNSUPPORTED = ("AsyncInferenceConfig", "ExplainerConfig")
+_UNSUPPORTED = ("ExplainerConfig",)
 _UNSUPPORTED_VARIANT = ("InstancePools", "CoreDumpConfig", "ManagedInstanceScaling",
                         "CapacityReservationConfig", "AcceleratorPartitionLayouts")  # fmt: skip
 
@@ -35,7 +36,13 @@ def create_endpoint_config(ctx: Context, params: Params) -> Answer:
         for index, v in enumerate(params.get("ShadowProductionVariants") or (), start=1)
     )
     capture = data_capture_of(params)
-    config = EndpointConfig(name, variants, data_capture=capture, shadow_variants=shadows)
+    config = EndpointConfig(
+        name,
+        variants,
+        data_capture=capture,
+        shadow_variants=shadows,
+        async_inference=async_config_of(params.get("AsyncInferenceConfig")),
+    )
     ctx.control.create_endpoint_config(config)
     tag_new(ctx, "endpoint config", name, params.get("Tags"))
     return {"EndpointConfigArn": ctx.arn(ENDPOINT_CONFIG, name)}
@@ -127,6 +134,7 @@ def describe_endpoint_config(ctx: Context, params: Params) -> Answer:
             "ProductionVariants": [_variant_answer(v) for v in config.variants],
             "ShadowProductionVariants": shadows or None,
             "DataCaptureConfig": config_answer(config.data_capture),
+            "AsyncInferenceConfig": async_answer(config.async_inference),
             "CreationTime": config.created_at,
             "EnableNetworkIsolation": False,
         }
