@@ -32,7 +32,8 @@ class Call:
         return dataclasses.replace(self, headers=headers)
 
     def send(self, http: httpx.Client) -> httpx.Response:
-        headers = [(k, v.encode("latin-1", "replace")) for k, v in self.headers]
+        # HTTP itself (h11) refuses edge whitespace in a value: no server ever sees it.
+        headers = [(k, v.strip().encode("latin-1", "replace")) for k, v in self.headers]
         return http.request(self.method, self.path, headers=headers, content=self.body)
 
     def __str__(self) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -80,3 +81,21 @@ def test_cloudwatch_logs(http: httpx.Client) -> None:
     report = fuzz_aws_json(http, model, model.operations)
     print(report)
     assert not report.findings, str(report)
+
+
+@pytest.mark.parametrize(
+    ("target", "body"),
+    [
+        ("GraniteServiceVersion20100801.DescribeAlarms", {"MaxRecords": None, "NextToken": ""}),
+        ("GraniteServiceVersion20100801.DescribeAlarmHistory", {"MaxRecords": None}),
+        ("SageMaker.ListModels", {"MaxResults": None, "SortBy": None}),
+    ],
+)
+def test_a_null_member_reads_as_absent(
+    http: httpx.Client, target: str, body: dict[str, Any]
+) -> None:
+    """Found by the fuzzer: `"MaxRecords": null` reached the handler as None (a 500)."""
+    version = "1.0" if target.startswith("Granite") else "1.1"
+    headers = {"X-Amz-Target": target, "Content-Type": f"application/x-amz-json-{version}"}
+    answer = http.post("/", headers=headers, content=json.dumps(body))
+    assert answer.status_code == 200, answer.text
