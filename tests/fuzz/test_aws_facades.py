@@ -17,6 +17,7 @@ import pytest
 
 from tests.conftest import Artifacts, Deploy
 from tests.fuzz.facades import fuzz_aws_json, fuzz_runtime
+from tests.fuzz.query import fuzz_query
 from tests.support.endpoints import VariantOf
 from tests.support.models import digits_rows
 from turnout.api.cloudwatch.servicemodel import cloudwatch
@@ -72,6 +73,12 @@ def test_the_runtime(http: httpx.Client) -> None:
 def test_cloudwatch_json(http: httpx.Client) -> None:
     model = cloudwatch()
     report = fuzz_aws_json(http, model, model.operations, version="1.0")
+    print(report)
+    assert not report.findings, str(report)
+
+
+def test_cloudwatch_query(http: httpx.Client) -> None:
+    report = fuzz_query(http)
     print(report)
     assert not report.findings, str(report)
 

@@ -47,7 +47,8 @@ def _json(answer: httpx.Response) -> Any:
         return None
 
 
-def _common(answer: httpx.Response, statuses: Collection[int]) -> str | None:
+def status_only(answer: httpx.Response, statuses: Collection[int]) -> str | None:
+    """A documented status, no 5xx, no traceback (for protocols whose body is not JSON)."""
     if answer.status_code >= 500:
         return f"server error {answer.status_code}: {answer.text[:300]}"
     if answer.status_code not in statuses:
@@ -65,7 +66,7 @@ def aws_json(
 ) -> str | None:
     """An AWS JSON answer: a documented status; an error `{"__type", "message"}` with a
     documented code; a success that is an instance of the operation's output shape."""
-    problem = _common(answer, statuses)
+    problem = status_only(answer, statuses)
     if problem is not None:
         return problem
     body = _json(answer)
@@ -112,7 +113,7 @@ def runtime(answer: httpx.Response) -> str | None:
     """An InvokeEndpoint answer: the model's, or a runtime error in SageMaker's rest-json
     shape. A ModelError must carry the model's 4xx: the built-in worker refuses input it
     cannot decode, it does not fail on it."""
-    problem = _common(answer, RUNTIME_STATUSES)
+    problem = status_only(answer, RUNTIME_STATUSES)
     if problem is not None or answer.status_code == 200:
         return problem
     body = _json(answer)
