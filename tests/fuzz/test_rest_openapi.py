@@ -6,10 +6,11 @@ TURNOUT_FUZZ_EXAMPLES sets the cases per operation and mode (docs/testing.md).
 
 from __future__ import annotations
 
+import httpx
 import pytest
 import schemathesis
 
-from tests.fuzz.openapi import fuzz_openapi
+from tests.fuzz.openapi import fuzz_openapi, fuzz_rest_wire
 from turnout.cli.background import BackgroundServer
 
 pytestmark = pytest.mark.e2e
@@ -31,5 +32,13 @@ def server_args() -> tuple[str, ...]:
 def test_the_rest_api(server: BackgroundServer) -> None:
     schema = schemathesis.openapi.from_url(f"{server.url}/api/v1/openapi.json")
     report = fuzz_openapi(schema, server.url, guarded=GUARDED)
+    print(report)
+    assert not report.findings, str(report)
+
+
+def test_the_rest_api_on_the_wire(server: BackgroundServer) -> None:
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        document = http.get("/api/v1/openapi.json").json()
+        report = fuzz_rest_wire(http, document)
     print(report)
     assert not report.findings, str(report)
