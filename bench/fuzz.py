@@ -1,5 +1,6 @@
-"""The fuzz tests (tests/fuzz) in their long mode: many more cases per operation, then a
-summary of cases, findings and time per fuzz run.
+"""The fuzz tests (tests/fuzz) in their long mode, with a summary at the end.
+
+Many more cases per operation than CI's 12; the cases, findings and time of the run.
 
     .venv/bin/python bench/fuzz.py                  # 1,000 cases per operation
     .venv/bin/python bench/fuzz.py 5000 --seed 7    # another sequence than CI's
@@ -22,7 +23,9 @@ _TEST = re.compile(r"^(tests/fuzz/\S+::\S+)")
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("examples", type=int, nargs="?", default=1000, help="cases per operation")
     parser.add_argument("--seed", type=int, help="another sequence than the derandomized one")
     args = parser.parse_args()

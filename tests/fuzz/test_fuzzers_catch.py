@@ -12,7 +12,7 @@ import pytest
 import schemathesis
 
 with warnings.catch_warnings():  # "install httpx2": a choice for the suite, not for here
-    warnings.simplefilter("ignore", DeprecationWarning)
+    warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
 from tests.fuzz.facades import fuzz_aws_json, fuzz_runtime
