@@ -47,7 +47,7 @@ def aws_json_calls(
     else:
         params = st.one_of(shapes.valid(name), shapes.invalid(name))
     target = f"{shapes.model.target_prefix}.{operation}"
-    calls = params.map(lambda p: dataclasses.replace(aws_json(target, encode(p), version)))
+    calls = params.map(lambda p: aws_json(target, encode(p), version))
     return _broken(calls, [*WIRE_BREAKS, *target_breaks(shapes.model.target_prefix)])
 
 
