@@ -32,9 +32,10 @@ def request_of(
         raise unknown_operation(target)
     params = protocol.decode(body)
     shape = model.input_shape(operation)
-    if shape is not None:
-        shapes.check(model, shape, params)
-    return handler, params
+    if shape is None:
+        return handler, params
+    shapes.check(model, shape, params)
+    return handler, shapes.without_nulls(model, shape, params)
 
 
 async def serve(handle: Handle, scope: Scope, receive: Receive, send: Send) -> None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI
 
 from turnout.api.body import read_body
 from turnout.asgi import Message, Receive, Scope, Send
@@ -38,6 +41,28 @@ class BoundedBody:
             return {"type": "http.request", "body": body, "more_body": False}
 
         await self._app(scope, replay, send)
+
+
+def document_bound(api: FastAPI) -> None:
+    """Add BoundedBody's 413 to every POST, PUT and PATCH of `api`'s OpenAPI document: any
+    of them may be refused so, in turnout's error shape (ErrorOut)."""
+    build = api.openapi
+
+    def openapi() -> dict[str, Any]:
+        if api.openapi_schema is not None:
+            return api.openapi_schema
+        document = build()
+        too_large = {
+            "description": "The body is larger than the bound (1 MiB; feedback 6 MiB).",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
+        }
+        for operations in document["paths"].values():
+            for method, spec in operations.items():
+                if method in ("post", "put", "patch"):
+                    spec.setdefault("responses", {}).setdefault("413", too_large)
+        return document
+
+    api.openapi = openapi  # type: ignore[method-assign]
 
 
 async def _too_large(send: Send, limit: int) -> None:

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException
 import turnout
 from turnout.api.deployments import DeploymentOut, deployment_routes
 from turnout.api.experiments import experiment_routes
+from turnout.api.limits import document_bound
 from turnout.api.rest_monitoring import monitoring_routes
 from turnout.api.rest_nodes import node_routes
 from turnout.api.rest_shadow import shadow_routes
@@ -231,4 +232,5 @@ def build_rest_app(
         api.include_router(shadow_routes(inference_experiments, _ERRORS))
     if routing is not None and experiments is not None:
         api.include_router(experiment_routes(routing, experiments, _ERRORS))
+    document_bound(api)  # BoundedBody's 413, which no route declares
     return api

@@ -8,7 +8,7 @@ import pytest
 
 from turnout.api.sagemaker.errors import AwsError
 from turnout.api.sagemaker.servicemodel import OPERATIONS, sagemaker
-from turnout.api.sagemaker.shapes import check
+from turnout.api.sagemaker.shapes import check, without_nulls
 
 MODEL = sagemaker()
 
@@ -115,3 +115,19 @@ def test_timestamps_are_epoch_numbers_or_iso_strings() -> None:
 
 def test_unknown_members_are_ignored() -> None:
     passes("DescribeEndpoint", {"EndpointName": "e", "Whatever": [1, 2]})
+
+
+def test_null_structure_members_read_as_absent_at_any_depth() -> None:
+    """Found by the fuzzer (tests/fuzz): `"MaxRecords": null` reached a handler as None."""
+    params = {
+        "ModelName": "m",
+        "ExecutionRoleArn": None,
+        "PrimaryContainer": {"ModelDataUrl": "/models/m", "Image": None, "Environment": {}},
+        "Tags": [{"Key": "team", "Value": "ml"}],
+    }
+    assert without_nulls(sagemaker(), "CreateModelInput", params) == {
+        "ModelName": "m",
+        "PrimaryContainer": {"ModelDataUrl": "/models/m", "Environment": {}},
+        "Tags": [{"Key": "team", "Value": "ml"}],
+    }
+    assert without_nulls(sagemaker(), "ListModelsInput", {"MaxResults": None}) == {}

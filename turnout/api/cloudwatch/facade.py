@@ -138,9 +138,10 @@ def _read(kind: Kind, path: str, target: str, body: bytes) -> tuple[str, dict[st
         raise invalid_action(operation)
     shape = model.input_shape(operation)
     params = protocols.decode(kind, body, model, shape, form)
-    if shape is not None:
-        _check(model, shape, params)
-    return operation, params
+    if shape is None:
+        return operation, params
+    _check(model, shape, params)
+    return operation, shapes.without_nulls(model, shape, params)
 
 
 def _check(model: Any, shape: str, params: Any) -> None:

@@ -43,6 +43,27 @@ def check(model: ServiceModel, shape_name: str, value: Any) -> None:
     raise_for(problems)
 
 
+def without_nulls(model: ServiceModel, shape_name: str, value: Any) -> Any:
+    """`value` (checked) without its null structure members, at any depth: AWS reads
+    `"MaxRecords": null` as no MaxRecords, so handlers see the member absent and their
+    defaults apply (`params.get("MaxRecords", 50)` must not give None)."""
+    shape = model.shapes[shape_name]
+    kind = shape["type"]
+    if kind == "structure" and isinstance(value, dict):
+        members = shape.get("members", {})
+        return {
+            key: without_nulls(model, members[key]["shape"], item) if key in members else item
+            for key, item in value.items()
+            if item is not None
+        }
+    if kind == "list" and isinstance(value, list):
+        return [without_nulls(model, shape["member"]["shape"], item) for item in value]
+    if kind == "map" and isinstance(value, dict):
+        member = shape["value"]["shape"]
+        return {key: without_nulls(model, member, item) for key, item in value.items()}
+    return value
+
+
 def raise_for(problems: _Problems) -> None:
     if problems.types:
         raise serialization_error(" ".join(problems.types[:MAX_REPORTED]))
