@@ -21,7 +21,9 @@ endpoint `soak` as two production variants (A and B, one instance each). Then, f
   BlueGreenUpdatePolicy, canary 50%, an Invocation5XXErrors alarm on the green fleet)
   alternating between two endpoint configs that swap the models, which must succeed;
 - every --sample-every seconds, the RSS of `turnout serve` and of each of its child
-  processes (instances are told apart by their pid in the node report, /api/v1/nodes).
+  processes (instances are told apart by their pid in the node report, /api/v1/nodes; a
+  worker not in the report, starting or stopping, is sampled as "transient" and left out of
+  the figures).
 
 At the end: tables (requests and errors by kind, RSS per role: first vs last window — five
 minutes, or a third of a short run —, slope in MB/hour per process after its first
@@ -386,6 +388,12 @@ def instance_labels(http: httpx.Client) -> dict[int, str]:
     return labels
 
 
+def role_of(command: str) -> str:
+    """An instance worker the node report does not list (yet, or any more: it is starting
+    or stopping) is "transient", kept apart from the figures; anything else is "other"."""
+    return "transient" if "turnout.instances.worker" in command else "other"
+
+
 def sample_once(serve_pid: int, http: httpx.Client, t: float) -> list[Sample]:
     """RSS of `turnout serve` and each of its descendants, now."""
     labels = instance_labels(http)
@@ -400,8 +408,9 @@ def sample_once(serve_pid: int, http: httpx.Client, t: float) -> list[Sample]:
         return samples
     for child in children:
         with contextlib.suppress(psutil.Error):
-            role = "instance" if child.pid in labels else "other"
-            label = labels.get(child.pid, " ".join(child.cmdline()[:4]))
+            command = " ".join(child.cmdline()[:4])
+            role = "instance" if child.pid in labels else role_of(command)
+            label = labels.get(child.pid, command)
             samples.append(Sample(t, child.pid, role, label, child.memory_info().rss / 2**20))
     return samples
 
