@@ -14,6 +14,7 @@ from typing import Protocol
 from turnout.api.auth import SigV4Guard
 from turnout.api.cloudwatch import CloudWatchApi, is_cloudwatch_request
 from turnout.api.cloudwatch.backlog import BacklogSource
+from turnout.api.csrf import CrossSiteGuard
 from turnout.api.dashboard import build_dashboard, is_dashboard_request
 from turnout.api.limits import BoundedBody
 from turnout.api.logs import LogsApi, is_logs_request
@@ -111,7 +112,7 @@ class App:
         )
         self._logs = LogsApi(settings.data_dir / "logs", settings.account_id, settings.region)
         # With credentials, every request but the health check must be SigV4-signed.
-        self._http: Callable[[Scope, Receive, Send], Awaitable[None]] = (
+        guarded: Callable[[Scope, Receive, Send], Awaitable[None]] = (
             SigV4Guard(
                 self._route,
                 settings.credentials,
@@ -121,6 +122,8 @@ class App:
             if settings.credentials
             else self._route
         )
+        # First of all, with or without credentials: no browser writes from another site.
+        self._http = CrossSiteGuard(guarded)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]

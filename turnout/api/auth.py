@@ -101,7 +101,7 @@ class SigV4Guard:
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
         body = await read_body(receive, self._max_body)
         if body is None:
-            await _refuse(scope, send, 413, "ValidationError",
+            await refuse(scope, send, 413, "ValidationError",
                           f"The request body is larger than {self._max_body} bytes.")  # fmt: skip
             return
         raw_path = scope.get("raw_path") or scope["path"].encode()
@@ -115,7 +115,7 @@ class SigV4Guard:
         try:
             verify(request, self._secrets, self._clock())
         except AuthError as err:
-            await _refuse(scope, send, err.status, err.code, err.message)
+            await refuse(scope, send, err.status, err.code, err.message)
             return
         await self._app(scope, _replay(body), send)
 
@@ -167,7 +167,7 @@ def _replay(body: bytes) -> Receive:
     return receive
 
 
-async def _refuse(scope: Scope, send: Send, status: int, code: str, message: str) -> None:
+async def refuse(scope: Scope, send: Send, status: int, code: str, message: str) -> None:
     """Both protocols' shapes: `__type` for AWS JSON, `x-amzn-ErrorType` for REST JSON;
     CloudWatch's callers in theirs (query wants XML, RPC v2 CBOR wants CBOR)."""
     # Here, not at the top: load_credentials' users (the client, the CLI) need no facade.
