@@ -124,5 +124,11 @@ def test_a_full_disk_stops_capture_never_invocations_and_capture_resumes(
         summary = sm.describe_endpoint(EndpointName=NAME)["DataCaptureConfig"]
         assert (summary["CaptureStatus"], summary["CurrentSamplingPercentage"]) == ("Started", 100)
         assert failures == 0, "invocations failed while the disk was full"
-        written = sum(len(records) for records in read_records(destination).values())
-        assert written == capture_status(client)["captured"]
+        # Every record counted is on disk, once the writer has flushed the last ones.
+        captured = capture_status(client)["captured"]
+        poll_until(
+            lambda: sum(len(records) for records in read_records(destination).values()),
+            lambda written: written == captured,
+            30,
+            "the captured records on disk",
+        )
