@@ -79,6 +79,7 @@ class Runtime:
                 max_payload_bytes=settings.max_payload_bytes,
                 max_concurrency=settings.max_concurrency,
                 instance_wait=settings.instance_wait,
+                cold_start_wait=settings.model_timeout,
                 outliers=OutlierPolicy(
                     consecutive_failures=settings.outlier_failures,
                     latency_factor=settings.outlier_latency_factor,
@@ -119,6 +120,7 @@ class Runtime:
             self.router,
             drain_timeout=settings.model_timeout,
             routing=self.routing,
+            serverless_idle=settings.serverless_idle,
         )
         self.controller = Controller(
             self.store,

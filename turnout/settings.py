@@ -31,6 +31,9 @@ class Settings:
     max_concurrency: int = 1024
     # How long a request waits for a ready instance (e.g. one restarting) before 503.
     instance_wait: float = 5.0
+    # A serverless variant's on-demand instance stops after this long without a request
+    # (ADR 0038); its first request after that waits for a cold start (at most model_timeout).
+    serverless_idle: float = 300.0
     # Outlier ejection (ADR 0034): failures in a row (5xx, timeout, no answer) that eject
     # an instance (0: never on failures); how many times the median latency of its siblings
     # an instance's recent latency must be to be ejected (0: never on latency); how long a

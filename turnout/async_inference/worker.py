@@ -48,7 +48,7 @@ KEEP_FINISHED = 24 * 3600.0  # finished rows are forgotten after a day
 # Dispatch failures that say "not now" rather than "this request is bad": queued again.
 _RETRIED = frozenset(
     (Failure.NO_ENDPOINT, Failure.NO_VARIANT, Failure.NO_WEIGHT, Failure.OVERLOADED,
-     Failure.NO_INSTANCE)
+     Failure.NO_INSTANCE, Failure.THROTTLED)
 )  # fmt: skip
 _GONE = 0  # an endpoint's per-instance concurrency when it no longer exists
 

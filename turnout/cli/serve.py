@@ -120,6 +120,16 @@ def serve_command(
             max=100.0,
         ),
     ] = DEFAULTS.outlier_max_ejection_percent,
+    serverless_idle: Annotated[
+        float,
+        typer.Option(
+            "--serverless-idle",
+            envvar="TURNOUT_SERVERLESS_IDLE",
+            help="Seconds without a request after which a serverless variant's instance "
+            "stops (scale to zero; ProvisionedConcurrency keeps one warm).",
+            min=0.1,
+        ),
+    ] = DEFAULTS.serverless_idle,
     startup_timeout: Annotated[
         float,
         typer.Option(help="Seconds an instance may take to load its model and pass /ping.", min=1),
@@ -252,6 +262,7 @@ def serve_command(
         outlier_ejection_time=outlier_ejection_time,
         outlier_max_ejection_percent=outlier_max_ejection_percent,
         startup_timeout=startup_timeout,
+        serverless_idle=serverless_idle,
         instance_memory_limit_mb=instance_memory_limit or None,
         account_id=account_id,
         region=region,

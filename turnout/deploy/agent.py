@@ -15,6 +15,11 @@ published, nothing stopped) and reports the failure: the controller decides what
 plan marked `serving` is routed at once on a node that does not route the endpoint yet
 (a node that just started): its callers wait, bounded, for the first instances.
 
+A serverless variant's plan entry is `on_demand` (ADR 0038): beyond its warm floor the agent
+starts an instance when its router finds a request and none ready (`demand`, on the loop,
+answered from the last reading without a store trip), reports its cold start as the
+variant's ModelSetupTime, and stops it once the variant's gate has been idle `idle` seconds.
+
 It learns of new plans by a wake-up (a store notice, or the controller in this process) and
 by polling every tick as the fallback. One step at a time per endpoint, on the event loop;
 store reads and writes run in threads.
@@ -28,7 +33,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Protocol
@@ -37,6 +42,7 @@ from turnout.deploy.plans import scale_plan
 from turnout.domain.nodes import InstanceReport, NodeReport
 from turnout.domain.plans import RoutingPlan
 from turnout.domain.resources import Fleet
+from turnout.domain.rollups import VariantKey
 from turnout.domain.routing import RoutingSettings
 from turnout.errors import NotFound, StoreUnavailable
 from turnout.instances.backend import (
@@ -48,6 +54,7 @@ from turnout.instances.backend import (
 )
 from turnout.instances.backoff import restart_delay
 from turnout.routing.router import Router
+from turnout.routing.serverless import idle
 from turnout.routing.table import VariantTarget
 from turnout.store import Store
 from turnout.store.cluster import ClusterStore
@@ -57,6 +64,9 @@ log = logging.getLogger("turnout.agent")
 # s: an endpoint whose plan is applied and unchanged is looked at again this often by the
 # tick (a notice lost, routing settings changed through another node).
 RESYNC_EVERY = 5.0
+
+# s: a serverless variant's on-demand instance stops after this long without a request.
+SERVERLESS_IDLE = 300.0
 
 # (fleet, variant) -> instance index -> instance
 Running = dict[tuple[str, str], dict[int, Instance]]
@@ -92,6 +102,7 @@ class NodeAgent:
         routing: RoutingSettingsSource | None = None,
         tick: float = 1.0,
         clock: Callable[[], float] = time.time,
+        serverless_idle: float = SERVERLESS_IDLE,
     ) -> None:
         self.name = name
         self.url = url
@@ -121,6 +132,11 @@ class NodeAgent:
         self._report_due = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self.on_report: Callable[[], object] | None = None  # the controller here, if any
+        # Serverless (ADR 0038): variants whose router asked for an instance, still busy.
+        self._idle = serverless_idle
+        self._demand: set[VariantKey] = set()
+        self._readings: dict[str, Reading] = {}  # endpoint -> its last reading with fleets
+        router.on_demand = self.demand
 
     # --- driving ----------------------------------------------------------------------
     def wake(self, endpoint: str | None = None) -> None:
@@ -133,6 +149,21 @@ class NodeAgent:
         if endpoint is not None:
             self._asked.add(endpoint)
         self._wake.set()
+
+    def demand(self, key: VariantKey) -> None:
+        """The router has a request of serverless `key` and no ready instance: start one
+        now, from the last reading (on the loop)."""
+        if key in self._demand:
+            return  # starting already
+        self._demand.add(key)
+        endpoint = key.endpoint
+        step = self._steps.get(endpoint)
+        if step is None or step.done():
+            self._steps[endpoint] = asyncio.create_task(
+                self._step(endpoint, self._readings.get(endpoint)), name=f"agent {endpoint}"
+            )
+        else:
+            self._wake_up(endpoint)  # after the step in progress
 
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -185,6 +216,8 @@ class NodeAgent:
             return True
         if any(i.state is InstanceState.FAILED for i in self._all(endpoint)):
             return True  # a failed starter to replace (with back-off)
+        if any(k.endpoint == endpoint and self._idle_now(k) for k in self._demand):
+            return True  # an on-demand instance to stop
         return time.monotonic() - self._looked_at.get(endpoint, 0.0) >= RESYNC_EVERY
 
     async def close(self) -> None:
@@ -225,12 +258,15 @@ class NodeAgent:
         return NodeReport(dict(self._applied), instances, socket.gethostname(), os.getpid())
 
     # --- one step ---------------------------------------------------------------------
-    async def _step(self, endpoint: str) -> None:
+    async def _step(self, endpoint: str, reading: Reading | None = None) -> None:
         try:
-            reading = await asyncio.to_thread(self._read, endpoint)
+            if reading is None:
+                reading = await asyncio.to_thread(self._read, endpoint)
             plan = reading.plan
             if plan is None or not plan.fleets:
                 await self._stop_all(endpoint)
+                self._readings.pop(endpoint, None)
+                self._demand = {k for k in self._demand if k.endpoint != endpoint}
                 if plan is None:
                     self._applied.pop(endpoint, None)
                 else:
@@ -240,6 +276,7 @@ class NodeAgent:
             fleets = _planned_fleets(plan, reading.fleets)
             if fleets is None:
                 return  # the endpoint changed meanwhile: the controller writes a new plan
+            self._readings[endpoint] = reading
             if reading.routing is not None:  # before any publish: the salt must be the stored one
                 self._router.set_routing(endpoint, reading.routing)
             await self._apply(plan, fleets)
@@ -270,6 +307,8 @@ class NodeAgent:
         endpoint = plan.endpoint
         if plan.serving:
             await self._replace_failed(plan)
+        self._demand -= {k for k in self._demand if k.endpoint == endpoint and self._idle_now(k)}
+        began = time.perf_counter()
         started = self._scale_up(plan, fleets)
         if started:
             self._report_soon()
@@ -277,6 +316,7 @@ class NodeAgent:
             self._publish(plan, fleets, surplus=[])  # route now; callers wait for starters
         starting = [i for i in self._all(endpoint) if i.state is InstanceState.STARTING]
         failure = await _first_start_failure([*started, *starting])
+        self._cold_started(plan, started, time.perf_counter() - began)
         if failure is None:
             surplus = self._surplus(plan)
             self._publish(plan, fleets, surplus)
@@ -292,7 +332,7 @@ class NodeAgent:
         """Start the instances missing from each planned variant; returns those started."""
         running = self._running.setdefault(plan.endpoint, {})
         started: list[Instance] = []
-        for config, variant, count in plan.counts():
+        for config, variant, count in self._counts(plan):
             by_index = running.setdefault((config, variant), {})
             to_start, _ = scale_plan(by_index, count)
             fleet = fleets[config]
@@ -310,12 +350,43 @@ class NodeAgent:
 
     def _surplus(self, plan: RoutingPlan) -> list[Instance]:
         """Instances beyond the plan's counts, and those of variants or fleets it lacks."""
-        wanted = {(config, variant): count for config, variant, count in plan.counts()}
+        wanted = {(config, variant): count for config, variant, count in self._counts(plan)}
         surplus: list[Instance] = []
         for key, by_index in self._running.get(plan.endpoint, {}).items():
             _, to_stop = scale_plan(by_index, wanted.get(key, 0))
             surplus += [by_index[i] for i in to_stop]
         return surplus
+
+    def _counts(self, plan: RoutingPlan) -> Iterator[tuple[str, str, int]]:
+        """(config, variant, instances) to run here: the plan's counts, and a serverless
+        variant's floor raised to one instance while its router has demand for it."""
+        on_demand = {
+            (f.config, v.name): v.on_demand for f in plan.fleets for v in f.variants if v.on_demand
+        }
+        for config, variant, count in plan.counts():
+            bounds = on_demand.get((config, variant))
+            if bounds is not None and VariantKey(plan.endpoint, config, variant) in self._demand:
+                count = max(count, min(1, bounds.max_instances))
+            yield config, variant, count
+
+    def _idle_now(self, key: VariantKey) -> bool:
+        """Whether the on-demand instance of `key` may stop (its router's gate is idle)."""
+        gate = self._router.gates.get(key)
+        return gate is None or idle(gate.in_flight, gate.last_busy, time.monotonic(), self._idle)
+
+    def _cold_started(self, plan: RoutingPlan, started: list[Instance], seconds: float) -> None:
+        """Count each on-demand instance that started as its variant's ModelSetupTime; one
+        that failed is forgotten, so that the next request starts one again."""
+        for instance in started:
+            spec = instance.spec
+            key = VariantKey(plan.endpoint, spec.fleet, spec.variant)
+            if key not in self._demand:
+                continue
+            if instance.state is InstanceState.READY:
+                self._router.metrics_of(key).observe_setup(seconds * 1e6)
+                log.info("instance %s: cold start in %.2f s", spec.id, seconds)
+            else:
+                self._demand.discard(key)
 
     async def _replace_failed(self, plan: RoutingPlan) -> None:
         """Stop instances of routed fleets that failed to start so that they start again,
@@ -360,17 +431,32 @@ class NodeAgent:
 
         targets: list[VariantTarget] = []
         for fleet in plan.fleets:
+            limit = {
+                v.name: v.on_demand.max_concurrency if v.on_demand else None for v in fleet.variants
+            }
             if fleet.share <= 0:
                 targets += [
                     VariantTarget(
-                        fleet.config, v.name, 0.0, ready(fleet.config, v.name), standby=True
+                        fleet.config,
+                        v.name,
+                        0.0,
+                        ready(fleet.config, v.name),
+                        standby=True,
+                        max_concurrency=limit[v.name],
                     )
                     for v in fleet.variants
                 ]
                 continue
             capture = fleets[fleet.config].config.data_capture
             targets += [
-                VariantTarget(fleet.config, variant, weight, ready(fleet.config, variant), capture)
+                VariantTarget(
+                    fleet.config,
+                    variant,
+                    weight,
+                    ready(fleet.config, variant),
+                    capture,
+                    max_concurrency=limit[variant],
+                )
                 for variant, weight in fleet.weights().items()
             ]
             targets += [
@@ -479,8 +565,8 @@ def _same(before: Sequence[VariantTarget] | None, now: Sequence[VariantTarget]) 
         before is not None
         and len(before) == len(now)
         and all(
-            (a.config, a.name, a.weight, a.capture, a.sampling, a.standby)
-            == (b.config, b.name, b.weight, b.capture, b.sampling, b.standby)
+            (a.config, a.name, a.weight, a.capture, a.sampling, a.standby, a.max_concurrency)
+            == (b.config, b.name, b.weight, b.capture, b.sampling, b.standby, b.max_concurrency)
             and len(a.instances) == len(b.instances)
             and all(x is y for x, y in zip(a.instances, b.instances, strict=True))
             for a, b in zip(before, now, strict=True)

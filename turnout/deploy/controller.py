@@ -47,7 +47,13 @@ from turnout.deploy.rollout import (
 from turnout.domain.alarms import AlarmState
 from turnout.domain.deployments import Deployment, Phase
 from turnout.domain.nodes import Node
-from turnout.domain.plans import PlannedFleet, RoutingPlan, fleet_plan, planned_shadows
+from turnout.domain.plans import (
+    PlannedFleet,
+    RoutingPlan,
+    fleet_plan,
+    planned_shadows,
+    serverless_variants,
+)
 from turnout.domain.resources import Endpoint, EndpointStatus, Fleet, VariantState
 from turnout.errors import NotFound, StoreUnavailable
 from turnout.store import Store
@@ -595,4 +601,5 @@ def _fleet(
         weights_of(states, current=current),
         counts,
         planned_shadows(fleet.config),
+        serverless_variants(fleet.config),
     )

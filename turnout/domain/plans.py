@@ -7,6 +7,10 @@ weight within the fleet and how many instances run on every node. A fleet whose 
 runs without traffic (a green fleet being provisioned); a fleet absent from the plan is
 drained and stopped; a plan with no fleets stops the endpoint everywhere. A fleet's shadow
 variants run beside its production variants and get a copy of a sample of its traffic.
+
+A serverless variant is planned `on_demand` (ADR 0038): its `instances` is the warm floor
+(0, or 1 with ProvisionedConcurrency); each node's agent starts one more when its router
+has a request and none ready, and stops it after an idle time.
 """
 
 from __future__ import annotations
@@ -19,10 +23,19 @@ from turnout.domain.resources import EndpointConfig
 
 
 @dataclass(frozen=True)
+class OnDemand:
+    """A serverless variant's bounds on every node (SageMaker's ServerlessConfig)."""
+
+    max_concurrency: int  # requests at once; more are throttled
+    max_instances: int = 1  # started on demand, above the warm floor at most this many
+
+
+@dataclass(frozen=True)
 class PlannedVariant:
     name: str
     weight: float  # relative, within its fleet
-    instances: int  # on every node
+    instances: int  # on every node (a serverless variant: kept warm)
+    on_demand: OnDemand | None = None  # serverless: started by demand, stopped when idle
 
 
 @dataclass(frozen=True)
@@ -81,10 +94,7 @@ class RoutingPlan:
                 {
                     "config": f.config,
                     "share": f.share,
-                    "variants": [
-                        {"name": v.name, "weight": v.weight, "instances": v.instances}
-                        for v in f.variants
-                    ],
+                    "variants": [_variant_document(v) for v in f.variants],
                     "shadows": [
                         {"name": s.name, "sampling": s.sampling, "instances": s.instances}
                         for s in f.shadows
@@ -103,10 +113,7 @@ class RoutingPlan:
                 PlannedFleet(
                     f["config"],
                     float(f["share"]),
-                    tuple(
-                        PlannedVariant(v["name"], float(v["weight"]), int(v["instances"]))
-                        for v in f["variants"]
-                    ),
+                    tuple(_variant_of(v) for v in f["variants"]),
                     tuple(
                         PlannedShadow(s["name"], float(s["sampling"]), int(s["instances"]))
                         for s in f.get("shadows", ())
@@ -118,20 +125,60 @@ class RoutingPlan:
         )
 
 
+def _variant_document(v: PlannedVariant) -> dict[str, Any]:
+    doc: dict[str, Any] = {"name": v.name, "weight": v.weight, "instances": v.instances}
+    if v.on_demand is not None:  # absent otherwise: plans written before it read the same
+        doc["on_demand"] = {
+            "max_concurrency": v.on_demand.max_concurrency,
+            "max_instances": v.on_demand.max_instances,
+        }
+    return doc
+
+
+def _variant_of(doc: Mapping[str, Any]) -> PlannedVariant:
+    demand = doc.get("on_demand")
+    return PlannedVariant(
+        doc["name"],
+        float(doc["weight"]),
+        int(doc["instances"]),
+        None
+        if demand is None
+        else OnDemand(int(demand["max_concurrency"]), int(demand["max_instances"])),
+    )
+
+
 def fleet_plan(
     config: str,
     share: float,
     weights: Mapping[str, float],
     counts: Mapping[str, int],
     shadows: tuple[PlannedShadow, ...] = (),
+    serverless: Mapping[str, tuple[OnDemand, int]] | None = None,
 ) -> PlannedFleet:
-    """A fleet of `config` at `share`, its variants weighted and counted as given."""
-    return PlannedFleet(
-        config,
-        share,
-        tuple(PlannedVariant(name, float(weights[name]), counts[name]) for name in weights),
-        shadows,
-    )
+    """A fleet of `config` at `share`, its variants weighted and counted as given; those in
+    `serverless` (bounds, warm floor) run on demand above their warm floor instead."""
+    on_demand = serverless or {}
+
+    def planned(name: str) -> PlannedVariant:
+        if name in on_demand:
+            bounds, floor = on_demand[name]
+            return PlannedVariant(name, float(weights[name]), floor, bounds)
+        return PlannedVariant(name, float(weights[name]), counts[name])
+
+    return PlannedFleet(config, share, tuple(planned(name) for name in weights), shadows)
+
+
+def serverless_variants(config: EndpointConfig) -> dict[str, tuple[OnDemand, int]]:
+    """The config's serverless variants: their bounds and warm floor (1 with
+    ProvisionedConcurrency, else 0; one instance serves MaxConcurrency requests at once)."""
+    return {
+        v.name: (
+            OnDemand(v.serverless.max_concurrency),
+            1 if v.serverless.provisioned_concurrency else 0,
+        )
+        for v in config.variants
+        if v.serverless is not None
+    }
 
 
 def planned_shadows(config: EndpointConfig) -> tuple[PlannedShadow, ...]:

@@ -46,9 +46,12 @@ class Model:
 
 @dataclass(frozen=True)
 class ServerlessConfig:
-    """SageMaker's ProductionVariantServerlessConfig: recorded and shown back.
+    """SageMaker's ProductionVariantServerlessConfig (ADR 0038).
 
-    turnout serves a serverless variant with one always-warm instance.
+    A serverless variant runs no instance while idle; its first request starts one (a cold
+    start), which stops again after an idle time. At most `max_concurrency` of its requests
+    run at once on a node; `provisioned_concurrency` keeps one instance warm. The memory
+    size is recorded and shown back only.
     """
 
     memory_size_mb: int

@@ -41,6 +41,7 @@ class Window:
         "invocations",
         "model_errors",
         "model_latency",
+        "model_setup",
         "overhead_latency",
     )
 
@@ -53,6 +54,7 @@ class Window:
         self.model_errors = 0  # InvocationModelErrors: not 2XX, including no answer
         self.model_latency = LatencyHistogram()  # µs the instance took
         self.overhead_latency = LatencyHistogram()  # µs turnout added around it
+        self.model_setup = LatencyHistogram()  # µs each serverless cold start took (ADR 0038)
 
     def merge(self, other: Window) -> None:
         self.invocations += other.invocations
@@ -61,10 +63,11 @@ class Window:
         self.model_errors += other.model_errors
         self.model_latency.merge(other.model_latency)
         self.overhead_latency.merge(other.overhead_latency)
+        self.model_setup.merge(other.model_setup)
 
     @property
     def empty(self) -> bool:
-        return self.invocations == 0
+        return self.invocations == 0 and self.model_setup.count == 0
 
 
 class Metric(StrEnum):
@@ -75,11 +78,12 @@ class Metric(StrEnum):
     INVOCATIONS_PER_INSTANCE = "InvocationsPerInstance"
     MODEL_LATENCY = "ModelLatency"
     OVERHEAD_LATENCY = "OverheadLatency"
+    MODEL_SETUP_TIME = "ModelSetupTime"  # a serverless variant's cold starts
     CPU_UTILIZATION = "CPUUtilization"
     MEMORY_UTILIZATION = "MemoryUtilization"
 
 
-LATENCIES = (Metric.MODEL_LATENCY, Metric.OVERHEAD_LATENCY)
+LATENCIES = (Metric.MODEL_LATENCY, Metric.OVERHEAD_LATENCY, Metric.MODEL_SETUP_TIME)
 UTILIZATIONS = (Metric.CPU_UTILIZATION, Metric.MEMORY_UTILIZATION)
 STATISTICS = ("Sum", "SampleCount", "Average", "Minimum", "Maximum", "p50", "p90", "p99")
 
@@ -121,6 +125,8 @@ def statistic(metric: Metric, name: str, rollups: Iterable[Rollup]) -> float | N
     if metric in UTILIZATIONS:
         return _utilization(metric, name, rollups)
     window, per_instance = merged(rollups)
+    if metric is Metric.MODEL_SETUP_TIME:  # one sample per cold start, not per invocation
+        return _latency(window.model_setup, name)
     if window.invocations == 0:
         return None
     if metric in LATENCIES:

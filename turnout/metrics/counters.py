@@ -47,6 +47,10 @@ class VariantMetrics:
             window.model_latency.record(model_us)
         window.overhead_latency.record(overhead_us)
 
+    def observe_setup(self, setup_us: float) -> None:
+        """One cold start of a serverless instance of this variant (ModelSetupTime)."""
+        self.window.model_setup.record(setup_us)
+
     def observe_batch(self, size: int) -> None:
         """One predict call of `size` requests on an instance of this variant."""
         self.batches.observe(size)

@@ -66,6 +66,12 @@ class RouterCollector(Collector):
             "Time turnout added around the model (SageMaker OverheadLatency).",
             labels=LABELS,
         )
+        setup = HistogramMetricFamily(
+            "turnout_model_setup_time_seconds",
+            "Cold starts of a serverless variant's instances on this node, from start to "
+            "ready (SageMaker ModelSetupTime).",
+            labels=LABELS,
+        )
         batches = HistogramMetricFamily(
             "turnout_batch_size",
             "Requests per predict call on the variant's instances (adaptive batching); "
@@ -96,11 +102,14 @@ class RouterCollector(Collector):
                 family.add_metric(labels, getattr(totals, field))
             _add_histogram(model, labels, totals.model_latency)
             _add_histogram(overhead, labels, totals.overhead_latency)
+            if totals.model_setup.count:
+                _add_histogram(setup, labels, totals.model_setup)
             if metrics.batches.count:
                 _add_batch_sizes(batches, labels, metrics.batches)
         yield from counters
         yield model
         yield overhead
+        yield setup
         yield batches
         yield shadows
         yield dropped

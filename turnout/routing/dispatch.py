@@ -44,6 +44,7 @@ class Failure(StrEnum):
     BAD_KEY = "bad-key"  # the assignment key is longer than allowed
     OVERLOADED = "overloaded"  # the router answers its limit of concurrent invocations
     NO_INSTANCE = "no-instance"  # no ready instance within the wait (starting, restarting)
+    THROTTLED = "throttled"  # a serverless variant answers its MaxConcurrency (ADR 0038)
     MODEL_ERROR = "model-error"  # the model answered with an error status
     TIMEOUT = "timeout"  # no answer within the model timeout
     NO_ANSWER = "no-answer"  # the connection closed, or the answer was not valid HTTP
@@ -53,6 +54,7 @@ class Failure(StrEnum):
 _NO_ANSWER_STATUS = 502
 _TIMEOUT_STATUS = 504
 _NO_INSTANCE_STATUS = 503
+_THROTTLED_STATUS = 429  # counted as a 4XX error of the variant
 
 
 class DispatchError(Exception):
@@ -165,9 +167,26 @@ class Dispatcher:
         stream = invocation.stream
         length = len(invocation.body) if stream is None else stream.length
         head = request_head(length, invocation.relayed, path)
-        response, model_us = await self._forward(
-            name, found, head, invocation.body, stream, invocation.timeout
-        )
+        gate = found.gate
+        if gate is None:
+            response, model_us = await self._forward(
+                name, found, head, invocation.body, stream, invocation.timeout
+            )
+            return Outcome(found, response, model_us, user, cookie, randomized)
+        if not gate.enter(time.monotonic()):
+            raise DispatchError(
+                Failure.THROTTLED,
+                f"Variant {found.name} of endpoint {name} is answering its MaxConcurrency of "
+                f"{gate.limit} requests; retry shortly.",
+                variant=found,
+                status=_THROTTLED_STATUS,
+            )
+        try:
+            response, model_us = await self._forward(
+                name, found, head, invocation.body, stream, invocation.timeout
+            )
+        finally:
+            gate.leave(time.monotonic())
         return Outcome(found, response, model_us, user, cookie, randomized)
 
     async def _forward(
@@ -191,6 +210,9 @@ class Dispatcher:
         while True:
             upstream = self._pick(variant, refused)
             if upstream is None:
+                if variant.gate is not None:  # serverless: start one, wait for its cold start
+                    self.router.demand(name, variant)
+                    wait_until = wait_until or time.monotonic() + limits.cold_start_wait
                 wait_until = wait_until or time.monotonic() + limits.instance_wait
                 upstream = await self._wait_for_ready(name, variant, refused, wait_until)
             upstream.outstanding += 1

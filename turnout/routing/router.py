@@ -5,13 +5,17 @@ to wait until instances it took out of the table have answered their last reques
 `metrics` holds the counters of every variant route published so far; the metrics flusher
 takes their windows and drops the ones no longer routed (`routed_keys`); the metrics
 see the router as a `turnout.metrics.source.CounterSource`.
+
+A serverless variant (ADR 0038) has a concurrency gate, kept across publishes like its
+counters; a request that finds none of its instances ready calls `on_demand` (the node
+agent, on this loop) to start one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -21,6 +25,7 @@ from turnout.domain.routing import RoutingSettings
 from turnout.instances.backend import WORKER_KEEP_ALIVE, Instance, InstanceSpec, runs_command
 from turnout.metrics.counters import VariantMetrics
 from turnout.routing.outliers import DEFAULT_OUTLIERS, OutlierPolicy
+from turnout.routing.serverless import ConcurrencyGate
 from turnout.routing.shadow import PairSink
 from turnout.routing.table import (
     EndpointRoute,
@@ -39,6 +44,7 @@ class RouterLimits:
     max_payload_bytes: int = MAX_PAYLOAD_BYTES
     max_concurrency: int = 1024
     instance_wait: float = 5.0
+    cold_start_wait: float = 60.0  # how long a serverless variant's request waits for one
     outliers: OutlierPolicy = DEFAULT_OUTLIERS  # outlier ejection (ADR 0034)
 
 
@@ -75,6 +81,9 @@ class Router:
         self.in_flight = 0
         self._upstreams: dict[str, Upstream] = {}
         self.metrics: dict[VariantKey, VariantMetrics] = {}
+        self.gates: dict[VariantKey, ConcurrencyGate] = {}  # serverless variants routed
+        # Called on the loop when a serverless variant has a request and no ready instance.
+        self.on_demand: Callable[[VariantKey], None] | None = None
         self._routing: dict[str, RoutingSettings] = {}  # by endpoint (ADR 0013)
         # Where invocations report who was assigned what (set by the runtime), if anywhere.
         self.exposures: ExposureSink | None = None
@@ -96,6 +105,7 @@ class Router:
                 if self.capture
                 else None,
                 t.sampling,
+                self._gate(VariantKey(endpoint, t.config, t.name), t.max_concurrency),
             )
             for t in targets
         ]
@@ -113,6 +123,7 @@ class Router:
             standby,
         )
         self._swap({**self.table.endpoints, endpoint: route})
+        self._drop_gates()
 
     def set_routing(self, endpoint: str, settings: RoutingSettings) -> None:
         """Assign `endpoint`'s users by these settings from the next request on (and in
@@ -133,6 +144,12 @@ class Router:
         self._routing.pop(endpoint, None)
         if endpoint in self.table.endpoints:
             self._swap({k: v for k, v in self.table.endpoints.items() if k != endpoint})
+            self._drop_gates()
+
+    def demand(self, endpoint: str, route: VariantRoute) -> None:
+        """A request of serverless `route` found no ready instance: ask for one."""
+        if self.on_demand is not None:
+            self.on_demand(VariantKey(endpoint, route.config, route.name))
 
     def outstanding(self, instance: Instance) -> int:
         upstream = self._upstreams.get(instance.spec.id)
@@ -191,11 +208,31 @@ class Router:
             for u in self._upstreams.values()
         ]
 
+    def metrics_of(self, key: VariantKey) -> VariantMetrics:
+        """The variant's counters (made on first use); on the loop."""
+        return self._metrics(key)
+
     def _metrics(self, key: VariantKey) -> VariantMetrics:
         metrics = self.metrics.get(key)
         if metrics is None:
             metrics = self.metrics[key] = VariantMetrics(key)
         return metrics
+
+    def _gate(self, key: VariantKey, limit: int | None) -> ConcurrencyGate | None:
+        """The variant's gate (the same across publishes: its count holds requests in
+        flight), its limit as published; None for a variant that is not serverless."""
+        if limit is None:
+            return None
+        gate = self.gates.get(key)
+        if gate is None:
+            gate = self.gates[key] = ConcurrencyGate(limit, time.monotonic())
+        gate.limit = limit
+        return gate
+
+    def _drop_gates(self) -> None:
+        routed = self.routed_keys()
+        for key in [k for k in self.gates if k not in routed]:
+            del self.gates[key]
 
     def _upstream(self, instance: Instance) -> Upstream:
         upstream = self._upstreams.get(instance.spec.id)

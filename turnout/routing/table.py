@@ -21,6 +21,7 @@ from turnout.instances.backend import Instance
 from turnout.metrics.counters import VariantMetrics
 from turnout.routing.choice import WeightedChoice
 from turnout.routing.outliers import OutlierStats
+from turnout.routing.serverless import ConcurrencyGate
 from turnout.routing.sticky import Assigner
 from turnout.routing.upstream import ConnectionPool
 
@@ -52,8 +53,8 @@ class VariantRoute:
     """
 
     __slots__ = (
-        "capture", "config", "metrics", "name", "name_header", "next_sweep", "outliers",
-        "sampling", "shadows", "upstreams",
+        "capture", "config", "gate", "metrics", "name", "name_header", "next_sweep",
+        "outliers", "sampling", "shadows", "upstreams",
     )  # fmt: skip
 
     def __init__(
@@ -64,6 +65,7 @@ class VariantRoute:
         metrics: VariantMetrics,
         capture: VariantCapture | None = None,
         sampling: float | None = None,
+        gate: ConcurrencyGate | None = None,
     ) -> None:
         self.config = config
         self.name = name
@@ -75,6 +77,8 @@ class VariantRoute:
         self.capture = capture  # the config's data capture (sampling, queue), if any
         self.sampling = sampling
         self.shadows: tuple[VariantRoute, ...] = ()
+        # A serverless variant (ADR 0038): its requests in flight, bounded; None otherwise.
+        self.gate = gate
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +89,9 @@ class VariantTarget:
     A shadow variant has a `sampling` share (its weight is then unused): it is mirrored
     that share of the requests its fleet's production variants answer. A `standby` variant's
     fleet has no share of the traffic (a green fleet before its first step): only a request
-    naming its config and variant reaches it (a prediction test, ADR 0022).
+    naming its config and variant reaches it (a prediction test, ADR 0022). A serverless
+    variant has a `max_concurrency` (ADR 0038): more of its requests at once are throttled,
+    and a request finding no instance asks the node agent for one.
     """
 
     config: str
@@ -95,6 +101,7 @@ class VariantTarget:
     capture: DataCapture | None = None
     sampling: float | None = None
     standby: bool = False
+    max_concurrency: int | None = None
 
 
 class EndpointRoute:

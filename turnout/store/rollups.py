@@ -76,6 +76,9 @@ def _values(rollup: Rollup) -> dict[str, Any]:
         "overhead_latency": _histogram_document(window.overhead_latency),
         "cpu_percent": rollup.cpu_percent,
         "memory_percent": rollup.memory_percent,
+        "model_setup_time": _histogram_document(window.model_setup)
+        if window.model_setup.count
+        else None,
     }
 
 
@@ -97,6 +100,8 @@ def _rollup(row: Any) -> Rollup:
     window.model_errors = row.model_errors
     window.model_latency = _histogram(row.model_latency)
     window.overhead_latency = _histogram(row.overhead_latency)
+    if row.model_setup_time is not None:
+        window.model_setup = _histogram(row.model_setup_time)
     key = VariantKey(row.endpoint, row.config, row.variant)
     return Rollup(
         key, row.start, row.period, row.instances, window, row.cpu_percent, row.memory_percent

@@ -154,6 +154,8 @@ rollups = sa.Table(
     # CPUUtilization / MemoryUtilization: the variant's instances' mean at flush (0006).
     sa.Column("cpu_percent", sa.Double, nullable=True),
     sa.Column("memory_percent", sa.Double, nullable=True),
+    # ModelSetupTime: the cold starts of serverless instances in the period, or NULL (0015).
+    sa.Column("model_setup_time", sa.JSON(none_as_null=True), nullable=True),
     sa.Index("ix_rollups_endpoint_start", "endpoint", "start"),
 )
 

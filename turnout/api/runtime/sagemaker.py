@@ -152,6 +152,8 @@ class InvokeEndpoint:
             return errors.endpoint_not_found(name, self._account_id)
         if failure in (Failure.NO_VARIANT, Failure.BAD_KEY):
             return errors.validation_error(error.message)
+        if failure is Failure.THROTTLED:
+            return errors.throttling(error.message)
         if failure in (Failure.NO_WEIGHT, Failure.OVERLOADED, Failure.NO_INSTANCE):
             return errors.service_unavailable(error.message)
         if failure is Failure.TIMEOUT:

@@ -56,6 +56,13 @@ def service_unavailable(message: str) -> ErrorAnswer:
     return ErrorAnswer(503, "ServiceUnavailable", message)
 
 
+def throttling(message: str) -> ErrorAnswer:
+    """A serverless variant at its MaxConcurrency (ADR 0038). AWS lists ThrottlingException
+    among the common errors with HTTP 400; botocore reads the code from x-amzn-ErrorType
+    (and its retry handlers treat that code as throttling, whatever the status)."""
+    return ErrorAnswer(400, "ThrottlingException", message)
+
+
 def model_error(original_status: int, original_message: str, log_hint: str) -> ErrorAnswer:
     """The model answered with an error, timed out (status 0) or died mid-request (status 0)."""
     original = original_message[:MAX_ORIGINAL_MESSAGE]

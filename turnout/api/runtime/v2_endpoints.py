@@ -35,6 +35,7 @@ _STATUS = {
     Failure.NO_WEIGHT: 503,
     Failure.OVERLOADED: 503,
     Failure.NO_INSTANCE: 503,
+    Failure.THROTTLED: 429,
     Failure.TIMEOUT: 504,
     Failure.NO_ANSWER: 502,
 }

@@ -75,7 +75,7 @@ def _variant(spec: Params, index: int, member: str = "ProductionVariants") -> Pr
     return ProductionVariant(
         name=spec["VariantName"],
         model_name=spec["ModelName"],
-        initial_instance_count=1,  # one always-warm instance
+        initial_instance_count=1,  # unused: a serverless variant runs on demand (ADR 0038)
         initial_weight=float(spec.get("InitialVariantWeight", 1.0)),
         serverless=_serverless(serverless, where),
     )

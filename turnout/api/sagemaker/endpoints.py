@@ -132,8 +132,9 @@ def _variant_summary(
             "DeployedImages": _deployed_images(fleet.models.get(state.name)),
             "CurrentWeight": state.current_weight,
             "DesiredWeight": state.desired_weight,
-            "CurrentInstanceCount": state.current_instance_count,
-            "DesiredInstanceCount": state.desired_instance_count,
+            # A serverless variant has no instance count in SageMaker's answer (ADR 0038).
+            "CurrentInstanceCount": None if serverless else state.current_instance_count,
+            "DesiredInstanceCount": None if serverless else state.desired_instance_count,
             "VariantStatus": []
             if in_progress is None
             else [{"Status": in_progress, "StartTime": endpoint.last_modified_at}],
