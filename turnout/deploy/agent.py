@@ -134,7 +134,7 @@ class NodeAgent:
         self.on_report: Callable[[], object] | None = None  # the controller here, if any
         # Serverless (ADR 0038): variants whose router asked for an instance, still busy.
         self._idle = serverless_idle
-        self._demand: set[VariantKey] = set()
+        self._demand: dict[VariantKey, float] = {}  # -> monotonic time of the ask
         self._readings: dict[str, Reading] = {}  # endpoint -> its last reading with fleets
         router.on_demand = self.demand
 
@@ -155,7 +155,7 @@ class NodeAgent:
         now, from the last reading (on the loop)."""
         if key in self._demand:
             return  # starting already
-        self._demand.add(key)
+        self._demand[key] = time.monotonic()
         endpoint = key.endpoint
         step = self._steps.get(endpoint)
         if step is None or step.done():
@@ -266,7 +266,7 @@ class NodeAgent:
             if plan is None or not plan.fleets:
                 await self._stop_all(endpoint)
                 self._readings.pop(endpoint, None)
-                self._demand = {k for k in self._demand if k.endpoint != endpoint}
+                self._demand = {k: t for k, t in self._demand.items() if k.endpoint != endpoint}
                 if plan is None:
                     self._applied.pop(endpoint, None)
                 else:
@@ -307,7 +307,8 @@ class NodeAgent:
         endpoint = plan.endpoint
         if plan.serving:
             await self._replace_failed(plan)
-        self._demand -= {k for k in self._demand if k.endpoint == endpoint and self._idle_now(k)}
+        for key in [k for k in self._demand if k.endpoint == endpoint and self._idle_now(k)]:
+            del self._demand[key]
         began = time.perf_counter()
         started = self._scale_up(plan, fleets)
         if started:
@@ -316,7 +317,9 @@ class NodeAgent:
             self._publish(plan, fleets, surplus=[])  # route now; callers wait for starters
         starting = [i for i in self._all(endpoint) if i.state is InstanceState.STARTING]
         failure = await _first_start_failure([*started, *starting])
-        self._cold_started(plan, started, time.perf_counter() - began)
+        failed = self._cold_started(plan, started, time.perf_counter() - began)
+        if failed:  # the next request asks again (a cold start each, bounded by its wait)
+            await self._stop(endpoint, failed)
         if failure is None:
             surplus = self._surplus(plan)
             self._publish(plan, fleets, surplus)
@@ -370,13 +373,20 @@ class NodeAgent:
             yield config, variant, count
 
     def _idle_now(self, key: VariantKey) -> bool:
-        """Whether the on-demand instance of `key` may stop (its router's gate is idle)."""
+        """Whether the on-demand instance of `key` may stop: its router's gate has been idle
+        for the idle time, counted from the ask at the earliest."""
         gate = self._router.gates.get(key)
-        return gate is None or idle(gate.in_flight, gate.last_busy, time.monotonic(), self._idle)
+        if gate is None:  # no longer routed as serverless
+            return True
+        busy = max(gate.last_busy, self._demand.get(key, 0.0))
+        return idle(gate.in_flight, busy, time.monotonic(), self._idle)
 
-    def _cold_started(self, plan: RoutingPlan, started: list[Instance], seconds: float) -> None:
-        """Count each on-demand instance that started as its variant's ModelSetupTime; one
-        that failed is forgotten, so that the next request starts one again."""
+    def _cold_started(
+        self, plan: RoutingPlan, started: list[Instance], seconds: float
+    ) -> list[Instance]:
+        """Count each on-demand instance that started as its variant's ModelSetupTime; the
+        demand of one that failed is dropped and it is returned, to stop."""
+        failed: list[Instance] = []
         for instance in started:
             spec = instance.spec
             key = VariantKey(plan.endpoint, spec.fleet, spec.variant)
@@ -386,7 +396,9 @@ class NodeAgent:
                 self._router.metrics_of(key).observe_setup(seconds * 1e6)
                 log.info("instance %s: cold start in %.2f s", spec.id, seconds)
             else:
-                self._demand.discard(key)
+                del self._demand[key]
+                failed.append(instance)
+        return failed
 
     async def _replace_failed(self, plan: RoutingPlan) -> None:
         """Stop instances of routed fleets that failed to start so that they start again,

@@ -230,8 +230,14 @@ class Router:
         return gate
 
     def _drop_gates(self) -> None:
-        routed = self.routed_keys()
-        for key in [k for k in self.gates if k not in routed]:
+        """Forget the gates of variants no longer routed, or no longer serverless."""
+        gated = {
+            VariantKey(name, r.config, r.name)
+            for name, route in self.table.endpoints.items()
+            for r in route.all_routes()
+            if r.gate is not None
+        }
+        for key in [k for k in self.gates if k not in gated]:
             del self.gates[key]
 
     def _upstream(self, instance: Instance) -> Upstream:
