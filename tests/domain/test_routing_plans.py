@@ -8,13 +8,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from turnout.domain.plans import (
+    OnDemand,
     PlannedFleet,
     PlannedVariant,
     RoutingPlan,
     fleet_plan,
     planned_shadows,
+    serverless_variants,
 )
-from turnout.domain.resources import EndpointConfig, ProductionVariant
+from turnout.domain.resources import EndpointConfig, ProductionVariant, ServerlessConfig
 
 
 def test_a_fleet_splits_its_share_by_weight() -> None:
@@ -39,6 +41,7 @@ variants = st.lists(
         st.text(min_size=1, max_size=8),
         st.floats(0, 1000, allow_nan=False),
         st.integers(0, 20),
+        st.none() | st.builds(OnDemand, st.integers(1, 200), st.integers(1, 4)),
     ),
     max_size=4,
 )
@@ -73,3 +76,26 @@ def test_shadow_variants_are_planned_counted_and_round_trip() -> None:
         "c", config.variants, shadow_variants=(ProductionVariant("S", "m", 1, 5.0),)
     )
     assert planned_shadows(heavy)[0].sampling == 1.0
+
+
+def test_serverless_variants_are_planned_on_demand_above_their_warm_floor() -> None:
+    config = EndpointConfig(
+        "cfg",
+        (
+            ProductionVariant("A", "m1", 3),
+            ProductionVariant("S", "m2", 1, serverless=ServerlessConfig(1024, 5)),
+            ProductionVariant("W", "m2", 1, serverless=ServerlessConfig(1024, 8, 2)),
+        ),
+    )
+    serverless = serverless_variants(config)
+    assert serverless == {"S": (OnDemand(5), 0), "W": (OnDemand(8), 1)}
+    fleet = fleet_plan(
+        "cfg", 1.0, {"A": 1, "S": 1, "W": 1}, {"A": 3, "S": 1, "W": 1}, (), serverless
+    )
+    assert [(v.name, v.instances, v.on_demand) for v in fleet.variants] == [
+        ("A", 3, None), ("S", 0, OnDemand(5)), ("W", 1, OnDemand(8)),
+    ]  # fmt: skip
+    plan = RoutingPlan("e", 2, (fleet,))
+    assert RoutingPlan.of_document("e", 2, plan.document()) == plan
+    # A plan written before serverless variants were planned reads as it did.
+    assert "on_demand" not in plan.document()["fleets"][0]["variants"][0]

@@ -63,6 +63,20 @@ def test_utilization_round_trips_and_may_be_absent(store: Store) -> None:
     assert statistic(Metric.MEMORY_UTILIZATION, "p99", got) is None
 
 
+def test_model_setup_time_round_trips_and_counts_without_invocations(store: Store) -> None:
+    metrics = VariantMetrics(A)
+    metrics.observe_setup(1_500_000.0)
+    metrics.observe_setup(500_000.0)
+    cold = Rollup(A, 0.0, PERIOD, 1, metrics.take_window())
+    assert not cold.window.empty  # a period with cold starts only is still written
+    store.add_rollups([cold, rollup(A, PERIOD, [200])], "r1")
+    got = store.list_rollups("digits", 0.0)
+    assert statistic(Metric.MODEL_SETUP_TIME, "SampleCount", got) == 2
+    assert statistic(Metric.MODEL_SETUP_TIME, "Maximum", got) == 1_500_000.0
+    assert statistic(Metric.MODEL_SETUP_TIME, "Sum", got[1:]) is None  # none in that period
+    assert statistic(Metric.INVOCATIONS, "Sum", got) == 1
+
+
 def alarm(name: str = "errors", endpoint: str = "digits") -> Alarm:
     return Alarm(
         name=name,
