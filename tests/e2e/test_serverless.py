@@ -164,3 +164,28 @@ def test_max_concurrency_plus_one_is_throttled(
 
     assert outcomes == ["ThrottlingException"] + ["ok"] * MAX_CONCURRENCY
     assert invoke(runtime, {"hang": 0}) == {"slept": 0}  # the gate let them all out again
+
+
+def test_update_endpoint_to_instances_and_back_to_serverless(
+    serverless: str, client: Client, runtime: Any, server: BackgroundServer
+) -> None:
+    sagemaker = aws("sagemaker", server)
+    sagemaker.create_endpoint_config(
+        EndpointConfigName="sls-always-on",
+        ProductionVariants=[
+            {"VariantName": "S", "ModelName": "sls-model", "InstanceType": "ml.m5.large",
+             "InitialInstanceCount": 1}
+        ],
+    )  # fmt: skip
+    for config, instances in (("sls-always-on", 1), ("sls-config", 0)):
+        sagemaker.update_endpoint(EndpointName=serverless, EndpointConfigName=config)
+        poll_until(
+            lambda: sagemaker.describe_endpoint(EndpointName=serverless),
+            lambda e, c=config: e["EndpointStatus"] == "InService" and e["EndpointConfigName"] == c,
+            60,
+            f"switched to {config}",
+        )
+        # Serverless again: the always-on fleet stopped, nothing runs until a request.
+        assert len(running(client)) == instances
+        assert invoke(runtime, {"hang": 0}) == {"slept": 0}
+        assert len(running(client)) == 1
