@@ -127,7 +127,7 @@ def fleet_cells(fleet: dict[str, Any], v: dict[str, Any], row: dict[str, Any]) -
         "shadow" if v["shadow"] else fleet["role"],
         weights(v),
         "copy" if v["shadow"] else share(v["share"]),
-        f"{ready}/{len(instances)}",
+        _count(v, ready),
         compact(row.get("invocations", 0)),
         compact(row.get("rps", 0.0)),
         percent(row.get("error_rate")),
@@ -136,6 +136,13 @@ def fleet_cells(fleet: dict[str, Any], v: dict[str, Any], row: dict[str, Any]) -
         compact(_sum(instances, "cpu_percent")),
         megabytes(_sum(instances, "memory_mb")),
     ]
+
+
+def _count(v: dict[str, Any], ready: int) -> str:
+    """Ready of running; a serverless variant with none is idle (ADR 0038), not broken."""
+    if v.get("serverless") and not v["instances"]:
+        return "0 idle"
+    return f"{ready}/{len(v['instances'])}"
 
 
 def weights(v: dict[str, Any]) -> str:

@@ -64,7 +64,10 @@ def _fleet(
     for v in fleet.variants:
         state = endpoint.variant(v.name) if serving else None
         desired = state.desired_weight if state is not None else v.weight
-        rows.append(_row(fleet.config, v.name, v.weight, desired, shares[v.name], by_key))
+        row = _row(fleet.config, v.name, v.weight, desired, shares[v.name], by_key)
+        if v.on_demand is not None:  # 0 instances is idle, not broken (ADR 0038)
+            row["serverless"] = {"max_concurrency": v.on_demand.max_concurrency}
+        rows.append(row)
     for s in fleet.shadows:
         row = _row(fleet.config, s.name, None, None, 0.0, by_key)
         rows.append({**row, "shadow": True, "sampling": s.sampling})

@@ -104,6 +104,13 @@ function fillTable(tbody, rows) {
 // Every (fleet, variant) row of an endpoint view: the planned fleets' own weights and
 // shares (by config and variant, never by variant name alone), joined to the recent
 // numbers of that same fleet's variant.
+// "ready / running"; a serverless variant (ADR 0038) at 0 is idle, not broken.
+function instanceCount(r) {
+  const ready = r.instances.filter((i) => i.ready).length;
+  if (!r.serverless) return `${ready} / ${r.instances.length}`;
+  return r.instances.length ? `${ready} / ${r.instances.length} (serverless)` : "0 (serverless, idle)";
+}
+
 function fleetRows(view) {
   const numbers = new Map(view.summary.map((s) => [`${s.config}/${s.variant}`, s]));
   return view.fleets.flatMap((f) => f.variants.map((v) => ({

@@ -57,7 +57,6 @@ function variantRows(data) {
   const rows = fleetRows(data);
   const calls = rows.filter((r) => !r.shadow).reduce((sum, r) => sum + (r.rps || 0), 0);
   return rows.map((r) => {
-    const ready = r.instances.filter((i) => i.ready).length;
     const served = calls && !r.shadow ? (r.rps || 0) / calls : 0;
     const bar = cell("");
     bar.innerHTML = '<div class="bar"><span></span></div>';
@@ -75,7 +74,7 @@ function variantRows(data) {
       cell(weights(r), { num: true, testid: `weights-${r.config}-${r.variant}` }),
       routed,
       bar,
-      cell(`${ready} / ${r.instances.length}`, { num: true }),
+      cell(instanceCount(r), { num: true }),
       cell(fmt(r.invocations ?? 0, 0), { num: true, testid: rowId("invocations", r) }),
       cell(fmt(r.rps ?? 0), { num: true, testid: rowId("rps", r) }),
       cell(fmt(r.errors_4xx ?? 0, 0), { num: true }),

@@ -46,14 +46,13 @@ function endpointRows(item) {
   }
   if (item.alarms.length) found.push(row([cell(""), alarmsCell(ep.name, item.alarms)], "detail"));
   rows.forEach((r) => {
-    const ok = r.instances.filter((i) => i.ready).length;
     found.push(row([
       cell(r.shadow ? `${r.variant} (shadow)` : r.variant, { cls: "variant" }),
       cell(r.role, { cls: "muted" }),
       cell(r.config),
       cell(weights(r), { num: true, testid: `weights-${ep.name}-${r.config}-${r.variant}` }),
       cell(r.shadow ? "copy" : share(r.share), { num: true, testid: `traffic-${ep.name}-${r.config}-${r.variant}` }),
-      cell(`${ok} / ${r.instances.length}`, { num: true }),
+      cell(instanceCount(r), { num: true }),
       cell(fmt(r.invocations ?? 0, 0), { num: true, testid: rowId(`invocations-${ep.name}`, r) }),
       cell(fmt(r.rps ?? 0), { num: true }),
       cell(pct(r.error_rate ?? null), { num: true }),
