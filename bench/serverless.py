@@ -24,30 +24,12 @@ from typing import Any
 
 import boto3
 import httpx
+from async_inference import MODEL  # the same echo model (bench/ is on sys.path)
 from botocore.config import Config
 from prometheus_client.parser import text_string_to_metric_families
 
 from turnout.cli.background import BackgroundServer
 
-MODEL = """
-    import json
-
-
-    def model_fn(model_dir):
-        return None
-
-
-    def input_fn(request_body, request_content_type):
-        return len(request_body)
-
-
-    def predict_fn(input_data, model):
-        return input_data
-
-
-    def output_fn(prediction, accept):
-        return json.dumps({"bytes": prediction}), "application/json"
-"""
 KEYS = {"aws_access_key_id": "x", "aws_secret_access_key": "y", "region_name": "us-east-1"}
 NO_RETRIES = Config(retries={"max_attempts": 1, "mode": "standard"})
 
