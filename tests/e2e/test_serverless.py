@@ -110,6 +110,7 @@ def test_cold_start_then_scale_to_zero(
 
     [instance] = running(client)
     assert instance["ready"] and psutil.pid_exists(instance["pid"])
+    assert [x.value for x in samples(server.url, "turnout_instance_ready", ENDPOINT)] == [1]
     prometheus = setup_samples(server)
     assert (
         prometheus["turnout_model_setup_time_seconds_count"] == 1
@@ -139,6 +140,7 @@ def test_cold_start_then_scale_to_zero(
     )
     status = sagemaker.describe_endpoint(EndpointName=serverless)["EndpointStatus"]
     assert status == "InService"
+    assert samples(server.url, "turnout_instance_ready", ENDPOINT) == []  # none in /metrics
     assert setup_samples(server)["turnout_model_setup_time_seconds_count"] == 1
 
 
