@@ -20,6 +20,8 @@ from turnout.deploy.scaling_service import ScalingService
 log = logging.getLogger("turnout.api.autoscaling")
 
 TARGET_PREFIX = b"AnyScaleFrontendService."
+_PRINTABLE_JAVA = "\\p{Print}+"  # PolicyName's
+_PRINTABLE = "[\\x20-\\x7e]+"
 
 
 def is_autoscaling_request(scope: Scope) -> bool:
@@ -33,7 +35,16 @@ def service_model() -> ServiceModel:
     from botocore.loaders import Loader  # heavy: only when first needed
 
     raw = Loader().load_service_model("application-autoscaling", "service-2")
-    return prune(raw, tuple(HANDLERS))
+    model = prune(raw, tuple(HANDLERS))
+    for shape in model.shapes.values():
+        pattern = shape.get("pattern")
+        if pattern == _PRINTABLE_JAVA:
+            shape["pattern"] = _PRINTABLE  # type: ignore[index]
+        elif pattern is not None and "\\uD800" in pattern:
+            # "Any XML character": surrogate pairs Python's re cannot express; JSON's
+            # strings are Unicode already, so there is nothing left to check.
+            del shape["pattern"]  # type: ignore[attr-defined]
+    return model
 
 
 def handle(ctx: Context, target: str, body: bytes) -> Reply:

@@ -1,0 +1,377 @@
+"""Autoscaling through boto3's `application-autoscaling` client against a real `turnout
+serve` (ADR 0036): a target-tracking policy scales a variant out under load and back in once
+it stops, with no failed request; every operation answers as AWS's does, errors included.
+
+The server judges 10-s datapoints (1 in a row scales out, 2 scale in) so that the
+acceptance test takes well under a minute; the decision rules are AWS's (tests/deploy)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from tests.conftest import Artifacts, Deploy
+from tests.support.endpoints import VariantOf, poll_until
+from tests.support.load import LoadProcess
+from tests.support.models import digits_rows
+from turnout.cli.background import BackgroundServer
+from turnout.client import Client
+
+pytestmark = pytest.mark.e2e
+
+SCALED = "as-scaled"
+API = "as-api"
+NS = "sagemaker"
+DIM = "sagemaker:variant:DesiredInstanceCount"
+BOTO = Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=20)
+ROW = json.dumps(digits_rows(1)[0][0])
+
+
+@pytest.fixture(scope="module")
+def server_args() -> tuple[str, ...]:
+    return (
+        "--scaling-period", "10", "--scaling-out-datapoints", "1",
+        "--scaling-in-datapoints", "2",
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def aas(server: BackgroundServer) -> Any:
+    return boto3.client(
+        "application-autoscaling", endpoint_url=server.url, region_name="us-east-1",
+        aws_access_key_id="k", aws_secret_access_key="s", config=BOTO,
+    )  # fmt: skip
+
+
+def rid(endpoint: str, variant: str = "AllTraffic") -> str:
+    return f"endpoint/{endpoint}/variant/{variant}"
+
+
+def count(client: Client, endpoint: str) -> tuple[str, int | None]:
+    described = client.describe_endpoint(endpoint)
+    return described["status"], described["variants"][0]["current_instance_count"]
+
+
+class Trickle:
+    """One invocation every `interval` s from a thread (light traffic during a scale-in),
+    counting failures: requests in flight on a drained instance must still succeed."""
+
+    def __init__(self, url: str, endpoint: str, interval: float = 2.0) -> None:
+        self._url = f"{url}/endpoints/{endpoint}/invocations"
+        self._interval = interval
+        self._stop = threading.Event()
+        self.sent = self.failed = 0
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=10) as http:
+            while not self._stop.wait(self._interval):
+                self.sent += 1
+                try:
+                    answer = http.post(
+                        self._url, content=ROW, headers={"Content-Type": "application/json"}
+                    )
+                    self.failed += answer.status_code != 200
+                except httpx.HTTPError:
+                    self.failed += 1
+
+    def __enter__(self) -> Trickle:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(15)
+
+
+def test_target_tracking_scales_out_under_load_and_back_in(
+    aas: Any, client: Client, deploy: Deploy, artifacts: Artifacts, server: BackgroundServer,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    deploy(SCALED, [VariantOf("AllTraffic", artifacts.sklearn)])
+    aas.register_scalable_target(
+        ServiceNamespace=NS, ResourceId=rid(SCALED), ScalableDimension=DIM,
+        MinCapacity=1, MaxCapacity=3,
+    )  # fmt: skip
+    aas.put_scaling_policy(
+        PolicyName="invocations", ServiceNamespace=NS, ResourceId=rid(SCALED),
+        ScalableDimension=DIM, PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration={
+            "TargetValue": 50.0,
+            "PredefinedMetricSpecification": {
+                "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"
+            },
+            "ScaleOutCooldown": 5, "ScaleInCooldown": 5,
+        },
+    )  # fmt: skip
+    # Bounded load (2 workers back to back, at most 45 s) until the variant runs 3.
+    with LoadProcess(
+        tmp_path / "load.json", server.url, SCALED, concurrency=2, duration=45
+    ) as load:
+        poll_until(
+            lambda: count(client, SCALED), lambda s: s == ("InService", 3), 40, "scaled out to 3"
+        )
+        heavy = load.stop()
+    assert heavy.total > 0 and heavy.failed == 0, heavy.describe()
+    with Trickle(server.url, SCALED) as trickle:  # ~30/min: below 90% of 50 per instance
+        poll_until(
+            lambda: count(client, SCALED), lambda s: s == ("InService", 1), 45, "scaled in to 1"
+        )
+    assert trickle.sent > 0 and trickle.failed == 0, (trickle.sent, trickle.failed)
+
+    def successful() -> list[dict[str, Any]]:  # oldest first
+        found = aas.describe_scaling_activities(ServiceNamespace=NS, ResourceId=rid(SCALED))
+        return [a for a in reversed(found["ScalingActivities"]) if a["StatusCode"] == "Successful"]
+
+    # The activity ends once the autoscaler sees the endpoint InService at the new count.
+    done = poll_until(
+        successful, lambda d: d[-1]["Description"].endswith(" 1."), 10, "the scale-in finished"
+    )
+    assert [a["Description"] for a in done][:1] == ["Setting desired instance count to 3."]
+    assert done[-1]["Description"] == "Setting desired instance count to 1."
+    out, back = done[0], done[-1]
+    assert "AlarmHigh in state ALARM triggered policy invocations" in out["Cause"]
+    assert "above the target 50" in out["Cause"]
+    assert "AlarmLow in state ALARM triggered policy invocations" in back["Cause"]
+    assert "below 90% of the target 50" in back["Cause"]
+    assert out["StartTime"] <= out["EndTime"] <= back["StartTime"] <= back["EndTime"]
+
+
+# --- every operation, through boto3 ---------------------------------------------------
+@pytest.fixture(scope="module")
+def api_endpoint(deploy: Deploy, artifacts: Artifacts) -> str:
+    deploy(API, [VariantOf("A", artifacts.sklearn), VariantOf("B", artifacts.sklearn)])
+    return API
+
+
+def error_of(call: Any, **params: Any) -> tuple[str, str]:
+    with pytest.raises(ClientError) as caught:
+        call(**params)
+    error = caught.value.response["Error"]
+    return error["Code"], error["Message"]
+
+
+def test_targets_register_describe_update_deregister(aas: Any, api_endpoint: str) -> None:
+    arn = aas.register_scalable_target(
+        ServiceNamespace=NS, ResourceId=rid(API, "A"), ScalableDimension=DIM,
+        MinCapacity=1, MaxCapacity=4,
+    )["ScalableTargetARN"]  # fmt: skip
+    assert arn.startswith("arn:aws:application-autoscaling:us-east-1:123456789012:scalable-target/")
+    # Registering again changes the range, keeps the rest.
+    aas.register_scalable_target(
+        ServiceNamespace=NS, ResourceId=rid(API, "A"), ScalableDimension=DIM, MaxCapacity=2,
+        SuspendedState={"DynamicScalingInSuspended": True},
+    )  # fmt: skip
+    targets = aas.describe_scalable_targets(ServiceNamespace=NS, ResourceIds=[rid(API, "A")])[
+        "ScalableTargets"
+    ]
+    assert len(targets) == 1
+    target = targets[0]
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (1, 2)
+    assert target["ScalableTargetARN"] == arn
+    assert target["SuspendedState"]["DynamicScalingInSuspended"] is True
+    assert target["ScalableDimension"] == DIM and target["ResourceId"] == rid(API, "A")
+    aas.deregister_scalable_target(
+        ServiceNamespace=NS, ResourceId=rid(API, "A"), ScalableDimension=DIM
+    )
+    assert (
+        aas.describe_scalable_targets(ServiceNamespace=NS, ResourceIds=[rid(API, "A")])[
+            "ScalableTargets"
+        ]
+        == []
+    )
+    code, message = error_of(
+        aas.deregister_scalable_target,
+        ServiceNamespace=NS, ResourceId=rid(API, "A"), ScalableDimension=DIM,
+    )  # fmt: skip
+    assert code == "ObjectNotFoundException"
+    assert message == (
+        f"No scalable target registered for service namespace: sagemaker, resource ID: "
+        f"{rid(API, 'A')}, scalable dimension: {DIM}"
+    )
+
+
+def test_policies_put_describe_delete(aas: Any, api_endpoint: str) -> None:
+    aas.register_scalable_target(
+        ServiceNamespace=NS, ResourceId=rid(API, "B"), ScalableDimension=DIM,
+        MinCapacity=1, MaxCapacity=2,
+    )  # fmt: skip
+    tracking = aas.put_scaling_policy(
+        PolicyName="latency", ServiceNamespace=NS, ResourceId=rid(API, "B"),
+        ScalableDimension=DIM, PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration={
+            "TargetValue": 200000.0,
+            "CustomizedMetricSpecification": {
+                "MetricName": "ModelLatency", "Namespace": "AWS/SageMaker",
+                "Dimensions": [
+                    {"Name": "EndpointName", "Value": API}, {"Name": "VariantName", "Value": "B"}
+                ],
+                "Statistic": "Average",
+            },
+            "DisableScaleIn": True,
+        },
+    )  # fmt: skip
+    assert ":scalingPolicy:" in tracking["PolicyARN"]
+    assert tracking["PolicyARN"].endswith(f":resource/sagemaker/{rid(API, 'B')}:policyName/latency")
+    step = aas.put_scaling_policy(
+        PolicyName="steps", ServiceNamespace=NS, ResourceId=rid(API, "B"),
+        ScalableDimension=DIM, PolicyType="StepScaling",
+        StepScalingPolicyConfiguration={
+            "AdjustmentType": "ChangeInCapacity", "Cooldown": 30,
+            "StepAdjustments": [{"MetricIntervalLowerBound": 0.0, "ScalingAdjustment": 1}],
+        },
+    )  # fmt: skip
+    policies = aas.describe_scaling_policies(ServiceNamespace=NS, ResourceId=rid(API, "B"))[
+        "ScalingPolicies"
+    ]
+    by_name = {p["PolicyName"]: p for p in policies}
+    assert set(by_name) == {"latency", "steps"}
+    latency = by_name["latency"]["TargetTrackingScalingPolicyConfiguration"]
+    assert latency["TargetValue"] == 200000.0 and latency["DisableScaleIn"] is True
+    assert latency["CustomizedMetricSpecification"]["MetricName"] == "ModelLatency"
+    assert by_name["steps"]["PolicyARN"] == step["PolicyARN"]
+    assert by_name["steps"]["StepScalingPolicyConfiguration"]["StepAdjustments"] == [
+        {"MetricIntervalLowerBound": 0.0, "ScalingAdjustment": 1}
+    ]
+    only = aas.describe_scaling_policies(ServiceNamespace=NS, PolicyNames=["steps"])
+    assert [p["PolicyName"] for p in only["ScalingPolicies"]] == ["steps"]
+    aas.delete_scaling_policy(
+        PolicyName="steps", ServiceNamespace=NS, ResourceId=rid(API, "B"), ScalableDimension=DIM
+    )
+    code, message = error_of(
+        aas.delete_scaling_policy,
+        PolicyName="steps", ServiceNamespace=NS, ResourceId=rid(API, "B"), ScalableDimension=DIM,
+    )  # fmt: skip
+    assert code == "ObjectNotFoundException"
+    assert message.endswith("policy name: steps")
+
+
+@pytest.mark.parametrize(
+    ("params", "code", "words"),
+    [
+        ({"ServiceNamespace": "ecs"}, "ValidationException", "Unsupported service namespace"),
+        ({"ResourceId": "endpoint/x"}, "ValidationException", "Unsupported resource ID"),
+        (
+            {"ScalableDimension": "ecs:service:DesiredCount"},
+            "ValidationException",
+            "Unsupported scalable dimension",
+        ),  # fmt: skip
+        ({"ResourceId": rid("nope")}, "ValidationException", 'Could not find endpoint "nope"'),
+        ({"ResourceId": rid(API, "Z")}, "ValidationException", "has no production variant Z"),
+        ({"MinCapacity": 3, "MaxCapacity": 2}, "ValidationException", "MinCapacity (3)"),
+        ({"MaxCapacity": None}, "ValidationException", "MinCapacity and MaxCapacity are required"),
+        ({"MinCapacity": "one"}, "SerializationException", "Expected"),
+    ],
+)
+def test_register_errors(
+    aas: Any, api_endpoint: str, params: dict[str, Any], code: str, words: str
+) -> None:
+    request = {
+        "ServiceNamespace": NS, "ResourceId": rid(API, "A"), "ScalableDimension": DIM,
+        "MinCapacity": 1, "MaxCapacity": 2, **params,
+    }  # fmt: skip
+    request = {k: v for k, v in request.items() if v is not None}
+    if code == "SerializationException":  # boto3 refuses it itself: send it raw
+        answer = httpx.post(
+            aas.meta.endpoint_url,
+            json=request,
+            headers={"X-Amz-Target": "AnyScaleFrontendService.RegisterScalableTarget",
+                     "Content-Type": "application/x-amz-json-1.1"},
+        )  # fmt: skip
+        assert answer.status_code == 400
+        assert answer.json()["__type"] == code and words in answer.json()["message"]
+        return
+    assert words in error_of(aas.register_scalable_target, **request)[1]
+    assert error_of(aas.register_scalable_target, **request)[0] == code
+
+
+def test_put_policy_errors(aas: Any, api_endpoint: str) -> None:
+    base = {"ServiceNamespace": NS, "ResourceId": rid(API, "A"), "ScalableDimension": DIM}
+    code, message = error_of(
+        aas.put_scaling_policy, PolicyName="p", PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration={
+            "TargetValue": 5.0,
+            "PredefinedMetricSpecification": {
+                "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"
+            },
+        }, **base,
+    )  # fmt: skip
+    assert code == "ObjectNotFoundException"  # A is not registered (any more)
+    assert message.startswith("No scalable target registered")
+    aas.register_scalable_target(**base, MinCapacity=1, MaxCapacity=2)
+    cases = [
+        ({"PolicyType": "TargetTrackingScaling"}, "TargetTrackingScalingPolicyConfiguration"),
+        (
+            {
+                "PolicyType": "TargetTrackingScaling",
+                "TargetTrackingScalingPolicyConfiguration": {
+                    "TargetValue": 5.0,
+                    "PredefinedMetricSpecification": {
+                        "PredefinedMetricType": "ECSServiceAverageCPUUtilization"
+                    },
+                },
+            },
+            "Unsupported predefined metric type",
+        ),  # fmt: skip
+        (
+            {
+                "PolicyType": "TargetTrackingScaling",
+                "TargetTrackingScalingPolicyConfiguration": {
+                    "TargetValue": 5.0,
+                    "CustomizedMetricSpecification": {
+                        "MetricName": "GPUUtilization",
+                        "Namespace": "AWS/SageMaker",
+                        "Statistic": "Average",
+                    },
+                },
+            },
+            "turnout serves no metric GPUUtilization",
+        ),  # fmt: skip
+        (
+            {
+                "PolicyType": "TargetTrackingScaling",
+                "TargetTrackingScalingPolicyConfiguration": {
+                    "TargetValue": 0.0,
+                    "PredefinedMetricSpecification": {
+                        "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"
+                    },
+                },
+            },
+            "TargetValue must be greater than 0",
+        ),  # fmt: skip
+        (
+            {
+                "PolicyType": "StepScaling",
+                "StepScalingPolicyConfiguration": {
+                    "AdjustmentType": "ChangeInCapacity",
+                    "StepAdjustments": [
+                        {"MetricIntervalLowerBound": 0.0, "ScalingAdjustment": 1},
+                        {"MetricIntervalLowerBound": 5.0, "ScalingAdjustment": 2},
+                    ],
+                },
+            },
+            "must not overlap",
+        ),  # fmt: skip
+        ({"PolicyType": "PredictiveScaling"}, "Unsupported policy type"),
+    ]
+    for extra, words in cases:
+        code, message = error_of(aas.put_scaling_policy, PolicyName="p", **base, **extra)
+        assert code == "ValidationException", (extra, message)
+        assert words in message, (extra, message)
+
+
+def test_activities_page_and_filter(aas: Any, api_endpoint: str) -> None:
+    empty = aas.describe_scaling_activities(ServiceNamespace=NS, ResourceId=rid(API, "B"))
+    assert empty["ScalingActivities"] == []
+    code, _ = error_of(aas.describe_scaling_activities, ServiceNamespace=NS, NextToken="x")
+    assert code == "InvalidNextTokenException"
+    code, message = error_of(aas.describe_scaling_activities, ServiceNamespace="ecs")
+    assert code == "ValidationException" and "Unsupported service namespace" in message
