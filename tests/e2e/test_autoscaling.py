@@ -263,7 +263,7 @@ def test_policies_put_describe_delete(aas: Any, api_endpoint: str) -> None:
             {"ScalableDimension": "ecs:service:DesiredCount"},
             "ValidationException",
             "Unsupported scalable dimension",
-        ),  # fmt: skip
+        ),
         ({"ResourceId": rid("nope")}, "ValidationException", 'Could not find endpoint "nope"'),
         ({"ResourceId": rid(API, "Z")}, "ValidationException", "has no production variant Z"),
         ({"MinCapacity": 3, "MaxCapacity": 2}, "ValidationException", "MinCapacity (3)"),
@@ -320,7 +320,7 @@ def test_put_policy_errors(aas: Any, api_endpoint: str) -> None:
                 },
             },
             "Unsupported predefined metric type",
-        ),  # fmt: skip
+        ),
         (
             {
                 "PolicyType": "TargetTrackingScaling",
@@ -334,7 +334,7 @@ def test_put_policy_errors(aas: Any, api_endpoint: str) -> None:
                 },
             },
             "turnout serves no metric GPUUtilization",
-        ),  # fmt: skip
+        ),
         (
             {
                 "PolicyType": "TargetTrackingScaling",
@@ -346,7 +346,7 @@ def test_put_policy_errors(aas: Any, api_endpoint: str) -> None:
                 },
             },
             "TargetValue must be greater than 0",
-        ),  # fmt: skip
+        ),
         (
             {
                 "PolicyType": "StepScaling",
@@ -359,7 +359,7 @@ def test_put_policy_errors(aas: Any, api_endpoint: str) -> None:
                 },
             },
             "must not overlap",
-        ),  # fmt: skip
+        ),
         ({"PolicyType": "PredictiveScaling"}, "Unsupported policy type"),
     ]
     for extra, words in cases:
