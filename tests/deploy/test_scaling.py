@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from turnout.deploy import scaling
 from turnout.deploy.scaling import IN, OUT, Proposal
 from turnout.domain.histogram import LatencyHistogram
+from turnout.domain.resources import VariantState
 from turnout.domain.rollups import Rollup, VariantKey, Window
 from turnout.domain.scaling import (
     Activity,
@@ -241,3 +242,11 @@ def test_datapoints_are_per_minute_per_instance_over_complete_periods() -> None:
     assert scaling.datapoints(rollups, "v", "c", MetricSpec(), 25.0, 20.0, 1) == [240.0]
     latency = MetricSpec("ModelLatency", "Average", predefined=False)
     assert scaling.datapoints(rollups, "v", "c", latency, 25.0, 10.0, 1) == [None]  # no samples
+
+
+def test_green_keeps_the_autoscaled_variants_current_counts() -> None:
+    blue = (VariantState("A", 1.0, 5, 1.0, 3), VariantState("B", 1.0, 1, 1.0, 2))
+    green = (VariantState("A", 1.0, 1), VariantState("B", 1.0, 1), VariantState("C", 1.0, 4))
+    sized = scaling.sized_like_blue(green, blue, frozenset({"A", "C"}))
+    assert [s.desired_instance_count for s in sized] == [3, 1, 4]  # B is not autoscaled
+    assert scaling.sized_like_blue(green, blue, frozenset()) == green

@@ -23,7 +23,7 @@ from tests.support.endpoints import VariantOf, poll_until
 from tests.support.load import LoadProcess
 from tests.support.models import digits_rows
 from turnout.cli.background import BackgroundServer
-from turnout.client import Client
+from turnout.client import Client, Variant
 
 pytestmark = pytest.mark.e2e
 
@@ -143,6 +143,42 @@ def test_target_tracking_scales_out_under_load_and_back_in(
     assert "AlarmLow in state ALARM triggered policy invocations" in back["Cause"]
     assert "below 90% of the target 50" in back["Cause"]
     assert out["StartTime"] <= out["EndTime"] <= back["StartTime"] <= back["EndTime"]
+
+
+def test_a_guarded_deployment_keeps_the_autoscaled_size_and_is_not_scaled_meanwhile(
+    aas: Any, client: Client, deploy: Deploy, artifacts: Artifacts
+) -> None:
+    name = "as-deploy"
+    deploy(name, [VariantOf("AllTraffic", artifacts.sklearn)])
+    target = {"ServiceNamespace": NS, "ResourceId": rid(name), "ScalableDimension": DIM}
+    aas.register_scalable_target(**target, MinCapacity=2, MaxCapacity=3)  # 1 is below: 2
+    poll_until(lambda: count(client, name), lambda s: s == ("InService", 2), 30, "2 instances")
+    client.create_model(f"{name}-green", str(artifacts.sklearn_slow_learner))
+    client.create_endpoint_config(f"{name}-green", [Variant("AllTraffic", f"{name}-green", 1)])
+    bake = {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 11}  # spans a judged period
+    client.update_endpoint(
+        name, f"{name}-green",
+        {"BlueGreenUpdatePolicy": {"TrafficRoutingConfiguration": bake,
+                                   "TerminationWaitInSeconds": 0}},
+    )  # fmt: skip
+    aas.register_scalable_target(**target, MinCapacity=3)  # asks for 3 while Updating
+    poll_until(
+        lambda: client.describe_endpoint(name),
+        lambda e: e["status"] == "InService" and e["config"] == f"{name}-green",
+        40, "the deployment finished",
+    )  # fmt: skip
+    poll_until(lambda: count(client, name), lambda s: s == ("InService", 3), 30, "3 instances")
+    found = aas.describe_scaling_activities(ServiceNamespace=NS, ResourceId=rid(name))
+    activities = list(reversed(found["ScalingActivities"]))  # oldest first
+    skipped = [a for a in activities if a["StatusCode"] == "Failed"]
+    assert len(skipped) == 1, activities
+    assert skipped[0]["StatusMessage"].startswith(
+        "Not scaled: the endpoint is Updating (a deployment is in progress)"
+    )
+    last = activities[-1]
+    assert last["Description"] == "Setting desired instance count to 3."
+    # Green started at blue's 2 (its config says 1); only then did the new minimum apply.
+    assert "the instance count 2 is outside the MinCapacity 3" in last["Cause"]
 
 
 # --- every operation, through boto3 ---------------------------------------------------

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from turnout.domain.resources import VariantState
 from turnout.domain.rollups import Metric, Rollup, align, statistic
 from turnout.domain.scaling import (
     Activity,
@@ -230,3 +231,18 @@ def _number(value: float) -> str:
 
 def _datapoints(n: int) -> str:
     return "datapoint" if n == 1 else "datapoints"
+
+
+def sized_like_blue(
+    green: Sequence[VariantState], blue: Sequence[VariantState], autoscaled: frozenset[str]
+) -> tuple[VariantState, ...]:
+    """Green's variant states with each autoscaled variant that blue serves too at blue's
+    current instance count: an update must not undo what autoscaling did (SageMaker sizes
+    the new fleet so when autoscaling is on)."""
+    serving = {s.name: s.current_instance_count for s in blue if s.current_instance_count}
+    return tuple(
+        replace(s, desired_instance_count=serving[s.name])
+        if s.name in autoscaled and s.name in serving
+        else s
+        for s in green
+    )
