@@ -149,10 +149,9 @@ def test_a_guarded_deployment_keeps_the_autoscaled_size_and_is_not_scaled_meanwh
     aas: Any, client: Client, deploy: Deploy, artifacts: Artifacts
 ) -> None:
     name = "as-deploy"
-    deploy(name, [VariantOf("AllTraffic", artifacts.sklearn)])
+    deploy(name, [VariantOf("AllTraffic", artifacts.sklearn, instance_count=2)])
     target = {"ServiceNamespace": NS, "ResourceId": rid(name), "ScalableDimension": DIM}
-    aas.register_scalable_target(**target, MinCapacity=2, MaxCapacity=3)  # 1 is below: 2
-    poll_until(lambda: count(client, name), lambda s: s == ("InService", 2), 30, "2 instances")
+    aas.register_scalable_target(**target, MinCapacity=1, MaxCapacity=3)
     client.create_model(f"{name}-green", str(artifacts.sklearn_slow_learner))
     client.create_endpoint_config(f"{name}-green", [Variant("AllTraffic", f"{name}-green", 1)])
     bake = {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 11}  # spans a judged period
@@ -167,15 +166,17 @@ def test_a_guarded_deployment_keeps_the_autoscaled_size_and_is_not_scaled_meanwh
         lambda e: e["status"] == "InService" and e["config"] == f"{name}-green",
         40, "the deployment finished",
     )  # fmt: skip
-    poll_until(lambda: count(client, name), lambda s: s == ("InService", 3), 30, "3 instances")
-    found = aas.describe_scaling_activities(ServiceNamespace=NS, ResourceId=rid(name))
-    activities = list(reversed(found["ScalingActivities"]))  # oldest first
-    skipped = [a for a in activities if a["StatusCode"] == "Failed"]
-    assert len(skipped) == 1, activities
-    assert skipped[0]["StatusMessage"].startswith(
+
+    def activities() -> list[dict[str, Any]]:  # oldest first
+        found = aas.describe_scaling_activities(ServiceNamespace=NS, ResourceId=rid(name))
+        return list(reversed(found["ScalingActivities"]))
+
+    seen = poll_until(activities, lambda a: len(a) == 2, 15, "a scale-out after the deployment")
+    skipped, last = seen
+    assert skipped["StatusCode"] == "Failed", seen
+    assert skipped["StatusMessage"].startswith(
         "Not scaled: the endpoint is Updating (a deployment is in progress)"
     )
-    last = activities[-1]
     assert last["Description"] == "Setting desired instance count to 3."
     # Green started at blue's 2 (its config says 1); only then did the new minimum apply.
     assert "the instance count 2 is outside the MinCapacity 3" in last["Cause"]
