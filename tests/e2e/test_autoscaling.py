@@ -8,6 +8,9 @@ acceptance test takes well under a minute; the decision rules are AWS's (tests/d
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -412,3 +415,39 @@ def test_activities_page_and_filter(aas: Any, api_endpoint: str) -> None:
     assert code == "InvalidNextTokenException"
     code, message = error_of(aas.describe_scaling_activities, ServiceNamespace="ecs")
     assert code == "ValidationException" and "Unsupported service namespace" in message
+
+
+def test_people_see_activities_in_the_cli_rest_api_and_dashboard(
+    aas: Any, client: Client, api_endpoint: str, server: BackgroundServer
+) -> None:
+    aas.register_scalable_target(
+        ServiceNamespace=NS, ResourceId=rid(API, "B"), ScalableDimension=DIM,
+        MinCapacity=2, MaxCapacity=2,
+    )  # fmt: skip
+    found = poll_until(
+        lambda: client.scaling_activities(API, "B"), bool, 15, "an activity (B raised to 2)"
+    )
+    assert found[0]["to_count"] == 2 and found[0]["direction"] == "out"
+    assert "outside the MinCapacity 2" in found[0]["cause"]
+
+    def cli(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "turnout.cli.main", "scaling", *args, "--url", server.url],
+            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+            env={**os.environ, "NO_COLOR": "1", "COLUMNS": "250"},
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    table = cli("activities", API)
+    assert "1 → 2" in table and "outside the MinCapacity 2" in table
+    targets = json.loads(cli("targets", "--json"))
+    mine = next(t for t in targets if t["resource_id"] == rid(API, "B"))
+    assert (mine["min_capacity"], mine["max_capacity"]) == (2, 2)
+    assert rid(API, "B").split("/")[3] in cli("targets")
+
+    view = httpx.get(f"{server.url}/dashboard/api/endpoints/{API}", timeout=10).json()
+    assert [a["id"] for a in view["scaling"]["activities"]][:1] == [found[0]["id"]]
+    assert any(t["variant"] == "B" for t in view["scaling"]["targets"])
+    page = httpx.get(f"{server.url}/dashboard/endpoints/{API}", timeout=10).text
+    assert 'data-testid="scaling-activities"' in page

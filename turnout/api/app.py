@@ -96,6 +96,7 @@ class App:
             runtime.routing,
             runtime.experiments,
             runtime.inference_experiments,
+            runtime.scaling,
         )
         self._rest = BoundedBody(rest)
         self._feedback = BoundedBody(rest, FEEDBACK_MAX_BYTES)  # batches of 10,000 events
