@@ -7,6 +7,7 @@ acceptance test takes well under a minute; the decision rules are AWS's (tests/d
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -335,6 +336,8 @@ def test_register_errors(
 
 def test_put_policy_errors(aas: Any, api_endpoint: str) -> None:
     base = {"ServiceNamespace": NS, "ResourceId": rid(API, "A"), "ScalableDimension": DIM}
+    with contextlib.suppress(ClientError):  # whatever the tests before left
+        aas.deregister_scalable_target(**base)
     code, message = error_of(
         aas.put_scaling_policy, PolicyName="p", PolicyType="TargetTrackingScaling",
         TargetTrackingScalingPolicyConfiguration={
@@ -344,7 +347,7 @@ def test_put_policy_errors(aas: Any, api_endpoint: str) -> None:
             },
         }, **base,
     )  # fmt: skip
-    assert code == "ObjectNotFoundException"  # A is not registered (any more)
+    assert code == "ObjectNotFoundException"  # A is not registered
     assert message.startswith("No scalable target registered")
     aas.register_scalable_target(**base, MinCapacity=1, MaxCapacity=2)
     cases = [
@@ -451,3 +454,54 @@ def test_people_see_activities_in_the_cli_rest_api_and_dashboard(
     assert any(t["variant"] == "B" for t in view["scaling"]["targets"])
     page = httpx.get(f"{server.url}/dashboard/endpoints/{API}", timeout=10).text
     assert 'data-testid="scaling-activities"' in page
+
+
+def test_step_scaling_runs_when_an_alarm_naming_the_policy_fires(
+    aas: Any, api_endpoint: str, server: BackgroundServer
+) -> None:
+    base = {"ServiceNamespace": NS, "ResourceId": rid(API, "A"), "ScalableDimension": DIM}
+    aas.register_scalable_target(**base, MinCapacity=1, MaxCapacity=2)
+    arn = aas.put_scaling_policy(
+        PolicyName="busy", PolicyType="StepScaling", **base,
+        StepScalingPolicyConfiguration={
+            "AdjustmentType": "ChangeInCapacity", "Cooldown": 60,
+            "StepAdjustments": [{"MetricIntervalLowerBound": 0.0, "ScalingAdjustment": 1}],
+        },
+    )["PolicyARN"]  # fmt: skip
+    cloudwatch = boto3.client(
+        "cloudwatch", endpoint_url=server.url, region_name="us-east-1",
+        aws_access_key_id="k", aws_secret_access_key="s", config=BOTO,
+    )  # fmt: skip
+    cloudwatch.put_metric_alarm(
+        AlarmName="as-busy", Namespace="AWS/SageMaker", MetricName="Invocations",
+        Dimensions=[{"Name": "EndpointName", "Value": API}, {"Name": "VariantName", "Value": "A"}],
+        Statistic="Sum", Period=10, EvaluationPeriods=1, Threshold=5.0,
+        ComparisonOperator="GreaterThanThreshold",
+        AlarmActions=[arn, "arn:aws:sns:us-east-1:123456789012:ops"],
+    )  # fmt: skip
+    (alarm,) = cloudwatch.describe_alarms(AlarmNames=["as-busy"])["MetricAlarms"]
+    assert alarm["AlarmActions"] == [arn] and alarm["ActionsEnabled"] is True  # the one it runs
+    policy = aas.describe_scaling_policies(ServiceNamespace=NS, PolicyNames=["busy"])
+    assert policy["ScalingPolicies"][0]["Alarms"][0]["AlarmName"] == "as-busy"
+    url = f"{server.url}/endpoints/{API}/invocations"
+    headers = {"Content-Type": "application/json", "X-Amzn-SageMaker-Target-Variant": "A"}
+    with httpx.Client(timeout=10) as http:
+        for _ in range(20):
+            assert http.post(url, content=ROW, headers=headers).status_code == 200
+
+    def activities() -> list[dict[str, Any]]:
+        found = aas.describe_scaling_activities(ServiceNamespace=NS, ResourceId=rid(API, "A"))
+        return found["ScalingActivities"]
+
+    (activity,) = poll_until(activities, bool, 25, "a step-scaling activity")
+    assert activity["Description"] == "Setting desired instance count to 2."
+    assert activity["Cause"].startswith(
+        "monitor alarm as-busy in state ALARM triggered policy busy: Invocations was 20"
+    )
+    cloudwatch.delete_alarms(AlarmNames=["as-busy"])
+    assert (
+        aas.describe_scaling_policies(ServiceNamespace=NS, PolicyNames=["busy"])["ScalingPolicies"][
+            0
+        ]["Alarms"]
+        == []
+    )

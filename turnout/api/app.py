@@ -113,6 +113,7 @@ class App:
             settings.account_id,
             settings.region,
             BacklogSource(runtime.async_queue, self._prometheus.ready_instances),
+            runtime.scaling.rows,
         )
         self._logs = LogsApi(settings.data_dir / "logs", settings.account_id, settings.region)
         self._autoscaling = AutoscalingApi(runtime.scaling, settings.account_id, settings.region)
