@@ -147,6 +147,7 @@ class Runtime:
                 settings.scaling_in_datapoints,
             ),
         )
+        self.autoscaler.on_activity = self.scaling.activity_counts.count
         self.agent.on_report = self.controller.reported
         self.leadership = Leadership(
             self.cluster, self.node, settings.lease_ttl, self._lead, sole=not self.cluster.shared

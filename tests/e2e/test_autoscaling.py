@@ -147,6 +147,10 @@ def test_target_tracking_scales_out_under_load_and_back_in(
     assert "AlarmLow in state ALARM triggered policy invocations" in back["Cause"]
     assert "below 90% of the target 50" in back["Cause"]
     assert out["StartTime"] <= out["EndTime"] <= back["StartTime"] <= back["EndTime"]
+    scraped = httpx.get(f"{server.url}/metrics", timeout=10).text
+    for direction in ("out", "in"):
+        labels = f'direction="{direction}",endpoint="{SCALED}",variant="AllTraffic"'
+        assert f"turnout_scaling_activities_total{{{labels}}} 1.0" in scraped
 
 
 def test_a_guarded_deployment_keeps_the_autoscaled_size_and_is_not_scaled_meanwhile(

@@ -89,6 +89,7 @@ class App:
             runtime.control,
             runtime.monitoring,
             lambda: runtime.async_worker.backlogs,
+            (runtime.scaling.activity_counts,),
         )
         rest = build_rest_app(
             runtime.control,

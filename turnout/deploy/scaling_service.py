@@ -24,6 +24,7 @@ from turnout.domain.scaling import (
     resource_id,
 )
 from turnout.errors import InvalidRequest, NotFound
+from turnout.metrics.scaling import ScalingActivities
 from turnout.store import Store
 from turnout.store.scaling import ScalingStore
 
@@ -39,6 +40,7 @@ class ScalingService:
         self._store = store
         self.rows = ScalingStore(store)
         self._clock = clock
+        self.activity_counts = ScalingActivities()  # the autoscaler counts what it starts
 
     def register_target(
         self,
