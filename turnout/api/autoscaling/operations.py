@@ -109,6 +109,15 @@ def _page(items: Sequence[T], params: Params, most: int) -> tuple[Sequence[T], s
     return items[start:end], (str(end) if end < len(items) else None)
 
 
+def _listed(
+    key: str, items: Sequence[T], params: Params, describe: Callable[[T], Answer]
+) -> Answer:
+    """One page of `items`, described, under `key`, with a NextToken if more follow."""
+    page, token = _page(items, params, MAX_RESULTS)
+    answer: Answer = {key: [describe(item) for item in page]}
+    return answer | ({"NextToken": token} if token else {})
+
+
 # --- scalable targets -----------------------------------------------------------------
 def register_scalable_target(ctx: Context, params: Params) -> Answer:
     endpoint, variant = _resource(params)
@@ -139,11 +148,7 @@ def describe_scalable_targets(ctx: Context, params: Params) -> Answer:
     wanted = set(params.get("ResourceIds") or ())
     with _aws_errors(params):
         targets = [t for t in ctx.scaling.targets() if not wanted or t.resource_id in wanted]
-    page, token = _page(targets, params, MAX_RESULTS)
-    answer: Answer = {"ScalableTargets": [_describe_target(ctx, t) for t in page]}
-    if token:
-        answer["NextToken"] = token
-    return answer
+    return _listed("ScalableTargets", targets, params, lambda t: _describe_target(ctx, t))
 
 
 def _describe_target(ctx: Context, t: ScalableTarget) -> Answer:
@@ -296,11 +301,7 @@ def describe_scaling_policies(ctx: Context, params: Params) -> Answer:
         policies = [
             p for p in ctx.scaling.policies(endpoint, variant) if not names or p.name in names
         ]
-        page, token = _page(policies, params, MAX_RESULTS)
-        answer: Answer = {"ScalingPolicies": [_describe_policy(ctx, p) for p in page]}
-    if token:
-        answer["NextToken"] = token
-    return answer
+        return _listed("ScalingPolicies", policies, params, lambda p: _describe_policy(ctx, p))
 
 
 def _describe_policy(ctx: Context, p: ScalingPolicy) -> Answer:
