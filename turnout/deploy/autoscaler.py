@@ -79,6 +79,7 @@ class Autoscaler:
         self.timing = timing
         self._clock = clock
         self._judged: dict[str, float] = {}  # resource id -> the last period judged
+        self._last_judged = 0.0  # the last period every target was judged on
         self._skipped: dict[str, str] = {}  # resource id -> the last skip recorded
         self.on_activity: Callable[[Activity], object] | None = None  # e.g. a counter
 
@@ -97,6 +98,9 @@ class Autoscaler:
         now = self._clock()
         period = self.timing.period
         judged_period = align(now - _SETTLE, period) - period  # the last complete one
+        if judged_period == self._last_judged:
+            return  # judged already: the next look at the store is the next period's
+        self._last_judged = judged_period
         targets, policies = await asyncio.to_thread(
             lambda: (self._rows.targets(), self._rows.policies())
         )
