@@ -119,10 +119,18 @@ def test_target_tracking_scales_out_under_load_and_back_in(
     )  # fmt: skip
     # Bounded load (2 workers back to back, at most 45 s) until the variant runs 3.
     with LoadProcess(
-        tmp_path / "load.json", server.url, SCALED, concurrency=2, duration=45
+        tmp_path / "load.json", server.url, SCALED, concurrency=2, duration=60
     ) as load:
         poll_until(
             lambda: count(client, SCALED), lambda s: s == ("InService", 3), 40, "scaled out to 3"
+        )
+        # A lower MaxCapacity scales in under full load: the drained instance's requests
+        # in flight must finish (counted below with the rest).
+        aas.register_scalable_target(
+            ServiceNamespace=NS, ResourceId=rid(SCALED), ScalableDimension=DIM, MaxCapacity=2
+        )
+        poll_until(
+            lambda: count(client, SCALED), lambda s: s == ("InService", 2), 25, "drained to 2"
         )
         heavy = load.stop()
     assert heavy.total > 0 and heavy.failed == 0, heavy.describe()
@@ -140,18 +148,20 @@ def test_target_tracking_scales_out_under_load_and_back_in(
     done = poll_until(
         successful, lambda d: d[-1]["Description"].endswith(" 1."), 10, "the scale-in finished"
     )
-    assert [a["Description"] for a in done][:1] == ["Setting desired instance count to 3."]
-    assert done[-1]["Description"] == "Setting desired instance count to 1."
-    out, back = done[0], done[-1]
+    assert [a["Description"] for a in done] == [
+        f"Setting desired instance count to {n}." for n in (3, 2, 1)
+    ]
+    out, capped, back = done
+    assert "the instance count 3 is outside the MaxCapacity 2" in capped["Cause"]
     assert "AlarmHigh in state ALARM triggered policy invocations" in out["Cause"]
     assert "above the target 50" in out["Cause"]
     assert "AlarmLow in state ALARM triggered policy invocations" in back["Cause"]
     assert "below 90% of the target 50" in back["Cause"]
     assert out["StartTime"] <= out["EndTime"] <= back["StartTime"] <= back["EndTime"]
     scraped = httpx.get(f"{server.url}/metrics", timeout=10).text
-    for direction in ("out", "in"):
+    for direction, times in (("out", 1), ("in", 2)):
         labels = f'direction="{direction}",endpoint="{SCALED}",variant="AllTraffic"'
-        assert f"turnout_scaling_activities_total{{{labels}}} 1.0" in scraped
+        assert f"turnout_scaling_activities_total{{{labels}}} {times:.1f}" in scraped
 
 
 def test_a_guarded_deployment_keeps_the_autoscaled_size_and_is_not_scaled_meanwhile(
