@@ -113,11 +113,7 @@ class ScalingStore:
         self, endpoint: str | None = None, variant: str | None = None
     ) -> list[ScalingPolicy]:
         c = scaling_policies.c
-        query = sa.select(scaling_policies)
-        if endpoint is not None:
-            query = query.where(c.endpoint == endpoint)
-        if variant is not None:
-            query = query.where(c.variant == variant)
+        query = _of(scaling_policies, endpoint, variant)
         with self._db.read() as conn:
             rows = conn.execute(query.order_by(c.endpoint, c.variant, c.name))
             return [_policy(r) for r in rows]
@@ -170,11 +166,7 @@ class ScalingStore:
     ) -> list[Activity]:
         """Newest first."""
         c = scaling_activities.c
-        query = sa.select(scaling_activities)
-        if endpoint is not None:
-            query = query.where(c.endpoint == endpoint)
-        if variant is not None:
-            query = query.where(c.variant == variant)
+        query = _of(scaling_activities, endpoint, variant)
         if unfinished:
             query = query.where(
                 c.status.in_([ActivityStatus.PENDING.value, ActivityStatus.IN_PROGRESS.value])
@@ -204,6 +196,16 @@ class ScalingStore:
             for row in conn.execute(query.order_by(alarm_actions.c.alarm, alarm_actions.c.action)):
                 found.setdefault(row.alarm, []).append(row.action)
         return found
+
+
+def _of(table: sa.Table, endpoint: str | None, variant: str | None) -> sa.Select[Any]:
+    """The table's rows of an endpoint and/or a variant (None: any)."""
+    query = sa.select(table)
+    if endpoint is not None:
+        query = query.where(table.c.endpoint == endpoint)
+    if variant is not None:
+        query = query.where(table.c.variant == variant)
+    return query
 
 
 def _suspended_document(s: Suspended) -> dict[str, bool]:
