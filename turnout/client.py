@@ -682,6 +682,19 @@ class Client:
         path = f"/api/v1/endpoints/{_part(endpoint)}/metrics/summary?{urlencode({'since': since})}"
         return cast(MetricsSummaryInfo, self._call("GET", path))
 
+    # autoscaling (docs/autoscaling.md): changed through boto3's application-autoscaling
+    def scaling_targets(self) -> list[dict[str, Any]]:
+        """Every scalable target with its policies."""
+        return cast(list[dict[str, Any]], self._call("GET", "/api/v1/scaling/targets"))
+
+    def scaling_activities(
+        self, endpoint: str, variant: str | None = None, limit: int = 50
+    ) -> list[dict[str, Any]]:
+        """The endpoint's scaling activities, newest first."""
+        query = urlencode({k: v for k, v in (("variant", variant), ("limit", limit)) if v})
+        path = f"/api/v1/endpoints/{_part(endpoint)}/scaling/activities?{query}"
+        return cast(list[dict[str, Any]], self._call("GET", path))
+
     # shadow tests and comparisons (docs/shadow.md)
     def create_inference_experiment(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """CreateInferenceExperiment's fields (plus Tolerance); answers the experiment."""

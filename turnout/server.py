@@ -26,8 +26,11 @@ from turnout.checks.gate import GreenFleetTests, loopback
 from turnout.checks.spec import validate as validate_prediction_test
 from turnout.deploy.agent import NodeAgent
 from turnout.deploy.alarm_watch import AlarmWatch
+from turnout.deploy.autoscaler import Autoscaler, Timing
 from turnout.deploy.controller import Controller
 from turnout.deploy.lease import Leadership
+from turnout.deploy.plans import DesiredVariant
+from turnout.deploy.scaling_service import ScalingService
 from turnout.domain.async_inference import MAX_INPUT_BYTES
 from turnout.domain.rollups import PERIOD
 from turnout.domain.routing import RoutingSettings
@@ -133,6 +136,20 @@ class Runtime:
             tests=GreenFleetTests(loopback(settings.host, settings.port), settings.credentials),
         )
         self.controller.on_plan = self.agent.wake
+        # Autoscaling (ADR 0036): policies applied by the controller's node, through the
+        # same path as UpdateEndpointWeightsAndCapacities.
+        self.scaling = ScalingService(self.store)
+        self.autoscaler = Autoscaler(
+            self.store,
+            self.monitoring.rollups_since,
+            self._scale,
+            Timing(
+                settings.scaling_period,
+                settings.scaling_out_datapoints,
+                settings.scaling_in_datapoints,
+            ),
+        )
+        self.autoscaler.on_activity = self.scaling.activity_counts.count
         self.agent.on_report = self.controller.reported
         self.leadership = Leadership(
             self.cluster, self.node, settings.lease_ttl, self._lead, sole=not self.cluster.shared
@@ -172,6 +189,13 @@ class Runtime:
             self.alarms.run(),
             auto_promote(self.experiments),
             self._step_inference_experiments(),
+            self.autoscaler.run(),
+        )
+
+    def _scale(self, endpoint: str, variant: str, count: int) -> None:
+        """The autoscaler's change: UpdateEndpointWeightsAndCapacities' path (in a thread)."""
+        self.control.update_endpoint_weights_and_capacities(
+            endpoint, [DesiredVariant(variant, instance_count=count)]
         )
 
     async def _step_inference_experiments(self) -> None:

@@ -64,6 +64,11 @@ class Settings:
     ray_address: str | None = None
     # One line per HTTP request on stderr (turnout.api.access_log); off: not installed.
     access_log: bool = False
+    # Autoscaling (ADR 0036): seconds per datapoint (a multiple of the 10-s rollup; AWS: 60)
+    # and the datapoints in a row that scale out (AWS: 3) and in (AWS: 15).
+    scaling_period: float = 60.0
+    scaling_out_datapoints: int = 3
+    scaling_in_datapoints: int = 15
 
     @property
     def database_url(self) -> str:

@@ -1,7 +1,8 @@
 """Fuzzing a real `turnout serve` over its AWS wire protocols, driven by botocore's service
 models: the SageMaker facade (AWS JSON 1.1), the runtime's InvokeEndpoint, CloudWatch
-(AWS JSON 1.0) and CloudWatch Logs (AWS JSON 1.1). Every answer must be a documented
-status in the service's error shape, never a 5xx; the server keeps serving.
+(AWS JSON 1.0), CloudWatch Logs and Application Auto Scaling (AWS JSON 1.1). Every answer
+must be a documented status in the service's error shape, never a 5xx; the server keeps
+serving.
 
 TURNOUT_FUZZ_EXAMPLES sets the cases per operation (docs/testing.md: the long mode).
 """
@@ -20,6 +21,7 @@ from tests.fuzz.facades import fuzz_aws_json, fuzz_runtime
 from tests.fuzz.query import fuzz_query
 from tests.support.endpoints import VariantOf
 from tests.support.models import digits_rows
+from turnout.api.autoscaling.facade import service_model as autoscaling_model
 from turnout.api.cloudwatch.servicemodel import cloudwatch
 from turnout.api.logs.facade import service_model as logs_model
 from turnout.api.sagemaker.servicemodel import OPERATIONS, sagemaker
@@ -79,6 +81,13 @@ def test_cloudwatch_json(http: httpx.Client) -> None:
 
 def test_cloudwatch_query(http: httpx.Client) -> None:
     report = fuzz_query(http)
+    print(report)
+    assert not report.findings, str(report)
+
+
+def test_application_autoscaling(http: httpx.Client) -> None:
+    model = autoscaling_model()
+    report = fuzz_aws_json(http, model, model.operations)
     print(report)
     assert not report.findings, str(report)
 

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from turnout.api.auth import SigV4Guard
+from turnout.api.autoscaling import AutoscalingApi, is_autoscaling_request
 from turnout.api.cloudwatch import CloudWatchApi, is_cloudwatch_request
 from turnout.api.cloudwatch.backlog import BacklogSource
 from turnout.api.csrf import CrossSiteGuard
@@ -31,6 +32,7 @@ from turnout.api.runtime.v2_http import OpenInferenceHttp
 from turnout.api.sagemaker import SageMakerApi, is_sagemaker_request
 from turnout.asgi import Receive, Scope, Send
 from turnout.async_inference.worker import AsyncWorker
+from turnout.deploy.scaling_service import ScalingService
 from turnout.experiments.routing import RoutingService
 from turnout.experiments.service import FEEDBACK_MAX_BYTES, ExperimentService
 from turnout.instances.backend import InstanceBackend
@@ -57,6 +59,7 @@ class Lifecycle(Protocol):
     store: Store
     async_queue: AsyncQueue
     async_worker: AsyncWorker
+    scaling: ScalingService
 
     @property
     def backend(self) -> InstanceBackend: ...
@@ -86,6 +89,7 @@ class App:
             runtime.control,
             runtime.monitoring,
             lambda: runtime.async_worker.backlogs,
+            (runtime.scaling.activity_counts,),
         )
         rest = build_rest_app(
             runtime.control,
@@ -93,6 +97,7 @@ class App:
             runtime.routing,
             runtime.experiments,
             runtime.inference_experiments,
+            runtime.scaling,
         )
         self._rest = BoundedBody(rest)
         self._feedback = BoundedBody(rest, FEEDBACK_MAX_BYTES)  # batches of 10,000 events
@@ -109,8 +114,10 @@ class App:
             settings.account_id,
             settings.region,
             BacklogSource(runtime.async_queue, self._prometheus.ready_instances),
+            runtime.scaling.rows,
         )
         self._logs = LogsApi(settings.data_dir / "logs", settings.account_id, settings.region)
+        self._autoscaling = AutoscalingApi(runtime.scaling, settings.account_id, settings.region)
         # With credentials, every request but the health check must be SigV4-signed.
         guarded: Callable[[Scope, Receive, Send], Awaitable[None]] = (
             SigV4Guard(
@@ -143,6 +150,8 @@ class App:
             await self._open_inference(scope, receive, send)
         elif is_logs_request(scope):  # before SageMaker's, which takes any X-Amz-Target
             await self._logs(scope, receive, send)
+        elif is_autoscaling_request(scope):  # before SageMaker's: both are `POST /`
+            await self._autoscaling(scope, receive, send)
         elif is_cloudwatch_request(scope):  # before SageMaker's: both are `POST /`
             await self._cloudwatch(scope, receive, send)
         elif is_sagemaker_request(scope):

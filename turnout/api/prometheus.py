@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.registry import Collector
 
 from turnout.asgi import Receive, Scope, Send
 from turnout.domain.async_inference import Backlog
@@ -40,6 +41,7 @@ class PrometheusMetrics:
         control: ControlReads,
         monitoring: AlarmReads,
         backlogs: Callable[[], Sequence[Backlog]] = tuple,
+        more: Sequence[Collector] = (),
     ) -> None:
         self._router = router
         self._control = control
@@ -49,6 +51,8 @@ class PrometheusMetrics:
         self._registry.register(InstanceCollector(instances))
         self._registry.register(EjectionCollector(router.ejections, time.perf_counter))
         self._registry.register(BacklogCollector(backlogs, self._all_ready, time.time))
+        for collector in more:  # e.g. the autoscaler's activity counts
+            self._registry.register(collector)
 
     def ready_instances(self, endpoint: str) -> int:
         """The endpoint's ready instances, from the routing table (an immutable snapshot)."""

@@ -19,6 +19,7 @@ from turnout.api.experiments import experiment_routes
 from turnout.api.limits import document_bound
 from turnout.api.rest_monitoring import monitoring_routes
 from turnout.api.rest_nodes import node_routes
+from turnout.api.rest_scaling import scaling_routes
 from turnout.api.rest_shadow import shadow_routes
 from turnout.api.schemas import (
     EndpointConfigIn,
@@ -32,6 +33,7 @@ from turnout.api.schemas import (
     TrafficIn,
 )
 from turnout.deploy.plans import DesiredVariant
+from turnout.deploy.scaling_service import ScalingService
 from turnout.domain.resources import Model
 from turnout.errors import (
     AlreadyExists,
@@ -88,6 +90,7 @@ def build_rest_app(
     routing: RoutingService | None = None,
     experiments: ExperimentService | None = None,
     inference_experiments: InferenceExperiments | None = None,
+    scaling: ScalingService | None = None,
 ) -> FastAPI:
     api = FastAPI(
         title="turnout",
@@ -232,5 +235,7 @@ def build_rest_app(
         api.include_router(shadow_routes(inference_experiments, _ERRORS))
     if routing is not None and experiments is not None:
         api.include_router(experiment_routes(routing, experiments, _ERRORS))
+    if scaling is not None:
+        api.include_router(scaling_routes(scaling, _ERRORS))
     document_bound(api)  # BoundedBody's 413, which no route declares
     return api

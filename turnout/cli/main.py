@@ -20,6 +20,7 @@ from turnout.cli import (
     metrics,
     models,
     nodes,
+    scaling,
     shadow,
     size,
     top,
@@ -56,6 +57,7 @@ app.add_typer(experiments.routing_app, name="routing")
 app.command("feedback")(experiments.feedback_command)
 app.add_typer(experiments.experiment_app, name="experiment")
 app.add_typer(shadow.app, name="shadow")
+app.add_typer(scaling.app, name="scaling")
 
 
 def _version(value: bool) -> None:

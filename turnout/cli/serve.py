@@ -222,6 +222,36 @@ def serve_command(
             "TURNOUT_S3_ACCESS_KEY_ID/TURNOUT_S3_SECRET_ACCESS_KEY, else boto3's usual chain.",
         ),
     ] = None,
+    scaling_period: Annotated[
+        float,
+        typer.Option(
+            "--scaling-period",
+            envvar="TURNOUT_SCALING_PERIOD",
+            help="Seconds per autoscaling datapoint, a multiple of 10 (AWS: 60). Invocation "
+            "counts are still per minute.",
+            min=10.0,
+        ),
+    ] = DEFAULTS.scaling_period,
+    scaling_out_datapoints: Annotated[
+        int,
+        typer.Option(
+            "--scaling-out-datapoints",
+            envvar="TURNOUT_SCALING_OUT_DATAPOINTS",
+            help="Datapoints above the target, in a row, that scale out (AWS: 3).",
+            min=1,
+            max=100,
+        ),
+    ] = DEFAULTS.scaling_out_datapoints,
+    scaling_in_datapoints: Annotated[
+        int,
+        typer.Option(
+            "--scaling-in-datapoints",
+            envvar="TURNOUT_SCALING_IN_DATAPOINTS",
+            help="Datapoints below 90% of the target, in a row, that scale in (AWS: 15).",
+            min=1,
+            max=100,
+        ),
+    ] = DEFAULTS.scaling_in_datapoints,
 ) -> None:
     """Run turnout: the router, the control plane and the model instances, until Ctrl-C."""
     # Imported here: the server stack takes half a second to import, which every other
@@ -273,7 +303,12 @@ def serve_command(
         backend=backend.value,
         ray_address=ray_address,
         access_log=access_log,
+        scaling_period=scaling_period,
+        scaling_out_datapoints=scaling_out_datapoints,
+        scaling_in_datapoints=scaling_in_datapoints,
     )
+    if scaling_period % 10:
+        fail(f"--scaling-period must be a multiple of 10 seconds (got {scaling_period:g}).")
     try:
         sock = bind(host, port)
         if grpc_port is not None:  # gRPC binds its own socket later: check it is free now

@@ -44,6 +44,7 @@ from turnout.deploy.rollout import (
     green_share,
     watches_alarms,
 )
+from turnout.deploy.scaling import sized_like_blue
 from turnout.domain.alarms import AlarmState
 from turnout.domain.deployments import Deployment, Phase
 from turnout.domain.nodes import Node
@@ -58,6 +59,7 @@ from turnout.domain.resources import Endpoint, EndpointStatus, Fleet, VariantSta
 from turnout.errors import NotFound, StoreUnavailable
 from turnout.store import Store
 from turnout.store.cluster import ClusterStore
+from turnout.store.scaling import ScalingStore
 
 log = logging.getLogger("turnout.deploy")
 
@@ -127,6 +129,7 @@ class Controller:
         self._again: set[str] = set()  # endpoints asked for while their step ran
         self._everything = False  # a wake-up that named no endpoint
         self._ticked_at = 0.0  # monotonic time of the last pass over every endpoint
+        self._autoscaled: dict[str, frozenset[str]] = {}  # variants with a scalable target
 
     # --- driving the loop -------------------------------------------------------------
     def wake(self, endpoint: str | None = None) -> None:
@@ -276,7 +279,7 @@ class Controller:
 
     async def _switch_config(self, endpoint: Endpoint, blue: Fleet, green: Fleet) -> None:
         """UpdateEndpoint, all at once: start green, move all traffic to it, retire blue."""
-        states = initial_states(green.config)
+        states = self._green_states(endpoint, green)
         serving = _fleet(blue, 1.0, endpoint.variants, current=True)
         both = [serving, _fleet(green, 0.0, states, current=False)]
         failure = await self._failure(await self._realize(endpoint.name, both), green)
@@ -388,7 +391,7 @@ class Controller:
         share = green_share(d, green_ready)
         fleets = [_fleet(blue, 1.0 - share, endpoint.variants, current=True)]
         if d.phase is not Phase.ROLLING_BACK:
-            fleets.append(_fleet(green, share, initial_states(green.config), current=False))
+            fleets.append(_fleet(green, share, self._green_states(endpoint, green), current=False))
         return fleets
 
     async def _observe(self, d: Deployment, blue: Fleet) -> Facts:
@@ -432,7 +435,7 @@ class Controller:
                 self._store.finish_deployment, d, new, event,
                 status=S.UPDATE_ROLLBACK_FAILED if new.phase is Phase.ROLLBACK_FAILED
                 else S.IN_SERVICE,
-                variants=serving_states(initial_states(green.config)) if succeeded
+                variants=serving_states(self._green_states(endpoint, green)) if succeeded
                 else endpoint.variants,
                 promote_pending=succeeded,
                 at=event.at,
@@ -442,7 +445,7 @@ class Controller:
     async def _finished(self, endpoint: Endpoint, d: Deployment, blue: Fleet, green: Fleet) -> None:
         """Recorded as finished: retire the fleet that no longer serves."""
         if d.phase is Phase.SUCCEEDED:
-            fleet = _fleet(green, 1.0, initial_states(green.config), current=False)
+            fleet = _fleet(green, 1.0, self._green_states(endpoint, green), current=False)
         else:
             fleet = _fleet(blue, 1.0, endpoint.variants, current=True)
         await self._realize(endpoint.name, [fleet])
@@ -528,7 +531,20 @@ class Controller:
         deployment = None
         if endpoint.status in (S.UPDATING, S.ROLLING_BACK):
             deployment = self._store.active_deployment(name)
+            if fleets[1] is not None:  # a new config: autoscaled variants keep their size
+                self._autoscaled[name] = frozenset(
+                    t.variant for t in ScalingStore(self._store).targets(name)
+                )
         return endpoint, fleets, deployment
+
+    def _green_states(self, endpoint: Endpoint, green: Fleet) -> tuple[VariantState, ...]:
+        """Green's variants as its config asks, but an autoscaled variant that blue serves
+        too starts at blue's current count, as SageMaker sizes it (ADR 0036)."""
+        return sized_like_blue(
+            initial_states(green.config),
+            endpoint.variants,
+            self._autoscaled.get(endpoint.name, frozenset()),
+        )
 
     async def _stored_plan(self, name: str) -> RoutingPlan | None:
         """The endpoint's plan: as this controller last wrote it, else read. Only the

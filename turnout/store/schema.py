@@ -394,3 +394,58 @@ async_requests = sa.Table(
     sa.Index(None, "state", "endpoint", "id"),
     sqlite_autoincrement=True,
 )
+
+# Autoscaling (ADR 0036): Application Auto Scaling's targets, policies and activities.
+scalable_targets = sa.Table(
+    "scalable_targets",
+    metadata,
+    sa.Column("endpoint", sa.Text, nullable=False),
+    sa.Column("variant", sa.Text, nullable=False),
+    sa.Column("min_capacity", sa.Integer, nullable=False),
+    sa.Column("max_capacity", sa.Integer, nullable=False),
+    sa.Column("suspended", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.PrimaryKeyConstraint("endpoint", "variant"),
+)
+
+scaling_policies = sa.Table(
+    "scaling_policies",
+    metadata,
+    sa.Column("endpoint", sa.Text, nullable=False),
+    sa.Column("variant", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("policy_type", sa.Text, nullable=False),
+    sa.Column("document", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.PrimaryKeyConstraint("endpoint", "variant", "name"),
+)
+
+scaling_activities = sa.Table(
+    "scaling_activities",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("activity_id", sa.Text, nullable=False),
+    sa.Column("endpoint", sa.Text, nullable=False),
+    sa.Column("variant", sa.Text, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("cause", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("direction", sa.Text, nullable=False),
+    sa.Column("from_count", sa.Integer, nullable=False),
+    sa.Column("to_count", sa.Integer, nullable=False),
+    sa.Column("start_time", sa.Double, nullable=False),
+    sa.Column("end_time", sa.Double, nullable=True),
+    sa.Column("message", sa.Text, nullable=True),
+    sa.UniqueConstraint("activity_id"),
+    sa.Index(None, "endpoint", "variant", "id"),
+    sqlite_autoincrement=True,
+)
+
+# A CloudWatch alarm's AlarmActions: the step-scaling policies (ARNs) it triggers.
+alarm_actions = sa.Table(
+    "alarm_actions",
+    metadata,
+    sa.Column("alarm", sa.Text, nullable=False),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.PrimaryKeyConstraint("alarm", "action"),
+)

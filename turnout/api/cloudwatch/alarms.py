@@ -3,9 +3,11 @@ turnout's alarms: the alarm a boto3 `cloudwatch` client makes is the one a Deplo
 AutoRollbackConfiguration names, evaluated every second by the alarm watch.
 
 Handlers are synchronous (the store is): the facade runs them in worker threads.
-Actions (SNS topics, Auto Scaling policies) are accepted and not run: turnout acts on an
-alarm through the deployments that name it, and DescribeAlarms says so with
-ActionsEnabled false and no actions. The history holds state changes (StateUpdate) only.
+AlarmActions naming Application Auto Scaling step policies are kept and run by the
+autoscaler while the alarm is in ALARM (ADR 0036); other actions (SNS topics, OK and
+INSUFFICIENT_DATA actions) are accepted and not run: turnout acts on an alarm through the
+deployments and scaling policies that name it, and DescribeAlarms shows only the actions it
+runs. The history holds state changes (StateUpdate) only.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from turnout.api.cloudwatch.errors import (
 )
 from turnout.api.cloudwatch.names import EXTENDED, Target, target, unit
 from turnout.domain.alarms import Alarm, AlarmState, AlarmStatus, Comparison, MissingData
+from turnout.domain.scaling import policy_of_arn
 from turnout.errors import NotFound
 
 HISTORY_KEPT = 1000  # the newest state changes DescribeAlarmHistory looks through
@@ -72,6 +75,10 @@ def put_metric_alarm(ctx: Context, params: Params) -> Answer:
             description=params.get("AlarmDescription", ""),
         )
     )
+    if ctx.actions is not None:
+        enabled = params.get("ActionsEnabled", True)
+        actions = [a for a in params.get("AlarmActions") or () if policy_of_arn(a) is not None]
+        ctx.actions.set_alarm_actions(params["AlarmName"], actions if enabled else [])
     return {}
 
 
@@ -105,9 +112,16 @@ def describe_alarms(ctx: Context, params: Params) -> Answer:
         METRIC_ALARM not in (params.get("AlarmTypes") or [METRIC_ALARM])
         or params.get("ChildrenOfAlarmName")  # composite alarms: turnout has none
         or params.get("ParentsOfAlarmName")
-        or params.get("ActionPrefix")  # no alarm has actions
     ):
         statuses = []
+    actions = ctx.actions.alarm_actions() if ctx.actions is not None else {}
+    if params.get("ActionPrefix"):
+        action_prefix = params["ActionPrefix"]
+        statuses = [
+            s
+            for s in statuses
+            if any(a.startswith(action_prefix) for a in actions.get(s.alarm.name, ()))
+        ]
     if names:
         statuses = [s for s in statuses if s.alarm.name in set(names)]
     if prefix:
@@ -115,11 +129,14 @@ def describe_alarms(ctx: Context, params: Params) -> Answer:
     if params.get("StateValue"):
         statuses = [s for s in statuses if s.state.value == params["StateValue"]]
     shown, token = page(statuses, params.get("NextToken"), params.get("MaxRecords", 50))
-    answer: Answer = {"MetricAlarms": [_metric_alarm(ctx, s) for s in shown], "CompositeAlarms": []}
+    answer: Answer = {
+        "MetricAlarms": [_metric_alarm(ctx, s, actions.get(s.alarm.name, [])) for s in shown],
+        "CompositeAlarms": [],
+    }
     return answer | ({"NextToken": token} if token else {})
 
 
-def _metric_alarm(ctx: Context, status: AlarmStatus) -> Answer:
+def _metric_alarm(ctx: Context, status: AlarmStatus, actions: list[str]) -> Answer:
     alarm = status.alarm
     found = Target(alarm.metric, alarm.endpoint, alarm.variant, alarm.config)
     statistic = "ExtendedStatistic" if alarm.statistic in EXTENDED else "Statistic"
@@ -128,9 +145,9 @@ def _metric_alarm(ctx: Context, status: AlarmStatus) -> Answer:
         "AlarmArn": ctx.alarm_arn(alarm.name),
         "AlarmDescription": alarm.description or None,
         "AlarmConfigurationUpdatedTimestamp": at(status.created_at),
-        "ActionsEnabled": False,
+        "ActionsEnabled": bool(actions),
         "OKActions": [],
-        "AlarmActions": [],
+        "AlarmActions": actions,
         "InsufficientDataActions": [],
         "StateValue": status.state.value,
         "StateReason": status.reason,
@@ -190,6 +207,8 @@ def delete_alarms(ctx: Context, params: Params) -> Answer:
     for name in names:
         with contextlib.suppress(NotFound):  # deleted meanwhile, or named twice: as asked
             ctx.monitoring.delete_alarm(name)
+        if ctx.actions is not None:
+            ctx.actions.set_alarm_actions(name, [])
     return {}
 
 

@@ -11,6 +11,7 @@ from turnout.monitoring import Monitoring
 
 if TYPE_CHECKING:
     from turnout.api.cloudwatch.backlog import BacklogSource
+    from turnout.store.scaling import ScalingStore
 
 Params = Mapping[str, Any]
 Answer = dict[str, Any]
@@ -23,6 +24,7 @@ class Context:
     account: str
     region: str
     backlog: BacklogSource | None = None  # the asynchronous inference queue (ADR 0031)
+    actions: ScalingStore | None = None  # alarms' AlarmActions: step scaling (ADR 0036)
 
     def alarm_arn(self, name: str) -> str:
         return f"arn:aws:cloudwatch:{self.region}:{self.account}:alarm:{name}"

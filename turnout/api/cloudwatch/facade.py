@@ -34,6 +34,7 @@ from turnout.api.sagemaker.errors import AwsError
 from turnout.asgi import Receive, Scope, Send
 from turnout.errors import NotFound, StoreUnavailable, TurnoutError
 from turnout.monitoring import Monitoring
+from turnout.store.scaling import ScalingStore
 
 log = logging.getLogger("turnout.api.cloudwatch")
 
@@ -88,8 +89,9 @@ class CloudWatchApi:
         account: str,
         region: str,
         backlog: BacklogSource | None = None,
+        actions: ScalingStore | None = None,
     ) -> None:
-        self._ctx = Context(monitoring, account, region, backlog)
+        self._ctx = Context(monitoring, account, region, backlog, actions)
         # Load the service model now, off the event loop, so the first call is not slow.
         threading.Thread(target=cloudwatch, name="cloudwatch-model", daemon=True).start()
 

@@ -28,9 +28,11 @@ from turnout.api.dashboard.fleets import canary_share, fleets
 from turnout.api.dashboard.progress import progress
 from turnout.api.deployments import deployments_of
 from turnout.api.experiments import report_out
+from turnout.api.rest_scaling import ActivityOut, TargetOut
 from turnout.api.schemas import EndpointOut, InstanceOut
 from turnout.asgi import Scope
 from turnout.deploy import alarm_data
+from turnout.deploy.scaling_service import ScalingService
 from turnout.domain.alarms import AlarmStatus
 from turnout.domain.deployments import Deployment
 from turnout.domain.plans import RoutingPlan
@@ -55,6 +57,7 @@ class DashboardSources(Protocol):
     monitoring: Monitoring
     experiments: ExperimentService
     inference_experiments: InferenceExperiments
+    scaling: ScalingService
 
 
 def is_dashboard_request(scope: Scope) -> bool:
@@ -120,6 +123,7 @@ def build_dashboard(sources: DashboardSources) -> Starlette:
         shadows = await asyncio.to_thread(
             sources.inference_experiments.endpoint_reports, name, SHADOW_SECONDS
         )
+        scaling = await asyncio.to_thread(_scaling, sources.scaling, name)
         view = _endpoint_view(facts, rollups, now)
         return JSONResponse(
             {
@@ -130,6 +134,7 @@ def build_dashboard(sources: DashboardSources) -> Starlette:
                 "deployments": deployments.model_dump(),
                 "experiments": experiments,
                 "shadows": shadows,
+                "scaling": scaling,
                 "shadow_instances": [
                     _instance(i)
                     for i in facts.instances
@@ -150,6 +155,15 @@ def build_dashboard(sources: DashboardSources) -> Starlette:
         ],
         exception_handlers={StoreUnavailable: _store_unavailable},
     )
+
+
+def _scaling(scaling: ScalingService, name: str) -> dict[str, Any]:
+    """The endpoint's scalable targets and its last activities (the REST API's shapes)."""
+    policies = scaling.policies(name)
+    return {
+        "targets": [TargetOut.of(t, policies).model_dump() for t in scaling.targets(name)],
+        "activities": [ActivityOut.of(a).model_dump() for a in scaling.activities(name, limit=10)],
+    }
 
 
 async def _store_unavailable(_: Request, exc: Exception) -> Response:

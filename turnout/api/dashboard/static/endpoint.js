@@ -350,6 +350,19 @@ poll(`/dashboard/api/endpoints/${encodeURIComponent(NAME)}`, (data) => {
     cell(time(d.finished_at)), cell(d.failure_reason || "", { cls: "wrap" }),
   ])));
 
+  const scaling = data.scaling;
+  document.getElementById("scaling-targets").textContent = scaling.targets.map((t) =>
+    `${t.variant}: ${t.min_capacity}–${t.max_capacity} instances` +
+    (t.policies.length ? ` (${t.policies.map((p) => `${p.name}: ${p.summary}`).join("; ")})` : "") +
+    (t.suspended.length ? `, ${t.suspended.join(" and ")} suspended` : "")).join(" · ");
+  fillTable(document.getElementById("scaling-activities"), scaling.activities.map((a) => row([
+    cell(time(a.start)), cell(a.variant), cell(`${a.from_count} → ${a.to_count}`, { num: true }),
+    cell(a.status, { cls: a.status === "Successful" ? "state OK" : a.status === "Failed" ? "state ALARM" : "state INSUFFICIENT_DATA",
+      testid: `scaling-${a.id}` }),
+    cell(time(a.end)), cell(a.message ? `${a.cause} — ${a.message}` : a.cause, { cls: "wrap" }),
+  ])));
+  document.getElementById("no-scaling").hidden = scaling.targets.length + scaling.activities.length > 0;
+
   fillTable(document.getElementById("alarms"), data.alarms.map((a) => row([
     cell(a.name), cell(`${a.metric} (${a.statistic})`), cell(a.watches),
     cell(`${a.operator} ${fmt(a.threshold, 6)}`, { num: true, testid: `threshold-${a.name}`, title: a.comparison }),
