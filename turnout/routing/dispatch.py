@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+import urllib.parse
 from enum import StrEnum
 from random import random
 from time import perf_counter
 
 from turnout.domain.routing import MAX_KEY_LENGTH
+from turnout.routing.affinity import rendezvous
 from turnout.routing.choice import least_outstanding
 from turnout.routing.invocation import INFERENCE_ID, Invocation, offer_capture
 from turnout.routing.keys import new_user_id
@@ -35,6 +37,7 @@ from turnout.routing.upstream import (
 )
 
 BATCH_SIZE_HEADER = b"x-turnout-batch-size"  # set by turnout's worker on a batch's first answer
+LOADED_MODELS_HEADER = b"x-turnout-loaded-models"  # set by a multi-model instance (ADR 0037)
 
 
 class Failure(StrEnum):
@@ -47,6 +50,7 @@ class Failure(StrEnum):
     MODEL_ERROR = "model-error"  # the model answered with an error status
     TIMEOUT = "timeout"  # no answer within the model timeout
     NO_ANSWER = "no-answer"  # the connection closed, or the answer was not valid HTTP
+    BAD_TARGET_MODEL = "bad-target-model"  # TargetModel missing, or given to a single model
 
 
 # The status the metrics count when the model gave none (SageMaker counts these as 5XX).
@@ -160,13 +164,30 @@ class Dispatcher:
                     Failure.NO_WEIGHT, f"Endpoint {name} has no variant with weight > 0."
                 )
         path = invocation.path
-        if not isinstance(path, bytes):
+        model = invocation.target_model
+        affinity: bytes | None = None
+        if found.multi_model:  # to the instance that has the model (ADR 0037)
+            if model is None:
+                raise DispatchError(
+                    Failure.BAD_TARGET_MODEL,
+                    f"Endpoint {name} is a multi-model endpoint: name the model to invoke "
+                    "in TargetModel (header X-Amzn-SageMaker-Target-Model).",
+                )
+            affinity = model.encode()
+            path = b"/models/" + urllib.parse.quote(model, safe="").encode() + b"/invoke"
+        elif model is not None:
+            raise DispatchError(
+                Failure.BAD_TARGET_MODEL,
+                f"Endpoint {name} is not a multi-model endpoint: drop TargetModel, or "
+                "create the model with Mode MultiModel.",
+            )
+        elif not isinstance(path, bytes):
             path = path(found.name)
         stream = invocation.stream
         length = len(invocation.body) if stream is None else stream.length
         head = request_head(length, invocation.relayed, path)
         response, model_us = await self._forward(
-            name, found, head, invocation.body, stream, invocation.timeout
+            name, found, head, invocation.body, stream, invocation.timeout, affinity
         )
         return Outcome(found, response, model_us, user, cookie, randomized)
 
@@ -178,21 +199,23 @@ class Dispatcher:
         body: bytes,
         stream: BodyStream | None = None,
         timeout: float | None = None,
+        affinity: bytes | None = None,
     ) -> tuple[UpstreamResponse, float]:
         """Send to the least-loaded ready instance; on a refused connection, try another.
 
         Returns the answer and the microseconds the model took (ModelLatency). A `stream`
-        is sent in chunks instead of `body`; `timeout` replaces the model timeout.
+        is sent in chunks instead of `body`; `timeout` replaces the model timeout. With
+        `affinity` (a TargetModel), the instance is its rendezvous choice instead.
         """
         limits = self.router.limits
         model_timeout = limits.model_timeout if timeout is None else timeout
         refused: list[Upstream] = []
         wait_until = 0.0  # set on the first wait; bounds all waiting for this request
         while True:
-            upstream = self._pick(variant, refused)
+            upstream = self._pick(variant, refused, affinity)
             if upstream is None:
                 wait_until = wait_until or time.monotonic() + limits.instance_wait
-                upstream = await self._wait_for_ready(name, variant, refused, wait_until)
+                upstream = await self._wait_for_ready(name, variant, refused, wait_until, affinity)
             upstream.outstanding += 1
             sent = perf_counter()
             try:
@@ -238,6 +261,8 @@ class Dispatcher:
                 upstream.outstanding -= 1
             answered = perf_counter()
             model_us = (answered - sent) * 1e6
+            if affinity is not None:
+                _note_loaded(upstream, response)
             if 200 <= response.status < 300:
                 if self._detect:
                     upstream.outlier.observe(model_us, self._outliers)
@@ -269,14 +294,19 @@ class Dispatcher:
         variant.next_sweep = now + self._outliers.interval
         sweep(variant.outliers, self._outliers, now)
 
-    def _pick(self, variant: VariantRoute, refused: list[Upstream]) -> Upstream | None:
+    def _pick(
+        self, variant: VariantRoute, refused: list[Upstream], affinity: bytes | None = None
+    ) -> Upstream | None:
         self._turn += 1
         upstreams = variant.upstreams
         if refused:
             upstreams = tuple(u for u in upstreams if u not in refused)
         if not upstreams:
             return None
-        found = least_outstanding(upstreams, self._turn)
+        if affinity is None:
+            found = least_outstanding(upstreams, self._turn)
+        else:
+            found = rendezvous(upstreams, affinity)
         if found is None and self._detect:
             # Every instance that is not ejected is down (restarting): an ejected outlier
             # answers better than none (Envoy's panic routing).
@@ -284,7 +314,12 @@ class Dispatcher:
         return found
 
     async def _wait_for_ready(
-        self, name: str, chosen: VariantRoute, refused: list[Upstream], deadline: float
+        self,
+        name: str,
+        chosen: VariantRoute,
+        refused: list[Upstream],
+        deadline: float,
+        affinity: bytes | None = None,
     ) -> Upstream:
         """Wait until `deadline` for an instance of the variant to be ready (e.g. restarting)."""
         variant_name = chosen.name
@@ -297,7 +332,7 @@ class Dispatcher:
                 break
             if refused:  # a refused instance may be back (restarted); give it another chance
                 refused.clear()
-            upstream = self._pick(variant, refused)
+            upstream = self._pick(variant, refused, affinity)
             if upstream is not None:
                 return upstream
         raise DispatchError(
@@ -353,6 +388,13 @@ class Dispatcher:
 
     def _mirror(self, invocation: Invocation, variant: VariantRoute, answer: Answer) -> None:
         self.mirror.offer(invocation, variant, answer)
+
+
+def _note_loaded(upstream: Upstream, response: UpstreamResponse) -> None:
+    """A multi-model instance says how many models it holds (LoadedModelCount)."""
+    count = response.header(LOADED_MODELS_HEADER)
+    if count is not None and count.isdigit():
+        upstream.loaded_models = int(count)
 
 
 def _least_outstanding_ejected(upstreams: tuple[Upstream, ...]) -> Upstream | None:

@@ -96,6 +96,7 @@ class Router:
                 if self.capture
                 else None,
                 t.sampling,
+                multi_model=any(i.spec.model.multi_model for i in t.instances),
             )
             for t in targets
         ]
@@ -210,7 +211,7 @@ class Router:
                 max_response_bytes=self.limits.max_payload_bytes,
                 idle_timeout=idle,
             )
-            upstream = Upstream(instance, pool)
+            upstream = Upstream(instance, pool, instance.spec.id.encode())
             self._upstreams[instance.spec.id] = upstream
         return upstream
 

@@ -29,13 +29,15 @@ class Upstream:
     """The router's side of one instance: its connection pool, requests in flight and what
     outlier detection knows of it (ADR 0034)."""
 
-    __slots__ = ("instance", "outlier", "outstanding", "pool")
+    __slots__ = ("affinity_key", "instance", "loaded_models", "outlier", "outstanding", "pool")
 
-    def __init__(self, instance: Instance, pool: ConnectionPool) -> None:
+    def __init__(self, instance: Instance, pool: ConnectionPool, affinity_key: bytes = b"") -> None:
         self.instance = instance
         self.pool = pool
         self.outstanding = 0
         self.outlier = OutlierStats()
+        self.affinity_key = affinity_key  # its name in rendezvous hashing (ADR 0037)
+        self.loaded_models = 0  # a multi-model instance's count, as it last said
 
     @property
     def ready(self) -> bool:
@@ -52,8 +54,8 @@ class VariantRoute:
     """
 
     __slots__ = (
-        "capture", "config", "metrics", "name", "name_header", "next_sweep", "outliers",
-        "sampling", "shadows", "upstreams",
+        "capture", "config", "metrics", "multi_model", "name", "name_header", "next_sweep",
+        "outliers", "sampling", "shadows", "upstreams",
     )  # fmt: skip
 
     def __init__(
@@ -64,6 +66,7 @@ class VariantRoute:
         metrics: VariantMetrics,
         capture: VariantCapture | None = None,
         sampling: float | None = None,
+        multi_model: bool = False,
     ) -> None:
         self.config = config
         self.name = name
@@ -75,6 +78,7 @@ class VariantRoute:
         self.capture = capture  # the config's data capture (sampling, queue), if any
         self.sampling = sampling
         self.shadows: tuple[VariantRoute, ...] = ()
+        self.multi_model = multi_model  # each invocation names its TargetModel (ADR 0037)
 
 
 @dataclass(frozen=True, slots=True)
