@@ -155,13 +155,13 @@ class MultiModelApp:
             except Exception as err:  # a model that does not load fails alone
                 await _reply(send, LOAD_FAILED_STATUS, _load_failure(name, err), _TEXT)
                 return
-            extra = [
-                (CACHE_HIT, b"0"),
-                (WAIT_US, b"%d" % timings.wait_us),
-                (DOWNLOAD_US, b"%d" % timings.download_us),
-                (LOAD_US, b"%d" % timings.load_us),
-                (UNLOAD_US, b"%d" % timings.unload_us),
-            ]
+            extra = [(CACHE_HIT, b"0"), (WAIT_US, b"%d" % timings.wait_us)]
+            if timings.load_us:  # this request loaded it (others waited for its load)
+                extra += [
+                    (DOWNLOAD_US, b"%d" % timings.download_us),
+                    (LOAD_US, b"%d" % max(1, timings.load_us)),
+                    (UNLOAD_US, b"%d" % timings.unload_us),
+                ]
         extra.append((LOADED_COUNT, b"%d" % len(self._models)))
 
         async def send_with(message: MutableMapping[str, Any]) -> None:
@@ -256,7 +256,7 @@ class MultiModelApp:
             except BaseException:
                 await asyncio.to_thread(self._source.forget, fetched.path)
                 raise
-            timings.load_us = (perf_counter() - began) * 1e6
+            timings.load_us = max(1.0, (perf_counter() - began) * 1e6)
             loaded = _Loaded(app, fetched.path, self._source.url_of(name))
             self._models[name] = loaded
             evicted = [self._models.pop(e.name) for e in self.cache.add(name, size)]

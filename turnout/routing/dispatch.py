@@ -37,7 +37,13 @@ from turnout.routing.upstream import (
 )
 
 BATCH_SIZE_HEADER = b"x-turnout-batch-size"  # set by turnout's worker on a batch's first answer
-LOADED_MODELS_HEADER = b"x-turnout-loaded-models"  # set by a multi-model instance (ADR 0037)
+# Set by a multi-model instance (ADR 0037; turnout.instances.multi_model_server).
+LOADED_MODELS_HEADER = b"x-turnout-loaded-models"
+CACHE_HIT_HEADER = b"x-turnout-model-cache-hit"
+WAIT_HEADER = b"x-turnout-model-wait-us"
+DOWNLOAD_HEADER = b"x-turnout-model-download-us"
+LOAD_HEADER = b"x-turnout-model-load-us"
+UNLOAD_HEADER = b"x-turnout-model-unload-us"
 
 
 class Failure(StrEnum):
@@ -262,7 +268,7 @@ class Dispatcher:
             answered = perf_counter()
             model_us = (answered - sent) * 1e6
             if affinity is not None:
-                _note_loaded(upstream, response)
+                _note_loaded(variant, upstream, response)
             if 200 <= response.status < 300:
                 if self._detect:
                     upstream.outlier.observe(model_us, self._outliers)
@@ -355,6 +361,8 @@ class Dispatcher:
         batch = response.header(BATCH_SIZE_HEADER)
         if batch is not None and batch.isdigit():
             metrics.observe_batch(int(batch))
+        if variant.multi_model:
+            _observe_model_cache(variant, response)
         exposures = self.router.exposures
         if exposures is not None:
             inference_id = invocation.relayed_header(INFERENCE_ID)
@@ -383,6 +391,8 @@ class Dispatcher:
         variant.metrics.observe(
             error.status, model_error, error.model_us, elapsed - (error.model_us or 0.0)
         )
+        if variant.multi_model and error.response is not None:
+            _observe_model_cache(variant, error.response)
         if model_error and variant.shadows and invocation.stream is None:  # on failures too
             self._mirror(invocation, variant, _answer_of(error))
 
@@ -390,11 +400,30 @@ class Dispatcher:
         self.mirror.offer(invocation, variant, answer)
 
 
-def _note_loaded(upstream: Upstream, response: UpstreamResponse) -> None:
+def _note_loaded(variant: VariantRoute, upstream: Upstream, response: UpstreamResponse) -> None:
     """A multi-model instance says how many models it holds (LoadedModelCount)."""
     count = response.header(LOADED_MODELS_HEADER)
     if count is not None and count.isdigit():
-        upstream.loaded_models = int(count)
+        variant.metrics.note_loaded(upstream.affinity_key, int(count))
+
+
+def _observe_model_cache(variant: VariantRoute, response: UpstreamResponse) -> None:
+    """What a multi-model instance said of its cache, into the variant's metrics."""
+    hit = response.header(CACHE_HIT_HEADER)
+    if hit is None:
+        return
+    variant.metrics.observe_model_cache(
+        hit == b"1",
+        _micros(response, WAIT_HEADER),
+        _micros(response, DOWNLOAD_HEADER),
+        _micros(response, LOAD_HEADER),
+        _micros(response, UNLOAD_HEADER),
+    )
+
+
+def _micros(response: UpstreamResponse, header: bytes) -> float:
+    value = response.header(header)
+    return float(value) if value is not None and value.isdigit() else 0.0
 
 
 def _least_outstanding_ejected(upstreams: tuple[Upstream, ...]) -> Upstream | None:

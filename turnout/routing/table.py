@@ -29,7 +29,7 @@ class Upstream:
     """The router's side of one instance: its connection pool, requests in flight and what
     outlier detection knows of it (ADR 0034)."""
 
-    __slots__ = ("affinity_key", "instance", "loaded_models", "outlier", "outstanding", "pool")
+    __slots__ = ("affinity_key", "instance", "outlier", "outstanding", "pool")
 
     def __init__(self, instance: Instance, pool: ConnectionPool, affinity_key: bytes = b"") -> None:
         self.instance = instance
@@ -37,7 +37,6 @@ class Upstream:
         self.outstanding = 0
         self.outlier = OutlierStats()
         self.affinity_key = affinity_key  # its name in rendezvous hashing (ADR 0037)
-        self.loaded_models = 0  # a multi-model instance's count, as it last said
 
     @property
     def ready(self) -> bool:

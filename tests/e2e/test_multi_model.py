@@ -1,0 +1,200 @@
+"""Multi-model endpoints end to end (ADR 0037), the issue's acceptance test: boto3 against a
+real `turnout serve`, 1,000 tiny scikit-learn models in a moto-served bucket, two instances
+under a small memory budget each; plus the SageMaker-shaped errors."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import boto3
+import psutil
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.api.sagemaker.conftest import clients, store_url
+from tests.support.models import make_sklearn_model
+from tests.support.multi_model import model_tarball, name_of, publish
+from turnout.cli.background import BackgroundServer
+
+pytestmark = pytest.mark.e2e
+
+__all__ = ["store_url"]  # a fixture, imported to be found here
+BUCKET = "turnout-mme"
+MODELS = 1000
+BUDGET_MB = 0.25  # per instance: far below 1,000 models, so eviction must happen
+SLACK_MB = 40  # per instance: allocator arenas, fragmentation, the unpacked cache's inodes
+WAIT = {"Delay": 0.25, "MaxAttempts": 240}
+
+
+@pytest.fixture(scope="module")
+def server_args(store_url: str) -> Iterator[tuple[str, ...]]:
+    with pytest.MonkeyPatch.context() as env:  # inherited by `turnout serve` and its instances
+        env.setenv("TURNOUT_S3_ACCESS_KEY_ID", "moto")
+        env.setenv("TURNOUT_S3_SECRET_ACCESS_KEY", "moto")
+        env.setenv("TURNOUT_MODEL_CACHE_MB", str(BUDGET_MB))
+        yield ("--s3-endpoint-url", store_url)
+
+
+@pytest.fixture(scope="module")
+def s3(store_url: str) -> Any:
+    client = boto3.client("s3", endpoint_url=store_url, region_name="us-east-1",
+                          aws_access_key_id="moto", aws_secret_access_key="moto")  # fmt: skip
+    client.create_bucket(Bucket=BUCKET)
+    publish(lambda name, data: client.put_object(Bucket=BUCKET, Key=f"mme/{name}", Body=data),
+            MODELS)  # fmt: skip
+    client.put_object(Bucket=BUCKET, Key="mme/broken.tar.gz", Body=b"not a tarball")
+    return client
+
+
+@pytest.fixture(scope="module")
+def boto(server: BackgroundServer) -> tuple[Any, Any]:
+    return clients(server.url)
+
+
+def deploy(sm: Any, name: str, container: dict[str, Any], instances: int = 1) -> None:
+    sm.create_model(ModelName=name, PrimaryContainer=container)
+    sm.create_endpoint_config(
+        EndpointConfigName=name,
+        ProductionVariants=[{"VariantName": "A", "ModelName": name,
+                             "InitialInstanceCount": instances, "InstanceType": "ml.m5.large"}],
+    )  # fmt: skip
+    sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    sm.get_waiter("endpoint_in_service").wait(EndpointName=name, WaiterConfig=WAIT)
+
+
+@pytest.fixture(scope="module")
+def mme(boto: tuple[Any, Any], s3: Any) -> str:
+    container = {"ModelDataUrl": f"s3://{BUCKET}/mme/", "Mode": "MultiModel",
+                 "MultiModelConfig": {"ModelCacheSetting": "Enabled"}}  # fmt: skip
+    deploy(boto[0], "mme", container, instances=2)
+    return "mme"
+
+
+def invoke(rt: Any, endpoint: str, target: str) -> tuple[float, str]:
+    """(the model's answer, the cache-hit header) for one row."""
+    answer = rt.invoke_endpoint(
+        EndpointName=endpoint, TargetModel=target, Body=b"1.0", ContentType="text/csv",
+        Accept="application/json",
+    )  # fmt: skip
+    hit = answer["ResponseMetadata"]["HTTPHeaders"].get("x-turnout-model-cache-hit", "")
+    return float(json.loads(answer["Body"].read())[0]), hit
+
+
+def instance_rss(server: BackgroundServer) -> dict[int, int]:
+    assert server.process is not None
+    found = {}
+    for child in psutil.Process(server.process.pid).children(recursive=True):
+        try:
+            if "turnout.instances.worker" in " ".join(child.cmdline()) and "--multi-model" in (
+                child.cmdline()
+            ):
+                found[child.pid] = child.memory_info().rss
+        except psutil.NoSuchProcess:
+            continue
+    return found
+
+
+def test_a_thousand_models_answer_each_its_own_within_the_memory_budget(
+    boto: tuple[Any, Any], mme: str, server: BackgroundServer
+) -> None:
+    sm, rt = boto
+    container = sm.describe_model(ModelName=mme)["PrimaryContainer"]
+    assert container["Mode"] == "MultiModel"
+    assert container["MultiModelConfig"] == {"ModelCacheSetting": "Enabled"}
+    # Warm both instances (the first model loads scikit-learn itself), then the baseline.
+    for i in range(16):
+        assert invoke(rt, mme, name_of(i))[0] == float(i)
+    baseline = instance_rss(server)
+    assert len(baseline) == 2
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda i: invoke(rt, mme, name_of(i))[0], range(MODELS)))
+    assert answers == [float(i) for i in range(MODELS)]  # each from its own model
+
+    after = instance_rss(server)
+    assert after.keys() == baseline.keys()  # no instance died (and restarted) on the way
+    budget = int(BUDGET_MB * 1024 * 1024)
+    for pid, rss in after.items():
+        assert rss <= baseline[pid] + budget + SLACK_MB * 1024 * 1024, (pid, baseline, after)
+
+    # The last model is loaded: a second call is a hit. The first one was evicted long ago.
+    last = name_of(MODELS - 1)
+    assert invoke(rt, mme, last) == (float(MODELS - 1), "1")
+    assert invoke(rt, mme, name_of(0)) == (0.0, "0")
+    loaded = prometheus_value(server, "turnout_loaded_model_count", mme)
+    assert 2 <= loaded < MODELS  # evictions happened on both instances
+
+
+def prometheus_value(server: BackgroundServer, family: str, endpoint: str) -> float:
+    with urllib.request.urlopen(f"{server.url}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    values = [
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith(family) and f'endpoint="{endpoint}"' in line
+    ]
+    assert values, f"no {family} for {endpoint} in /metrics"
+    return sum(values)
+
+
+def test_concurrent_first_calls_load_a_model_once(
+    boto: tuple[Any, Any], mme: str, s3: Any, server: BackgroundServer
+) -> None:
+    rt = boto[1]
+    s3.put_object(Bucket=BUCKET, Key="mme/shared/model.tar.gz", Body=model_tarball(-1.0))
+    loads = prometheus_value(server, "turnout_model_loading_seconds_count", mme)
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: invoke(rt, mme, "shared/model.tar.gz"), range(8)))
+    assert [value for value, _ in results] == [-1.0] * 8
+    assert prometheus_value(server, "turnout_model_loading_seconds_count", mme) == loads + 1
+
+
+@pytest.mark.parametrize(
+    ("target", "words"),
+    [
+        ("../m0000.tar.gz", "must not step out"),
+        ("/etc/passwd", "relative"),
+        ("x" * 1025, "longer than 1024"),
+        ("absent.tar.gz", "Failed to download model data"),
+    ],
+)
+def test_bad_target_models_are_validation_errors(
+    boto: tuple[Any, Any], mme: str, target: str, words: str
+) -> None:
+    with pytest.raises(ClientError) as raised:
+        invoke(boto[1], mme, target)
+    error = raised.value.response
+    assert error["Error"]["Code"] == "ValidationError"
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert words in error["Error"]["Message"]
+
+
+def test_a_model_that_does_not_load_is_a_model_error(boto: tuple[Any, Any], mme: str) -> None:
+    with pytest.raises(ClientError) as raised:
+        invoke(boto[1], mme, "broken.tar.gz")
+    error = raised.value.response
+    assert error["Error"]["Code"] == "ModelError"
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 424
+    assert "broken.tar.gz failed to load" in error["Error"]["Message"]
+    assert invoke(boto[1], mme, name_of(3))[0] == 3.0  # the instance still serves
+
+
+def test_target_model_is_required_on_a_multi_model_endpoint_and_refused_elsewhere(
+    boto: tuple[Any, Any], mme: str, tmp_path: Path
+) -> None:
+    sm, rt = boto
+    with pytest.raises(ClientError) as raised:
+        rt.invoke_endpoint(EndpointName=mme, Body=b"1.0", ContentType="text/csv")
+    assert raised.value.response["Error"]["Code"] == "ValidationError"
+    assert "TargetModel" in raised.value.response["Error"]["Message"]
+    deploy(sm, "single", {"ModelDataUrl": make_sklearn_model(tmp_path / "single").as_uri()})
+    assert sm.describe_model(ModelName="single")["PrimaryContainer"]["Mode"] == "SingleModel"
+    with pytest.raises(ClientError) as raised:
+        invoke(rt, "single", name_of(1))
+    assert raised.value.response["Error"]["Code"] == "ValidationError"
+    assert "not a multi-model endpoint" in raised.value.response["Error"]["Message"]
