@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import httpx
 import psutil
 import pytest
 from botocore.exceptions import ClientError
@@ -198,3 +199,34 @@ def test_target_model_is_required_on_a_multi_model_endpoint_and_refused_elsewher
         invoke(rt, "single", name_of(1))
     assert raised.value.response["Error"]["Code"] == "ValidationError"
     assert "not a multi-model endpoint" in raised.value.response["Error"]["Message"]
+
+
+def test_create_model_refuses_what_it_cannot_serve(boto: tuple[Any, Any]) -> None:
+    sm = boto[0]
+    cases = [
+        ({"ModelDataUrl": f"s3://{BUCKET}/mme/", "Mode": "Many"}, "enum value set"),
+        ({"Mode": "MultiModel"}, "s3:// prefix"),
+        ({"ModelDataUrl": "/tmp/m.tar.gz", "MultiModelConfig": {"ModelCacheSetting": "Enabled"}},
+         "needs Mode MultiModel"),
+    ]  # fmt: skip
+    for container, words in cases:
+        with pytest.raises(ClientError) as raised:
+            sm.create_model(ModelName="refused", PrimaryContainer=container)
+        assert raised.value.response["Error"]["Code"] in ("ValidationError", "ValidationException")
+        assert words in raised.value.response["Error"]["Message"], container
+
+
+def test_the_native_api_creates_and_shows_a_multi_model_model(
+    server: BackgroundServer, tmp_path: Path
+) -> None:
+    (tmp_path / "m.tar.gz").write_bytes(model_tarball(1.0))
+    body = {"name": "native-mme", "artifact": str(tmp_path), "mode": "multi_model"}
+    created = httpx.post(f"{server.url}/api/v1/models", json=body, timeout=30)
+    assert created.status_code == 201, created.text
+    assert created.json()["mode"] == "multi_model"
+    refused = httpx.post(
+        f"{server.url}/api/v1/models",
+        json={**body, "name": "native-file", "artifact": str(tmp_path / "m.tar.gz")},
+        timeout=30,
+    )
+    assert refused.status_code == 400 and "is not a directory" in refused.json()["error"]["message"]
