@@ -27,7 +27,7 @@ pytestmark = pytest.mark.e2e
 __all__ = ["store_url"]  # a fixture, imported to be found here
 BUCKET = "turnout-mme"
 MODELS = 1000
-BUDGET_MB = 0.25  # per instance: far below 1,000 models, so eviction must happen
+BUDGET_MB = 0.1  # per instance: far below 1,000 models, so eviction must happen
 SLACK_MB = 40  # per instance: allocator arenas, fragmentation, the unpacked cache's inodes
 WAIT = {"Delay": 0.25, "MaxAttempts": 240}
 
@@ -123,12 +123,13 @@ def test_a_thousand_models_answer_each_its_own_within_the_memory_budget(
     for pid, rss in after.items():
         assert rss <= baseline[pid] + budget + SLACK_MB * 1024 * 1024, (pid, baseline, after)
 
-    # The last model is loaded: a second call is a hit. The first one was evicted long ago.
-    last = name_of(MODELS - 1)
-    assert invoke(rt, mme, last) == (float(MODELS - 1), "1")
+    # The first model was evicted long ago; loaded again, it stays where it was loaded:
+    # the following calls are hits (on whichever instance, the same one each time).
     assert invoke(rt, mme, name_of(0)) == (0.0, "0")
+    assert [invoke(rt, mme, name_of(0)) for _ in range(4)] == [(0.0, "1")] * 4
     loaded = prometheus_value(server, "turnout_loaded_model_count", mme)
-    assert 2 <= loaded < MODELS  # evictions happened on both instances
+    print(f"loaded models after the run: {loaded:g}; RSS {baseline} -> {after}")
+    assert 2 <= loaded < MODELS / 2  # evictions happened
 
 
 def prometheus_value(server: BackgroundServer, family: str, endpoint: str) -> float:
@@ -148,6 +149,7 @@ def test_concurrent_first_calls_load_a_model_once(
 ) -> None:
     rt = boto[1]
     s3.put_object(Bucket=BUCKET, Key="mme/shared/model.tar.gz", Body=model_tarball(-1.0))
+    invoke(rt, mme, name_of(1))  # the endpoint's metrics exist
     loads = prometheus_value(server, "turnout_model_loading_seconds_count", mme)
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(lambda _: invoke(rt, mme, "shared/model.tar.gz"), range(8)))
