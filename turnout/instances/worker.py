@@ -7,7 +7,8 @@
 
 With --multi-model the instance serves a multi-model endpoint (ADR 0037): the models under
 PREFIX load on demand into DIR, within TURNOUT_MODEL_CACHE_MB megabytes (default
-1024) of memory, least recently used out first.
+1024) of memory, least recently used out first (with TURNOUT_MODEL_CACHE_SETTING=Disabled,
+SageMaker's ModelCacheSetting, only the model used last stays loaded).
 
 The model's environment is this process's environment (e.g. SAGEMAKER_PROGRAM,
 TURNOUT_SKLEARN_METHOD, TURNOUT_MAX_BATCH_SIZE). The model loads before the address is
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 LOAD_FAILED = 3
 PREFIX = "turnout worker: "
 CACHE_MB_VARIABLE = "TURNOUT_MODEL_CACHE_MB"
+CACHE_SETTING_VARIABLE = "TURNOUT_MODEL_CACHE_SETTING"  # set from MultiModelConfig
 DEFAULT_CACHE_MB = 1024.0
 
 
@@ -112,6 +114,8 @@ def _load_multi(args: argparse.Namespace) -> MultiModelApp:
 
     try:
         budget = budget_of(os.environ.get(CACHE_MB_VARIABLE), DEFAULT_CACHE_MB)
+        if os.environ.get(CACHE_SETTING_VARIABLE) == "Disabled":
+            budget = 1  # MultiModelConfig.ModelCacheSetting Disabled: the last model only
         shutil.rmtree(args.cache_dir, ignore_errors=True)  # ours alone: a restart starts empty
         args.cache_dir.mkdir(parents=True)
         source = ModelSource(

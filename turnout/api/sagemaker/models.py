@@ -20,7 +20,7 @@ from turnout.models import registry
 _UNSUPPORTED_CONTAINER = ("ModelDataSource", "AdditionalModelDataSources", "ModelPackageName",
                           "InferenceSpecificationName")  # fmt: skip
 # MultiModelConfig.ModelCacheSetting travels to the instances in the environment (ADR 0037).
-CACHE_SETTING_VARIABLE = "TURNOUT_MODEL_CACHE_SETTING"
+CACHE_SETTING_VARIABLE = "TURNOUT_MODEL_CACHE_SETTING"  # = turnout.instances.worker's
 
 
 def create_model(ctx: Context, params: Params) -> Answer:
