@@ -4,6 +4,7 @@ under a small memory budget each; plus the SageMaker-shaped errors."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import urllib.request
 from collections.abc import Iterator
@@ -18,8 +19,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.api.sagemaker.conftest import clients, store_url
+from tests.support.cloudwatch import PROTOCOLS, cloudwatch
 from tests.support.models import make_sklearn_model
-from tests.support.multi_model import model_tarball, name_of, publish
+from tests.support.multi_model import deploy, model_tarball, name_of, publish
 from turnout.cli.background import BackgroundServer
 
 pytestmark = pytest.mark.e2e
@@ -29,7 +31,6 @@ BUCKET = "turnout-mme"
 MODELS = 1000
 BUDGET_MB = 0.1  # per instance: far below 1,000 models, so eviction must happen
 SLACK_MB = 40  # per instance: allocator arenas, fragmentation, the unpacked cache's inodes
-WAIT = {"Delay": 0.25, "MaxAttempts": 240}
 
 
 @pytest.fixture(scope="module")
@@ -55,17 +56,6 @@ def s3(store_url: str) -> Any:
 @pytest.fixture(scope="module")
 def boto(server: BackgroundServer) -> tuple[Any, Any]:
     return clients(server.url)
-
-
-def deploy(sm: Any, name: str, container: dict[str, Any], instances: int = 1) -> None:
-    sm.create_model(ModelName=name, PrimaryContainer=container)
-    sm.create_endpoint_config(
-        EndpointConfigName=name,
-        ProductionVariants=[{"VariantName": "A", "ModelName": name,
-                             "InitialInstanceCount": instances, "InstanceType": "ml.m5.large"}],
-    )  # fmt: skip
-    sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
-    sm.get_waiter("endpoint_in_service").wait(EndpointName=name, WaiterConfig=WAIT)
 
 
 @pytest.fixture(scope="module")
@@ -232,3 +222,28 @@ def test_the_native_api_creates_and_shows_a_multi_model_model(
         timeout=30,
     )
     assert refused.status_code == 400 and "is not a directory" in refused.json()["error"]["message"]
+
+
+def test_cloudwatch_has_sagemakers_multi_model_metrics(
+    boto: tuple[Any, Any], mme: str, server: BackgroundServer, tmp_path: Path
+) -> None:
+    rt = boto[1]
+    invoke(rt, mme, name_of(7))
+    invoke(rt, mme, name_of(7))  # at least one hit
+    client = cloudwatch(server.url, PROTOCOLS[0], tmp_path)
+    now = datetime.datetime.now(datetime.UTC)
+    span = {"StartTime": now - datetime.timedelta(minutes=10), "EndTime": now}
+    dimensions = [{"Name": "EndpointName", "Value": mme}, {"Name": "VariantName", "Value": "A"}]
+
+    def stat(metric: str, statistic: str) -> list[float]:
+        answer = client.get_metric_statistics(
+            Namespace="AWS/SageMaker", MetricName=metric, Dimensions=dimensions, Period=600,
+            Statistics=[statistic], **span,
+        )  # fmt: skip
+        return [point[statistic] for point in answer["Datapoints"]]
+
+    assert sum(stat("ModelCacheHit", "Sum")) >= 1
+    assert 0 < max(stat("ModelCacheHit", "Average")) < 1  # hits and misses both
+    for metric in ("ModelLoadingWaitTime", "ModelDownloadingTime", "ModelLoadingTime"):
+        assert sum(stat(metric, "SampleCount")) >= 1, metric
+    assert max(stat("LoadedModelCount", "Maximum")) >= 1

@@ -7,6 +7,7 @@ import io
 import tarfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import joblib
 from sklearn.dummy import DummyRegressor
@@ -36,3 +37,17 @@ def publish(put: Callable[[str, bytes], object], count: int, threads: int = 8) -
     with ThreadPoolExecutor(threads) as pool:
         list(pool.map(lambda i: put(names[i], model_tarball(float(i))), range(count)))
     return names
+
+
+def deploy(sm: Any, name: str, container: dict[str, Any], instances: int = 1) -> None:
+    """A model of this container, a one-variant endpoint config and its endpoint, InService."""
+    sm.create_model(ModelName=name, PrimaryContainer=container)
+    sm.create_endpoint_config(
+        EndpointConfigName=name,
+        ProductionVariants=[{"VariantName": "A", "ModelName": name,
+                             "InitialInstanceCount": instances, "InstanceType": "ml.m5.large"}],
+    )  # fmt: skip
+    sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    sm.get_waiter("endpoint_in_service").wait(
+        EndpointName=name, WaiterConfig={"Delay": 0.25, "MaxAttempts": 480}
+    )
