@@ -149,6 +149,7 @@ class ModelInfo(TypedDict):
     image: str | None
     execution_role_arn: str | None
     created_at: float
+    mode: str  # single_model, or multi_model (ADR 0037)
     batching: BatchingInfo
     warnings: list[str]  # problems found at registration; empty when listed later
 
@@ -502,13 +503,17 @@ class Client:
         flavor: str = "auto",
         command: Sequence[str] | None = None,
         environment: Mapping[str, str] | None = None,
+        mode: str = "single_model",
     ) -> ModelInfo:
+        """`mode="multi_model"`: `artifact` is a directory or s3:// prefix of many models,
+        each invocation names one (TargetModel; docs/multi-model.md)."""
         body = {
             "name": name,
             "artifact": artifact,
             "flavor": flavor,
             "command": list(command) if command is not None else None,
             "environment": dict(environment or {}),
+            "mode": mode,
         }
         return cast(ModelInfo, self._call("POST", "/api/v1/models", body))
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from turnout.domain.alarms import Alarm, AlarmState, AlarmStatus, AlarmTransition
 from turnout.domain.rollups import (
     LATENCIES,
+    MODEL_TIMES,
     PERIOD,
     STATISTICS,
     UTILIZATIONS,
@@ -166,11 +167,12 @@ class Monitoring:
 
 def statistics_of(metric: Metric) -> tuple[str, ...]:
     """The statistics that have values for `metric` (counts are not kept per request)."""
-    if metric in LATENCIES:
+    if metric in LATENCIES or metric in MODEL_TIMES:
         return STATISTICS
     if metric is Metric.INVOCATIONS_PER_INSTANCE:
         return ("Sum",)
-    if metric in UTILIZATIONS:  # one value per rollup: its extremes are kept too
+    if metric in UTILIZATIONS or metric in (Metric.LOADED_MODEL_COUNT, Metric.MODEL_CACHE_HIT):
+        # one value per rollup (or 0/1 per request): the extremes are kept too
         return ("Sum", "SampleCount", "Average", "Minimum", "Maximum")
     return ("Sum", "SampleCount", "Average")
 

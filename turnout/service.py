@@ -34,6 +34,7 @@ from turnout.instances.backend import Instance
 from turnout.models.artifact import inspect_artifact
 from turnout.models.batching import BatchingError, BatchPolicy
 from turnout.models.errors import ArtifactError
+from turnout.models.multi_model import check_multi_model
 from turnout.store import Store
 from turnout.store.cluster import CONTROLLER, ClusterStore
 
@@ -104,7 +105,9 @@ class ControlPlane:
         except BatchingError as exc:
             raise InvalidRequest(str(exc)) from None
         warnings: tuple[str, ...] = ()
-        if check_artifact:
+        if model.multi_model:
+            check_multi_model(model, check_artifact)
+        elif check_artifact:
             try:
                 report = inspect_artifact(model)
             except ArtifactError as exc:

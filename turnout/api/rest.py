@@ -34,7 +34,7 @@ from turnout.api.schemas import (
 )
 from turnout.deploy.plans import DesiredVariant
 from turnout.deploy.scaling_service import ScalingService
-from turnout.domain.resources import Model
+from turnout.domain.resources import MULTI_MODEL, SINGLE_MODEL, Model
 from turnout.errors import (
     AlreadyExists,
     Conflict,
@@ -137,6 +137,7 @@ def build_rest_app(
                 environment=body.environment,
                 image=body.image,
                 execution_role_arn=body.execution_role_arn,
+                mode=MULTI_MODEL if body.mode == "multi_model" else SINGLE_MODEL,
             )
         )
         return ModelOut.of(created.model, created.warnings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -43,6 +44,11 @@ class ModelIn(BaseModel):
     environment: dict[str, str] = Field(default_factory=dict)
     image: str | None = None
     execution_role_arn: str | None = None
+    mode: Literal["single_model", "multi_model"] = Field(
+        "single_model",
+        description="multi_model: artifact is a directory or s3:// prefix of many models, "
+        "each invocation names one (TargetModel); see docs/multi-model.md.",
+    )
 
 
 class BatchingOut(BaseModel):
@@ -73,6 +79,7 @@ class ModelOut(BaseModel):
     image: str | None
     execution_role_arn: str | None
     created_at: float
+    mode: Literal["single_model", "multi_model"]
     batching: BatchingOut = Field(
         description="Adaptive batching, from TURNOUT_MAX_BATCH_SIZE and "
         "TURNOUT_MAX_BATCH_DELAY_MS in the environment."
@@ -91,6 +98,7 @@ class ModelOut(BaseModel):
             environment=dict(model.environment),
             image=model.image,
             execution_role_arn=model.execution_role_arn,
+            mode="multi_model" if model.multi_model else "single_model",
             created_at=model.created_at,
             batching=BatchingOut.of(model),
             warnings=list(warnings),

@@ -50,17 +50,27 @@ def create(
         list[str] | None,
         typer.Option("--env", "-e", help="KEY=VALUE passed to the instance; repeatable."),
     ] = None,
+    multi_model: Annotated[
+        bool,
+        typer.Option(
+            "--multi-model",
+            help="ARTIFACT is a directory or s3:// prefix of many model.tar.gz; each "
+            "invocation names one (TargetModel). See docs/multi-model.md.",
+        ),
+    ] = False,
     url: Url = DEFAULT_URL,
     credentials: CredentialsFile = None,
     as_json: Json = False,
 ) -> None:
-    """Register a model from a directory or a .tar.gz on this machine."""
+    """Register a model from a directory or a .tar.gz on this machine (or, with
+    --multi-model, a directory or s3:// prefix holding many)."""
     if flavor not in FLAVORS:
         fail(f"unknown --flavor {flavor!r}: use one of {', '.join(FLAVORS)}")
     location = Path(artifact).expanduser()
     if "://" not in artifact:
         if not location.exists():
-            fail(f"{artifact} does not exist: give a model directory or a model.tar.gz")
+            what = "a directory of models" if multi_model else "a model directory or a model.tar.gz"
+            fail(f"{artifact} does not exist: give {what}")
         artifact = str(location.resolve())
     environment = parse_pairs(env or [], "--env", "KEY=VALUE")
     with connect(url, credentials) as client:
@@ -70,6 +80,7 @@ def create(
             flavor=flavor,
             command=shlex.split(command) if command else None,
             environment=environment,
+            mode="multi_model" if multi_model else "single_model",
         )
     if as_json:
         print_json(model)

@@ -12,6 +12,9 @@ from enum import StrEnum
 
 from turnout.domain.async_inference import AsyncInferenceConfig
 
+SINGLE_MODEL = "SingleModel"  # SageMaker's ContainerMode values
+MULTI_MODEL = "MultiModel"  # the artifact is a prefix of many model.tar.gz (ADR 0037)
+
 
 class EndpointStatus(StrEnum):
     """SageMaker's endpoint status values."""
@@ -42,6 +45,13 @@ class Model:
     image: str | None = None  # recorded and shown back (SageMaker PrimaryContainer.Image)
     execution_role_arn: str | None = None
     created_at: float = 0.0
+    # SINGLE_MODEL, or MULTI_MODEL: `artifact` is then a prefix (s3://bucket/prefix/ or a
+    # directory) and each invocation's TargetModel names a model.tar.gz under it.
+    mode: str = SINGLE_MODEL
+
+    @property
+    def multi_model(self) -> bool:
+        return self.mode == MULTI_MODEL
 
 
 @dataclass(frozen=True)

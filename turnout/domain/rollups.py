@@ -32,6 +32,33 @@ class VariantKey:
     variant: str
 
 
+class ModelCacheWindow:
+    """A multi-model variant's model-cache counts over one period (ADR 0037): SageMaker's
+    ModelCacheHit (hits of requests), the load timings in µs, and LoadedModelCount (the
+    variant's instances' models, as they last said: a gauge, the latest one wins)."""
+
+    __slots__ = ("download", "hits", "load", "loaded_models", "requests", "unload", "wait")
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.hits = 0
+        self.wait = LatencyHistogram()  # ModelLoadingWaitTime
+        self.download = LatencyHistogram()  # ModelDownloadingTime
+        self.load = LatencyHistogram()  # ModelLoadingTime
+        self.unload = LatencyHistogram()  # ModelUnloadingTime
+        self.loaded_models: int | None = None  # LoadedModelCount
+
+    def merge(self, other: ModelCacheWindow) -> None:
+        self.requests += other.requests
+        self.hits += other.hits
+        self.wait.merge(other.wait)
+        self.download.merge(other.download)
+        self.load.merge(other.load)
+        self.unload.merge(other.unload)
+        if other.loaded_models is not None:
+            self.loaded_models = other.loaded_models
+
+
 class Window:
     """Counts of one period (or, merged, of all periods so far)."""
 
@@ -39,6 +66,7 @@ class Window:
         "errors_4xx",
         "errors_5xx",
         "invocations",
+        "model_cache",
         "model_errors",
         "model_latency",
         "model_setup",
@@ -55,6 +83,7 @@ class Window:
         self.model_latency = LatencyHistogram()  # µs the instance took
         self.overhead_latency = LatencyHistogram()  # µs turnout added around it
         self.model_setup = LatencyHistogram()  # µs each serverless cold start took (ADR 0038)
+        self.model_cache: ModelCacheWindow | None = None  # a multi-model variant's
 
     def merge(self, other: Window) -> None:
         self.invocations += other.invocations
@@ -64,6 +93,10 @@ class Window:
         self.model_latency.merge(other.model_latency)
         self.overhead_latency.merge(other.overhead_latency)
         self.model_setup.merge(other.model_setup)
+        if other.model_cache is not None:
+            if self.model_cache is None:
+                self.model_cache = ModelCacheWindow()
+            self.model_cache.merge(other.model_cache)
 
     @property
     def empty(self) -> bool:
@@ -81,9 +114,22 @@ class Metric(StrEnum):
     MODEL_SETUP_TIME = "ModelSetupTime"  # a serverless variant's cold starts
     CPU_UTILIZATION = "CPUUtilization"
     MEMORY_UTILIZATION = "MemoryUtilization"
+    # Multi-model endpoints' (ADR 0037)
+    MODEL_LOADING_WAIT_TIME = "ModelLoadingWaitTime"
+    MODEL_UNLOADING_TIME = "ModelUnloadingTime"
+    MODEL_DOWNLOADING_TIME = "ModelDownloadingTime"
+    MODEL_LOADING_TIME = "ModelLoadingTime"
+    MODEL_CACHE_HIT = "ModelCacheHit"
+    LOADED_MODEL_COUNT = "LoadedModelCount"
 
 
 LATENCIES = (Metric.MODEL_LATENCY, Metric.OVERHEAD_LATENCY, Metric.MODEL_SETUP_TIME)
+MODEL_TIMES = (
+    Metric.MODEL_LOADING_WAIT_TIME,
+    Metric.MODEL_UNLOADING_TIME,
+    Metric.MODEL_DOWNLOADING_TIME,
+    Metric.MODEL_LOADING_TIME,
+)
 UTILIZATIONS = (Metric.CPU_UTILIZATION, Metric.MEMORY_UTILIZATION)
 STATISTICS = ("Sum", "SampleCount", "Average", "Minimum", "Maximum", "p50", "p90", "p99")
 
@@ -124,9 +170,13 @@ def statistic(metric: Metric, name: str, rollups: Iterable[Rollup]) -> float | N
         raise ValueError(f"unknown statistic {name!r}; use one of {', '.join(STATISTICS)}")
     if metric in UTILIZATIONS:
         return _utilization(metric, name, rollups)
+    if metric is Metric.LOADED_MODEL_COUNT:
+        return _gauge(name, [r.window.model_cache for r in rollups])
     window, per_instance = merged(rollups)
     if metric is Metric.MODEL_SETUP_TIME:  # one sample per cold start, not per invocation
         return _latency(window.model_setup, name)
+    if metric in MODEL_TIMES or metric is Metric.MODEL_CACHE_HIT:
+        return _model_cache(metric, name, window.model_cache)
     if window.invocations == 0:
         return None
     if metric in LATENCIES:
@@ -151,9 +201,40 @@ def statistic(metric: Metric, name: str, rollups: Iterable[Rollup]) -> float | N
     return None  # Minimum/Maximum/percentiles of a count: not kept per request
 
 
+def _model_cache(metric: Metric, name: str, cache: ModelCacheWindow | None) -> float | None:
+    if cache is None:
+        return None
+    if metric is Metric.MODEL_CACHE_HIT:  # 1 per hit, 0 per miss, as SageMaker counts it
+        if cache.requests == 0:
+            return None
+        return {
+            "Sum": float(cache.hits),
+            "SampleCount": float(cache.requests),
+            "Average": cache.hits / cache.requests,
+            "Minimum": 0.0 if cache.hits < cache.requests else 1.0,
+            "Maximum": 1.0 if cache.hits else 0.0,
+        }.get(name)
+    histogram = {
+        Metric.MODEL_LOADING_WAIT_TIME: cache.wait,
+        Metric.MODEL_UNLOADING_TIME: cache.unload,
+        Metric.MODEL_DOWNLOADING_TIME: cache.download,
+        Metric.MODEL_LOADING_TIME: cache.load,
+    }[metric]
+    return _latency(histogram, name)
+
+
+def _gauge(name: str, caches: Iterable[ModelCacheWindow | None]) -> float | None:
+    values = [c.loaded_models for c in caches if c is not None and c.loaded_models is not None]
+    return _summary(name, [float(v) for v in values])
+
+
 def _utilization(metric: Metric, name: str, rollups: Iterable[Rollup]) -> float | None:
     field = "cpu_percent" if metric is Metric.CPU_UTILIZATION else "memory_percent"
     values = [v for v in (getattr(r, field) for r in rollups) if v is not None]
+    return _summary(name, values)
+
+
+def _summary(name: str, values: list[float]) -> float | None:
     if not values:
         return None
     return {

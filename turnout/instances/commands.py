@@ -30,6 +30,8 @@ def launcher(
     """Ready the artifact under `data_dir` (blocking: call it in a thread) and give the process
     to run at an address. The process dies with the one calling this (the parent-death
     signal names our pid), so call it in the process that will spawn the instance."""
+    if spec.model.multi_model:
+        return _multi_model_worker(spec, data_dir, s3, max_payload_bytes)
     model = localize(spec.model, data_dir / "downloads", s3)  # s3:// artifacts, as fetched
     code = localize_code(model, data_dir / "downloads", s3)  # SAGEMAKER_SUBMIT_DIRECTORY
     prepared = prepare(model, data_dir / "models", code)
@@ -66,6 +68,33 @@ def launcher(
             "--bind", str(address), "--max-payload-bytes", str(max_payload_bytes),
         ]  # fmt: skip
         return Launch(argv=argv, env=env, cwd=prepared.path)
+
+    return worker_at
+
+
+def _multi_model_worker(
+    spec: InstanceSpec, data_dir: Path, s3: S3Source, max_payload_bytes: int
+) -> Callable[[Address], Launch]:
+    """A multi-model instance: turnout's worker fetches each model itself (ADR 0037)."""
+    cache = data_dir / "multi-model" / spec.id.replace("/", "_")
+    env = {
+        "PYTHONUNBUFFERED": "1",
+        **os.environ,
+        **spec.model.environment,
+        "TURNOUT_INSTANCE": spec.id,
+        PARENT_VARIABLE: str(os.getpid()),
+    }
+
+    def worker_at(address: Address) -> Launch:
+        argv = [
+            sys.executable, "-m", "turnout.instances.worker",
+            "--multi-model", spec.model.artifact, "--cache-dir", str(cache),
+            "--s3-region", s3.region, "--bind", str(address),
+            "--max-payload-bytes", str(max_payload_bytes),
+        ]  # fmt: skip
+        if s3.endpoint_url:
+            argv += ["--s3-endpoint-url", s3.endpoint_url]
+        return Launch(argv=argv, env=env, cwd=data_dir)
 
     return worker_at
 

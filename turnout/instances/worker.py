@@ -2,6 +2,13 @@
 
     python -m turnout.instances.worker --model-dir DIR --flavor NAME \\
         --bind unix:/path.sock|tcp:127.0.0.1:PORT [--max-payload-bytes N]
+    python -m turnout.instances.worker --multi-model PREFIX --cache-dir DIR --bind ADDRESS \\
+        [--s3-endpoint-url URL] [--s3-region REGION]
+
+With --multi-model the instance serves a multi-model endpoint (ADR 0037): the models under
+PREFIX load on demand into DIR, within TURNOUT_MODEL_CACHE_MB megabytes (default
+1024) of memory, least recently used out first (with TURNOUT_MODEL_CACHE_SETTING=Disabled,
+SageMaker's ModelCacheSetting, only the model used last stays loaded).
 
 The model's environment is this process's environment (e.g. SAGEMAKER_PROGRAM,
 TURNOUT_SKLEARN_METHOD, TURNOUT_MAX_BATCH_SIZE). The model loads before the address is
@@ -34,10 +41,14 @@ from turnout.instances.lifeline import die_with_parent
 from turnout.settings import MAX_PAYLOAD_BYTES
 
 if TYPE_CHECKING:
+    from turnout.instances.multi_model_server import MultiModelApp
     from turnout.instances.server import InstanceApp
 
 LOAD_FAILED = 3
 PREFIX = "turnout worker: "
+CACHE_MB_VARIABLE = "TURNOUT_MODEL_CACHE_MB"
+CACHE_SETTING_VARIABLE = "TURNOUT_MODEL_CACHE_SETTING"  # set from MultiModelConfig
+DEFAULT_CACHE_MB = 1024.0
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -45,13 +56,21 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         prog="python -m turnout.instances.worker",
         description="Serve one model's /ping and /invocations.",
     )
-    parser.add_argument("--model-dir", required=True, type=Path)
-    parser.add_argument("--flavor", required=True, help="a flavor turnout's worker loads")
+    parser.add_argument("--model-dir", type=Path)
+    parser.add_argument("--flavor", help="a flavor turnout's worker loads")
+    parser.add_argument("--multi-model", metavar="PREFIX", help="serve the models under PREFIX")
+    parser.add_argument("--cache-dir", type=Path, help="where --multi-model unpacks models")
+    parser.add_argument("--s3-endpoint-url", help="S3-compatible store of an s3:// PREFIX")
+    parser.add_argument("--s3-region", default="us-east-1")
     parser.add_argument("--bind", required=True, type=Address.parse, metavar="ADDRESS")
     parser.add_argument("--max-payload-bytes", type=int, default=MAX_PAYLOAD_BYTES)
     args = parser.parse_args(argv)
     if args.max_payload_bytes <= 0:
         parser.error("--max-payload-bytes must be positive")
+    if args.multi_model is None and (args.model_dir is None or args.flavor is None):
+        parser.error("give --model-dir and --flavor, or --multi-model and --cache-dir")
+    if args.multi_model is not None and args.cache_dir is None:
+        parser.error("--multi-model needs --cache-dir")
     return args
 
 
@@ -85,11 +104,38 @@ def _load(model_dir: Path, flavor: str, max_payload_bytes: int) -> InstanceApp:
     return app
 
 
+def _load_multi(args: argparse.Namespace) -> MultiModelApp:
+    """The multi-model server, or exit(3) with one line when its settings are bad."""
+    import shutil
+
+    from turnout.instances.multi_model_server import MultiModelApp, budget_of
+    from turnout.models.multi_model import ModelSource
+    from turnout.models.s3 import S3Source
+
+    try:
+        budget = budget_of(os.environ.get(CACHE_MB_VARIABLE), DEFAULT_CACHE_MB)
+        if os.environ.get(CACHE_SETTING_VARIABLE) == "Disabled":
+            budget = 1  # MultiModelConfig.ModelCacheSetting Disabled: the last model only
+        shutil.rmtree(args.cache_dir, ignore_errors=True)  # ours alone: a restart starts empty
+        args.cache_dir.mkdir(parents=True)
+        source = ModelSource(
+            args.multi_model,
+            args.cache_dir,
+            S3Source.from_env(args.s3_endpoint_url, args.s3_region),
+        )
+        app = MultiModelApp(source, budget, dict(os.environ), args.max_payload_bytes)
+    except (Exception, SystemExit) as err:
+        print(f"{PREFIX}cannot serve the models under {args.multi_model}: {err}", file=sys.stderr)
+        sys.exit(LOAD_FAILED)
+    print(f"{PREFIX}serving the models under {args.multi_model} ({budget} bytes)", flush=True)
+    return app
+
+
 def _exit_quietly(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(0)
 
 
-def serve(app: InstanceApp, address: Address) -> None:
+def serve(app: InstanceApp | MultiModelApp, address: Address) -> None:
     """Serve until SIGTERM/SIGINT, then finish in-flight requests and return."""
     import importlib.util
 
@@ -129,7 +175,11 @@ def serve(app: InstanceApp, address: Address) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     die_with_parent()
-    app = _load(args.model_dir, args.flavor, args.max_payload_bytes)
+    app: InstanceApp | MultiModelApp
+    if args.multi_model is not None:
+        app = _load_multi(args)
+    else:
+        app = _load(args.model_dir, args.flavor, args.max_payload_bytes)
     try:
         serve(app, args.bind)
     except SystemExit as done:

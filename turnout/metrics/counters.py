@@ -8,14 +8,14 @@ Prometheus exports are the flushed windows plus the one in progress.
 
 from __future__ import annotations
 
-from turnout.domain.rollups import VariantKey, Window
+from turnout.domain.rollups import ModelCacheWindow, VariantKey, Window
 
 # Upper bounds of the batch-size histogram's buckets (requests per predict call).
 BATCH_BOUNDS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 
 
 class VariantMetrics:
-    __slots__ = ("_flushed", "batches", "key", "shadow_dropped", "window")
+    __slots__ = ("_flushed", "batches", "key", "loaded_models", "shadow_dropped", "window")
 
     def __init__(self, key: VariantKey) -> None:
         self.key = key
@@ -25,6 +25,8 @@ class VariantMetrics:
         self.batches = BatchSizes()
         # A shadow variant: copies dropped because its mirroring lane was full (cumulative).
         self.shadow_dropped = 0
+        # A multi-model variant: each instance's loaded models, as it last said (ADR 0037).
+        self.loaded_models: dict[bytes, int] = {}
 
     def observe(
         self, status: int, model_error: bool, model_us: float | None, overhead_us: float
@@ -54,6 +56,33 @@ class VariantMetrics:
     def observe_batch(self, size: int) -> None:
         """One predict call of `size` requests on an instance of this variant."""
         self.batches.observe(size)
+
+    def observe_model_cache(
+        self, hit: bool, wait_us: float, download_us: float, load_us: float, unload_us: float
+    ) -> None:
+        """One invocation of a multi-model variant: a cache hit, or a miss with the µs it
+        waited for its model and, when it loaded the model itself, what the load took."""
+        cache = self.window.model_cache
+        if cache is None:
+            cache = self.window.model_cache = ModelCacheWindow()
+        cache.requests += 1
+        if hit:
+            cache.hits += 1
+            return
+        cache.wait.record(wait_us)
+        if load_us > 0:  # this request loaded it (the others waited for that load)
+            cache.download.record(download_us)
+            cache.load.record(load_us)
+            if unload_us > 0:
+                cache.unload.record(unload_us)
+
+    def note_loaded(self, instance: bytes, count: int) -> None:
+        """An instance of a multi-model variant holds `count` models (LoadedModelCount)."""
+        self.loaded_models[instance] = count
+        cache = self.window.model_cache
+        if cache is None:
+            cache = self.window.model_cache = ModelCacheWindow()
+        cache.loaded_models = sum(self.loaded_models.values())
 
     def take_window(self) -> Window:
         """The window so far, replaced by a fresh one; it also joins the cumulative totals."""

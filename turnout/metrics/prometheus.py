@@ -28,6 +28,7 @@ from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
 from turnout.domain.histogram import LatencyHistogram
+from turnout.domain.rollups import ModelCacheWindow
 from turnout.instances.backend import Instance, InstanceSpec
 from turnout.metrics.counters import BATCH_BOUNDS, BatchSizes
 from turnout.metrics.source import CounterSource
@@ -93,6 +94,7 @@ class RouterCollector(Collector):
             self._router.shadow_keys(), key=lambda k: (k.endpoint, k.config, k.variant)
         ):
             shadows.add_metric([key.endpoint, key.config, key.variant], 1)
+        cache = _ModelCacheFamilies()
         for key, metrics in list(self._router.metrics.items()):
             labels = [key.endpoint, key.config, key.variant]
             if metrics.shadow_dropped:
@@ -106,6 +108,8 @@ class RouterCollector(Collector):
                 _add_histogram(setup, labels, totals.model_setup)
             if metrics.batches.count:
                 _add_batch_sizes(batches, labels, metrics.batches)
+            if totals.model_cache is not None:
+                cache.add(labels, totals.model_cache)
         yield from counters
         yield model
         yield overhead
@@ -113,6 +117,55 @@ class RouterCollector(Collector):
         yield batches
         yield shadows
         yield dropped
+        yield from cache.families()
+
+
+class _ModelCacheFamilies:
+    """A multi-model variant's model-cache metrics, SageMaker's names in Prometheus' form."""
+
+    def __init__(self) -> None:
+        self.requests = CounterMetricFamily(
+            "turnout_model_cache_requests",
+            "Invocations of a multi-model variant (ModelCacheHit's SampleCount).",
+            labels=LABELS,
+        )
+        self.hits = CounterMetricFamily(
+            "turnout_model_cache_hits",
+            "Invocations whose model was loaded already (ModelCacheHit's Sum).",
+            labels=LABELS,
+        )
+        self.times = [
+            HistogramMetricFamily(name, text, labels=LABELS)
+            for name, text in (
+                ("turnout_model_loading_wait_seconds", "A missed model's wait for its load "
+                 "(ModelLoadingWaitTime)."),
+                ("turnout_model_downloading_seconds", "Fetching a model (ModelDownloadingTime)."),
+                ("turnout_model_loading_seconds", "Loading a fetched model (ModelLoadingTime)."),
+                ("turnout_model_unloading_seconds", "Unloading models to stay in the budget "
+                 "(ModelUnloadingTime)."),
+            )
+        ]  # fmt: skip
+        self.loaded = GaugeMetricFamily(
+            "turnout_loaded_model_count",
+            "Models loaded on the variant's instances, as they last said (LoadedModelCount).",
+            labels=LABELS,
+        )
+
+    def add(self, labels: list[str], cache: ModelCacheWindow) -> None:
+        self.requests.add_metric(labels, cache.requests)
+        self.hits.add_metric(labels, cache.hits)
+        for family, histogram in zip(
+            self.times, (cache.wait, cache.download, cache.load, cache.unload), strict=True
+        ):
+            _add_histogram(family, labels, histogram)
+        if cache.loaded_models is not None:
+            self.loaded.add_metric(labels, cache.loaded_models)
+
+    def families(self) -> Iterator[Metric]:
+        yield self.requests
+        yield self.hits
+        yield from self.times
+        yield self.loaded
 
 
 class InstanceCollector(Collector):

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+import urllib.parse
 from enum import StrEnum
 from random import random
 from time import perf_counter
 
 from turnout.domain.routing import MAX_KEY_LENGTH
+from turnout.routing.affinity import rendezvous
 from turnout.routing.choice import least_outstanding
 from turnout.routing.invocation import INFERENCE_ID, Invocation, offer_capture
 from turnout.routing.keys import new_user_id
@@ -35,6 +37,13 @@ from turnout.routing.upstream import (
 )
 
 BATCH_SIZE_HEADER = b"x-turnout-batch-size"  # set by turnout's worker on a batch's first answer
+# Set by a multi-model instance (ADR 0037; turnout.instances.multi_model_server).
+LOADED_MODELS_HEADER = b"x-turnout-loaded-models"
+CACHE_HIT_HEADER = b"x-turnout-model-cache-hit"
+WAIT_HEADER = b"x-turnout-model-wait-us"
+DOWNLOAD_HEADER = b"x-turnout-model-download-us"
+LOAD_HEADER = b"x-turnout-model-load-us"
+UNLOAD_HEADER = b"x-turnout-model-unload-us"
 
 
 class Failure(StrEnum):
@@ -48,6 +57,7 @@ class Failure(StrEnum):
     MODEL_ERROR = "model-error"  # the model answered with an error status
     TIMEOUT = "timeout"  # no answer within the model timeout
     NO_ANSWER = "no-answer"  # the connection closed, or the answer was not valid HTTP
+    BAD_TARGET_MODEL = "bad-target-model"  # TargetModel missing, or given to a single model
 
 
 # The status the metrics count when the model gave none (SageMaker counts these as 5XX).
@@ -162,7 +172,24 @@ class Dispatcher:
                     Failure.NO_WEIGHT, f"Endpoint {name} has no variant with weight > 0."
                 )
         path = invocation.path
-        if not isinstance(path, bytes):
+        model = invocation.target_model
+        affinity: bytes | None = None
+        if found.multi_model:  # to the instance that has the model (ADR 0037)
+            if model is None:
+                raise DispatchError(
+                    Failure.BAD_TARGET_MODEL,
+                    f"Endpoint {name} is a multi-model endpoint: name the model to invoke "
+                    "in TargetModel (header X-Amzn-SageMaker-Target-Model).",
+                )
+            affinity = model.encode()
+            path = b"/models/" + urllib.parse.quote(model, safe="").encode() + b"/invoke"
+        elif model is not None:
+            raise DispatchError(
+                Failure.BAD_TARGET_MODEL,
+                f"Endpoint {name} is not a multi-model endpoint: drop TargetModel, or "
+                "create the model with Mode MultiModel.",
+            )
+        elif not isinstance(path, bytes):
             path = path(found.name)
         stream = invocation.stream
         length = len(invocation.body) if stream is None else stream.length
@@ -170,7 +197,7 @@ class Dispatcher:
         gate = found.gate
         if gate is None:
             response, model_us = await self._forward(
-                name, found, head, invocation.body, stream, invocation.timeout
+                name, found, head, invocation.body, stream, invocation.timeout, affinity
             )
             return Outcome(found, response, model_us, user, cookie, randomized)
         if not gate.enter(time.monotonic()):
@@ -183,7 +210,7 @@ class Dispatcher:
             )
         try:
             response, model_us = await self._forward(
-                name, found, head, invocation.body, stream, invocation.timeout
+                name, found, head, invocation.body, stream, invocation.timeout, affinity
             )
         finally:
             gate.leave(time.monotonic())
@@ -197,24 +224,26 @@ class Dispatcher:
         body: bytes,
         stream: BodyStream | None = None,
         timeout: float | None = None,
+        affinity: bytes | None = None,
     ) -> tuple[UpstreamResponse, float]:
         """Send to the least-loaded ready instance; on a refused connection, try another.
 
         Returns the answer and the microseconds the model took (ModelLatency). A `stream`
-        is sent in chunks instead of `body`; `timeout` replaces the model timeout.
+        is sent in chunks instead of `body`; `timeout` replaces the model timeout. With
+        `affinity` (a TargetModel), the instance is its rendezvous choice instead.
         """
         limits = self.router.limits
         model_timeout = limits.model_timeout if timeout is None else timeout
         refused: list[Upstream] = []
         wait_until = 0.0  # set on the first wait; bounds all waiting for this request
         while True:
-            upstream = self._pick(variant, refused)
+            upstream = self._pick(variant, refused, affinity)
             if upstream is None:
                 if variant.gate is not None:  # serverless: start one, wait for its cold start
                     self.router.demand(name, variant)
                     wait_until = wait_until or time.monotonic() + limits.cold_start_wait
                 wait_until = wait_until or time.monotonic() + limits.instance_wait
-                upstream = await self._wait_for_ready(name, variant, refused, wait_until)
+                upstream = await self._wait_for_ready(name, variant, refused, wait_until, affinity)
             upstream.outstanding += 1
             sent = perf_counter()
             try:
@@ -260,6 +289,8 @@ class Dispatcher:
                 upstream.outstanding -= 1
             answered = perf_counter()
             model_us = (answered - sent) * 1e6
+            if affinity is not None:
+                _note_loaded(variant, upstream, response)
             if 200 <= response.status < 300:
                 if self._detect:
                     upstream.outlier.observe(model_us, self._outliers)
@@ -291,14 +322,19 @@ class Dispatcher:
         variant.next_sweep = now + self._outliers.interval
         sweep(variant.outliers, self._outliers, now)
 
-    def _pick(self, variant: VariantRoute, refused: list[Upstream]) -> Upstream | None:
+    def _pick(
+        self, variant: VariantRoute, refused: list[Upstream], affinity: bytes | None = None
+    ) -> Upstream | None:
         self._turn += 1
         upstreams = variant.upstreams
         if refused:
             upstreams = tuple(u for u in upstreams if u not in refused)
         if not upstreams:
             return None
-        found = least_outstanding(upstreams, self._turn)
+        if affinity is None:
+            found = least_outstanding(upstreams, self._turn)
+        else:
+            found = rendezvous(upstreams, affinity)
         if found is None and self._detect:
             # Every instance that is not ejected is down (restarting): an ejected outlier
             # answers better than none (Envoy's panic routing).
@@ -306,7 +342,12 @@ class Dispatcher:
         return found
 
     async def _wait_for_ready(
-        self, name: str, chosen: VariantRoute, refused: list[Upstream], deadline: float
+        self,
+        name: str,
+        chosen: VariantRoute,
+        refused: list[Upstream],
+        deadline: float,
+        affinity: bytes | None = None,
     ) -> Upstream:
         """Wait until `deadline` for an instance of the variant to be ready (e.g. restarting)."""
         variant_name = chosen.name
@@ -319,7 +360,7 @@ class Dispatcher:
                 break
             if refused:  # a refused instance may be back (restarted); give it another chance
                 refused.clear()
-            upstream = self._pick(variant, refused)
+            upstream = self._pick(variant, refused, affinity)
             if upstream is not None:
                 return upstream
         raise DispatchError(
@@ -342,6 +383,8 @@ class Dispatcher:
         batch = response.header(BATCH_SIZE_HEADER)
         if batch is not None and batch.isdigit():
             metrics.observe_batch(int(batch))
+        if variant.multi_model:
+            _observe_model_cache(variant, response)
         exposures = self.router.exposures
         if exposures is not None:
             inference_id = invocation.relayed_header(INFERENCE_ID)
@@ -370,11 +413,39 @@ class Dispatcher:
         variant.metrics.observe(
             error.status, model_error, error.model_us, elapsed - (error.model_us or 0.0)
         )
+        if variant.multi_model and error.response is not None:
+            _observe_model_cache(variant, error.response)
         if model_error and variant.shadows and invocation.stream is None:  # on failures too
             self._mirror(invocation, variant, _answer_of(error))
 
     def _mirror(self, invocation: Invocation, variant: VariantRoute, answer: Answer) -> None:
         self.mirror.offer(invocation, variant, answer)
+
+
+def _note_loaded(variant: VariantRoute, upstream: Upstream, response: UpstreamResponse) -> None:
+    """A multi-model instance says how many models it holds (LoadedModelCount)."""
+    count = response.header(LOADED_MODELS_HEADER)
+    if count is not None and count.isdigit():
+        variant.metrics.note_loaded(upstream.affinity_key, int(count))
+
+
+def _observe_model_cache(variant: VariantRoute, response: UpstreamResponse) -> None:
+    """What a multi-model instance said of its cache, into the variant's metrics."""
+    hit = response.header(CACHE_HIT_HEADER)
+    if hit is None:
+        return
+    variant.metrics.observe_model_cache(
+        hit == b"1",
+        _micros(response, WAIT_HEADER),
+        _micros(response, DOWNLOAD_HEADER),
+        _micros(response, LOAD_HEADER),
+        _micros(response, UNLOAD_HEADER),
+    )
+
+
+def _micros(response: UpstreamResponse, header: bytes) -> float:
+    value = response.header(header)
+    return float(value) if value is not None and value.isdigit() else 0.0
 
 
 def _least_outstanding_ejected(upstreams: tuple[Upstream, ...]) -> Upstream | None:

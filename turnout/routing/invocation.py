@@ -19,13 +19,14 @@ class Invocation:
     rules); `relayed` go to the instance (Content-Type, Accept, ...). `path` is the path on
     the instance, or a function of the chosen variant's name giving it. `config` (with
     `target`) picks that config's variant, whatever its fleet's share (a green fleet's test).
+    `target_model` names the model of a multi-model variant to invoke (ADR 0037).
     An asynchronous request's input comes as a `stream` instead of `body` (up to 1 GB, never
     whole in memory), with its own `timeout` for the model's answer (ADR 0031).
     """
 
     __slots__ = (
         "body", "config", "endpoint", "headers", "path", "relayed", "started", "stream",
-        "target", "timeout",
+        "target", "target_model", "timeout",
     )  # fmt: skip
 
     def __init__(
@@ -40,6 +41,7 @@ class Invocation:
         config: str | None = None,
         stream: BodyStream | None = None,
         timeout: float | None = None,
+        target_model: str | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.target = target
@@ -51,6 +53,7 @@ class Invocation:
         self.path = path
         self.stream = stream
         self.timeout = timeout
+        self.target_model = target_model  # a multi-model endpoint's TargetModel (ADR 0037)
 
     def relayed_header(self, name: bytes) -> bytes | None:
         for header, value in self.relayed:

@@ -106,6 +106,7 @@ class Router:
                 else None,
                 t.sampling,
                 self._gate(VariantKey(endpoint, t.config, t.name), t.max_concurrency),
+                multi_model=any(i.spec.model.multi_model for i in t.instances),
             )
             for t in targets
         ]
@@ -253,7 +254,7 @@ class Router:
                 max_response_bytes=self.limits.max_payload_bytes,
                 idle_timeout=idle,
             )
-            upstream = Upstream(instance, pool)
+            upstream = Upstream(instance, pool, instance.spec.id.encode())
             self._upstreams[instance.spec.id] = upstream
         return upstream
 

@@ -30,13 +30,14 @@ class Upstream:
     """The router's side of one instance: its connection pool, requests in flight and what
     outlier detection knows of it (ADR 0034)."""
 
-    __slots__ = ("instance", "outlier", "outstanding", "pool")
+    __slots__ = ("affinity_key", "instance", "outlier", "outstanding", "pool")
 
-    def __init__(self, instance: Instance, pool: ConnectionPool) -> None:
+    def __init__(self, instance: Instance, pool: ConnectionPool, affinity_key: bytes = b"") -> None:
         self.instance = instance
         self.pool = pool
         self.outstanding = 0
         self.outlier = OutlierStats()
+        self.affinity_key = affinity_key  # its name in rendezvous hashing (ADR 0037)
 
     @property
     def ready(self) -> bool:
@@ -53,8 +54,8 @@ class VariantRoute:
     """
 
     __slots__ = (
-        "capture", "config", "gate", "metrics", "name", "name_header", "next_sweep",
-        "outliers", "sampling", "shadows", "upstreams",
+        "capture", "config", "gate", "metrics", "multi_model", "name", "name_header",
+        "next_sweep", "outliers", "sampling", "shadows", "upstreams",
     )  # fmt: skip
 
     def __init__(
@@ -66,6 +67,7 @@ class VariantRoute:
         capture: VariantCapture | None = None,
         sampling: float | None = None,
         gate: ConcurrencyGate | None = None,
+        multi_model: bool = False,
     ) -> None:
         self.config = config
         self.name = name
@@ -79,6 +81,7 @@ class VariantRoute:
         self.shadows: tuple[VariantRoute, ...] = ()
         # A serverless variant (ADR 0038): its requests in flight, bounded; None otherwise.
         self.gate = gate
+        self.multi_model = multi_model  # each invocation names its TargetModel (ADR 0037)
 
 
 @dataclass(frozen=True, slots=True)

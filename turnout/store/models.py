@@ -27,6 +27,7 @@ def add(conn: Connection, model: Model) -> None:
         "image": model.image,
         "execution_role_arn": model.execution_role_arn,
         "created_at": model.created_at,
+        "mode": model.mode,
     }
     if insert_unless_name_taken(conn, models, values, live_only=True) is None:
         raise AlreadyExists("model", model.name)
@@ -74,4 +75,5 @@ def from_row(row: Row[Any]) -> Model:
         image=m[models.c.image],
         execution_role_arn=m[models.c.execution_role_arn],
         created_at=m[models.c.created_at],
+        mode=m[models.c.mode],
     )

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from turnout.domain.histogram import LatencyHistogram
-from turnout.domain.rollups import Rollup, VariantKey, Window
+from turnout.domain.rollups import ModelCacheWindow, Rollup, VariantKey, Window
 from turnout.store.schema import rollups
 
 
@@ -76,10 +76,36 @@ def _values(rollup: Rollup) -> dict[str, Any]:
         "overhead_latency": _histogram_document(window.overhead_latency),
         "cpu_percent": rollup.cpu_percent,
         "memory_percent": rollup.memory_percent,
+        "multi_model": None if window.model_cache is None else _cache_document(window.model_cache),
         "model_setup_time": _histogram_document(window.model_setup)
         if window.model_setup.count
         else None,
     }
+
+
+def _cache_document(cache: ModelCacheWindow) -> dict[str, Any]:
+    return {
+        "requests": cache.requests,
+        "hits": cache.hits,
+        "wait": _histogram_document(cache.wait),
+        "download": _histogram_document(cache.download),
+        "load": _histogram_document(cache.load),
+        "unload": _histogram_document(cache.unload),
+        "loaded_models": cache.loaded_models,
+    }
+
+
+def _cache(document: dict[str, Any]) -> ModelCacheWindow:
+    cache = ModelCacheWindow()
+    cache.requests = int(document.get("requests", 0))
+    cache.hits = int(document.get("hits", 0))
+    cache.wait = _histogram(document.get("wait", {}))
+    cache.download = _histogram(document.get("download", {}))
+    cache.load = _histogram(document.get("load", {}))
+    cache.unload = _histogram(document.get("unload", {}))
+    loaded = document.get("loaded_models")
+    cache.loaded_models = None if loaded is None else int(loaded)
+    return cache
 
 
 def _histogram_document(histogram: LatencyHistogram) -> dict[str, Any]:
@@ -100,6 +126,8 @@ def _rollup(row: Any) -> Rollup:
     window.model_errors = row.model_errors
     window.model_latency = _histogram(row.model_latency)
     window.overhead_latency = _histogram(row.overhead_latency)
+    if row.multi_model is not None:
+        window.model_cache = _cache(row.multi_model)
     if row.model_setup_time is not None:
         window.model_setup = _histogram(row.model_setup_time)
     key = VariantKey(row.endpoint, row.config, row.variant)

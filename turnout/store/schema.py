@@ -54,6 +54,8 @@ models = sa.Table(
     sa.Column("execution_role_arn", sa.Text, nullable=True),
     sa.Column("created_at", sa.Double, nullable=False),
     sa.Column("deleted_at", sa.Double, nullable=True),
+    # SingleModel or MultiModel (ADR 0037, migration 0014).
+    sa.Column("mode", sa.Text, nullable=False, server_default="SingleModel"),
     _live_name_index("models"),
     # AUTOINCREMENT: SQLite never reuses an id, like a PostgreSQL sequence.
     sqlite_autoincrement=True,
@@ -154,6 +156,8 @@ rollups = sa.Table(
     # CPUUtilization / MemoryUtilization: the variant's instances' mean at flush (0006).
     sa.Column("cpu_percent", sa.Double, nullable=True),
     sa.Column("memory_percent", sa.Double, nullable=True),
+    # A multi-model variant's model-cache counts (domain.rollups.ModelCacheWindow), or NULL.
+    sa.Column("multi_model", sa.JSON(none_as_null=True), nullable=True),
     # ModelSetupTime: the cold starts of serverless instances in the period, or NULL (0015).
     sa.Column("model_setup_time", sa.JSON(none_as_null=True), nullable=True),
     sa.Index("ix_rollups_endpoint_start", "endpoint", "start"),

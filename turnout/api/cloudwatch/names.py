@@ -15,7 +15,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from turnout.api.cloudwatch.errors import invalid_parameter, missing_parameter
-from turnout.domain.rollups import LATENCIES, STATISTICS, UTILIZATIONS, Metric, VariantKey
+from turnout.domain.rollups import (
+    LATENCIES,
+    MODEL_TIMES,
+    STATISTICS,
+    UTILIZATIONS,
+    Metric,
+    VariantKey,
+)
 
 NAMESPACE = "AWS/SageMaker"
 ENDPOINTS_NAMESPACE = "/aws/sagemaker/Endpoints"  # SageMaker's, for instance utilization
@@ -40,7 +47,7 @@ class Target:
 
 
 def unit(metric: Metric) -> str:
-    if metric in LATENCIES:
+    if metric in LATENCIES or metric in MODEL_TIMES:
         return "Microseconds"
     return "Percent" if metric in UTILIZATIONS else "None"
 

@@ -13,6 +13,7 @@ from time import perf_counter
 
 from turnout.api.runtime import sagemaker_errors as errors
 from turnout.asgi import Receive, Scope, Send
+from turnout.domain.target_model import check_target_model
 from turnout.routing.dispatch import Dispatcher, DispatchError, Failure, Invocation
 
 PREFIX = "/endpoints/"
@@ -23,10 +24,13 @@ _MAX_HEADER = 1024  # SageMaker's limit for ContentType, Accept and CustomAttrib
 # Request headers relayed to the instance, by their lower-case name as ASGI gives them.
 _CUSTOM_ATTRIBUTES = b"x-amzn-sagemaker-custom-attributes"
 _TARGET_VARIANT = b"x-amzn-sagemaker-target-variant"
+_TARGET_MODEL = b"x-amzn-sagemaker-target-model"  # a multi-model endpoint's (ADR 0037)
+_CACHE_HIT = b"x-turnout-model-cache-hit"  # from a multi-model instance, relayed
 # turnout's own, with TargetVariant only: that variant of this endpoint config's fleet, even
 # at a share of 0 (a deployment's prediction test reaches its green fleet so; ADR 0022).
 _ENDPOINT_CONFIG = b"x-turnout-endpoint-config"
 _CONTENT_LENGTH = b"content-length"
+_UNAVAILABLE = b"x-turnout-model-unavailable"  # a multi-model instance found no model data
 _RELAYED = {
     b"content-type": b"Content-Type",
     b"accept": b"Accept",
@@ -76,6 +80,7 @@ class InvokeEndpoint:
     ) -> None:
         relayed: list[tuple[bytes, bytes]] = []
         target: bytes | None = None
+        target_model: str | None = None
         config: bytes | None = None
         declared_length = -1
         headers = scope["headers"]
@@ -93,6 +98,8 @@ class InvokeEndpoint:
                 target = value
             elif key == _ENDPOINT_CONFIG:
                 config = value
+            elif key == _TARGET_MODEL:
+                target_model = _target_model(value)
             elif key == _CONTENT_LENGTH:
                 declared_length = int(value) if value.isdigit() else -1
         if config is not None and target is None:
@@ -114,6 +121,7 @@ class InvokeEndpoint:
             body,
             started,
             config=config.decode("latin-1") if config is not None else None,
+            target_model=target_model,
         )
         dispatcher = self.dispatcher
         try:
@@ -132,6 +140,10 @@ class InvokeEndpoint:
             answer.append((b"X-Amzn-SageMaker-Custom-Attributes", attributes))
         if outcome.cookie is not None:
             answer.append((b"set-cookie", outcome.cookie))
+        if target_model is not None:
+            hit = response.header(_CACHE_HIT)
+            if hit is not None:
+                answer.append((b"X-Turnout-Model-Cache-Hit", hit))
         await send({"type": "http.response.start", "status": 200, "headers": answer})
         await send({"type": "http.response.body", "body": response.body})
         dispatcher.succeeded(invocation, outcome)
@@ -150,7 +162,11 @@ class InvokeEndpoint:
             if not _NAME.fullmatch(name):  # match() would accept a trailing newline
                 return errors.validation_error(f"Invalid endpoint name {name!r}.")
             return errors.endpoint_not_found(name, self._account_id)
-        if failure in (Failure.NO_VARIANT, Failure.BAD_KEY):
+        if failure in (Failure.NO_VARIANT, Failure.BAD_KEY, Failure.BAD_TARGET_MODEL):
+            return errors.validation_error(error.message)
+        response = error.response
+        if response is not None and response.header(_UNAVAILABLE) is not None:
+            # No model data at the prefix/TargetModel: SageMaker's ValidationError.
             return errors.validation_error(error.message)
         if failure is Failure.THROTTLED:
             return errors.throttling(error.message)
@@ -161,6 +177,18 @@ class InvokeEndpoint:
         if failure is Failure.MODEL_ERROR:
             return errors.model_error(error.status, error.message, error.log)
         return errors.model_error(0, error.message, error.log)  # NO_ANSWER
+
+
+def _target_model(value: bytes) -> str:
+    """The TargetModel header's value, checked before it reaches the dispatcher."""
+    try:
+        name = value.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _Refused(errors.validation_error("TargetModel must be UTF-8 text.")) from None
+    problem = check_target_model(name)
+    if problem is not None:
+        raise _Refused(errors.validation_error(problem))
+    return name
 
 
 async def _send_error(send: Send, answer: errors.ErrorAnswer) -> None:

@@ -14,32 +14,47 @@ from turnout.api.sagemaker.context import (
 from turnout.api.sagemaker.errors import validation_error
 from turnout.api.sagemaker.listing import query_of
 from turnout.api.sagemaker.tags import tag_new
-from turnout.domain.resources import Model
+from turnout.domain.resources import MULTI_MODEL, SINGLE_MODEL, Model
 from turnout.models import registry
 
 _UNSUPPORTED_CONTAINER = ("ModelDataSource", "AdditionalModelDataSources", "ModelPackageName",
-                          "InferenceSpecificationName", "MultiModelConfig")  # fmt: skip
+                          "InferenceSpecificationName")  # fmt: skip
+# MultiModelConfig.ModelCacheSetting travels to the instances in the environment (ADR 0037).
+CACHE_SETTING_VARIABLE = "TURNOUT_MODEL_CACHE_SETTING"  # = turnout.instances.worker's
 
 
 def create_model(ctx: Context, params: Params) -> Answer:
     container = _the_container(params)
     refuse_unsupported(container, _UNSUPPORTED_CONTAINER, "PrimaryContainer.")
-    if container.get("Mode", "SingleModel") != "SingleModel":
-        raise validation_error("turnout serves one model per container: use Mode SingleModel.")
+    mode = container.get("Mode", SINGLE_MODEL)
+    if mode not in (SINGLE_MODEL, MULTI_MODEL):
+        raise validation_error(f"Mode must be {SINGLE_MODEL} or {MULTI_MODEL}, not {mode}.")
     artifact = container.get("ModelDataUrl")
     if not artifact:
-        raise validation_error(
-            "turnout needs PrimaryContainer.ModelDataUrl: an s3:// URL, a file:// URL or a "
-            "local path of a model.tar.gz or a model directory."
+        where = (
+            "an s3:// prefix, a file:// URL or a local directory holding the models"
+            if mode == MULTI_MODEL
+            else "an s3:// URL, a file:// URL or a local path of a model.tar.gz or a model "
+            "directory"
         )
+        raise validation_error(f"turnout needs PrimaryContainer.ModelDataUrl: {where}.")
+    environment = dict(container.get("Environment") or {})
+    cache = container.get("MultiModelConfig")
+    if cache is not None:
+        if mode != MULTI_MODEL:
+            raise validation_error("MultiModelConfig needs Mode MultiModel.")
+        setting = cache.get("ModelCacheSetting", "Enabled")
+        if setting == "Disabled":
+            environment[CACHE_SETTING_VARIABLE] = setting
     name = params["ModelName"]
     model = Model(
         name=name,
         artifact=artifact,
         flavor=registry.of_image(container.get("Image")),
-        environment=dict(container.get("Environment") or {}),
+        environment=environment,
         image=container.get("Image"),
         execution_role_arn=params.get("ExecutionRoleArn"),
+        mode=mode,
     )
     # The artifact is fetched and checked when an endpoint starts, as SageMaker does.
     ctx.control.create_model(model, check_artifact=False)
@@ -63,12 +78,17 @@ def _the_container(params: Params) -> Params:
 
 
 def describe(ctx: Context, model: Model) -> Answer:
+    environment = dict(model.environment)
+    cache_setting = environment.pop(CACHE_SETTING_VARIABLE, "Enabled")
     container = without_none(
         {
             "Image": model.image,
             "ModelDataUrl": model.artifact,
-            "Environment": dict(model.environment),
-            "Mode": "SingleModel",
+            "Environment": environment,
+            "Mode": model.mode,
+            "MultiModelConfig": (
+                {"ModelCacheSetting": cache_setting} if model.multi_model else None
+            ),
         }
     )
     return without_none(

@@ -1,7 +1,7 @@
 """serverless endpoints: ModelSetupTime (cold starts) in the metric rollups (ADR 0038)
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-07
 
 Frozen: never import the live schema here.
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0015"
-down_revision: str | None = "0013"
+down_revision: str | None = "0014"
 branch_labels: str | None = None
 depends_on: str | None = None
 
