@@ -8,6 +8,8 @@ level or inside a function, except those under `if TYPE_CHECKING:` (never run). 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -142,3 +144,16 @@ def test_the_graph_sees_imports_inside_functions_but_not_type_checking_ones(
         "turnout.store",
     }
     assert "turnout.metrics.sibling" in names
+
+
+def test_starting_a_server_does_not_import_scipy() -> None:
+    """scipy (about a second of CPU to import) loads when a report is computed, not with
+    `turnout serve` or the instance worker: every start, restart and instance pays for it."""
+    probe = (
+        "import sys, turnout.server, turnout.instances.worker;"
+        "print(sorted(m for m in sys.modules if m == 'scipy' or m.startswith('scipy.')))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    ).stdout.strip()
+    assert loaded == "[]", f"importing the server loads {loaded}"

@@ -125,8 +125,15 @@ def test_a_leaking_model_is_restarted_alone(
 ):
     deploy("leak", [VariantOf("F", artifacts.faulty, instance_count=2)])
     first, second = instances_of(client.describe_endpoint("leak"), "F")
-    leaked = client.invoke("leak", {"leak_mb": MEMORY_LIMIT_MB + 100}, target_variant="F")
-    assert leaked.json() == {"leaked_mb": MEMORY_LIMIT_MB + 100}
+    # The watchdog samples memory on its own clock: it may end the instance before or after
+    # the answer goes out (on a busy machine, allocating takes long enough to straddle a
+    # sample). Either is right; what must hold is the restart below.
+    try:
+        leaked = client.invoke("leak", {"leak_mb": MEMORY_LIMIT_MB + 100}, target_variant="F")
+        assert leaked.json() == {"leaked_mb": MEMORY_LIMIT_MB + 100}
+    except ModelError as ended:
+        assert ended.original_status == 0, ended
+        assert "closed the connection" in str(ended), ended
 
     # Which instance took the request is the router's choice: find the one that restarts.
     def current(i: InstanceInfo) -> InstanceInfo:

@@ -19,7 +19,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, stats
 
 from turnout.experiments.statistics import always_valid_p
 
@@ -100,6 +99,8 @@ def effect_size(q: Question) -> float:
 
 def fixed_horizon_users(effect: float, alpha: float, power: float) -> float:
     """Users per arm for a two-sided z test with equal arms (statsmodels' NormalIndPower)."""
+    from scipy import optimize, stats
+
     z = float(stats.norm.isf(alpha / 2))
     h = abs(effect)
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import special
 
 from turnout.experiments.statistics import Array
 
@@ -36,6 +35,8 @@ def always_valid_p(
 
     `counts` may be an array whose last axis is the variants (many experiments at once).
     """
+    from scipy import special
+
     x = np.asarray(counts, dtype=np.float64)
     theta = np.asarray(shares, dtype=np.float64)
     theta = theta / theta.sum()

@@ -3,6 +3,10 @@
 Inputs are aggregates — count, sum and sum of squares — so the store can keep them as
 running totals. The tests and the always-valid p-value accept numpy arrays as well as
 numbers, so simulations can evaluate thousands of experiments at once.
+
+scipy is imported inside the functions that use it (here and in srm, planning): importing
+scipy.stats costs about a second of CPU, and every `turnout serve` loads these modules while
+few ever compute a report.
 """
 
 from __future__ import annotations
@@ -13,7 +17,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import special, stats
 
 Array = npt.NDArray[np.float64]
 ArrayLike = float | Array
@@ -81,6 +84,8 @@ class Interval:
 
 
 def _z(alpha: float) -> float:
+    from scipy import stats
+
     return float(stats.norm.isf(alpha / 2))
 
 
@@ -98,6 +103,8 @@ def proportion_interval(successes: int, n: int, alpha: float) -> Interval:
 
 def mean_interval(m: Moments, alpha: float) -> Interval:
     """A mean with its Student t interval."""
+    from scipy import stats
+
     if m.n < 2:
         return Interval(m.mean, -math.inf, math.inf)
     half = float(stats.t.isf(alpha / 2, m.n - 1)) * math.sqrt(m.variance / m.n)
@@ -111,6 +118,8 @@ def two_proportion_z(
 
     The same statistic as statsmodels' `proportions_ztest`; p is 1 where nobody converted.
     """
+    from scipy import stats
+
     x_t, n_t, x_c, n_c = (np.asarray(a, dtype=np.float64) for a in (x_t, n_t, x_c, n_c))
     pooled = (x_t + x_c) / (n_t + n_c)
     se = np.sqrt(pooled * (1 - pooled) * (1 / n_t + 1 / n_c))
@@ -128,6 +137,8 @@ class WelchResult:
 
 def welch_t(t: Moments, c: Moments) -> WelchResult:
     """Welch's unequal-variance t test, treatment - control (as scipy's equal_var=False)."""
+    from scipy import stats
+
     vt, vc = t.variance / t.n, c.variance / c.n
     se2 = vt + vc
     if se2 <= 0:
@@ -139,6 +150,8 @@ def welch_t(t: Moments, c: Moments) -> WelchResult:
 
 def difference_interval(t: Moments, c: Moments, alpha: float, binary: bool) -> Interval:
     """Absolute lift (treatment - control) with an unpooled normal / Welch t interval."""
+    from scipy import stats
+
     diff = t.mean - c.mean
     se = math.sqrt(t.variance / t.n + c.variance / c.n)
     q = _z(alpha) if binary else float(stats.t.isf(alpha / 2, welch_t(t, c).df))
@@ -204,6 +217,8 @@ def chance_to_beat_proportions(x_t: int, n_t: int, x_c: int, n_c: int) -> float:
     Evan Miller's closed form, a sum of one term per conversion of one arm, taken over the
     arm with fewer conversions (the other way round by symmetry): milliseconds at 100k.
     """
+    from scipy import special
+
     if x_t > x_c:
         return 1.0 - chance_to_beat_proportions(x_c, n_c, x_t, n_t)
     a_t, b_t, a_c, b_c = 1 + x_t, 1 + n_t - x_t, 1 + x_c, 1 + n_c - x_c
@@ -219,6 +234,8 @@ def chance_to_beat_proportions(x_t: int, n_t: int, x_c: int, n_c: int) -> float:
 
 def chance_to_beat_means(t: Moments, c: Moments) -> float:
     """P(treatment's mean > control's) under flat priors, normal approximation."""
+    from scipy import stats
+
     se = math.sqrt(t.variance / t.n + c.variance / c.n)
     diff = t.mean - c.mean
     if se == 0:
@@ -228,6 +245,8 @@ def chance_to_beat_means(t: Moments, c: Moments) -> float:
 
 def sample_ratio_p(users: Sequence[int], shares: Sequence[float]) -> float:
     """Chi-square goodness-of-fit p-value of the users per variant against expected shares."""
+    from scipy import special
+
     total = sum(users)
     if total == 0:
         return 1.0
