@@ -523,3 +523,30 @@ def test_step_scaling_runs_when_an_alarm_naming_the_policy_fires(
         ]["Alarms"]
         == []
     )
+
+
+def test_a_serverless_variant_is_not_a_scalable_target(
+    aas: Any, server: BackgroundServer, artifacts: Artifacts
+) -> None:
+    sagemaker = boto3.client(
+        "sagemaker", endpoint_url=server.url, region_name="us-east-1",
+        aws_access_key_id="k", aws_secret_access_key="s", config=BOTO,
+    )  # fmt: skip
+    sagemaker.create_model(
+        ModelName="aas-sls", ExecutionRoleArn="arn:aws:iam::123456789012:role/r",
+        PrimaryContainer={"ModelDataUrl": str(artifacts.sklearn)},
+    )  # fmt: skip
+    sagemaker.create_endpoint_config(
+        EndpointConfigName="aas-sls",
+        ProductionVariants=[{
+            "VariantName": "S", "ModelName": "aas-sls",
+            "ServerlessConfig": {"MemorySizeInMB": 1024, "MaxConcurrency": 2},
+        }],
+    )  # fmt: skip
+    sagemaker.create_endpoint(EndpointName="aas-sls", EndpointConfigName="aas-sls")
+    code, message = error_of(
+        aas.register_scalable_target, ServiceNamespace=NS, ResourceId=rid("aas-sls", "S"),
+        ScalableDimension=DIM, MinCapacity=1, MaxCapacity=2,
+    )  # fmt: skip
+    assert code == "ValidationException"
+    assert "is serverless" in message, message

@@ -446,6 +446,10 @@ class NodeAgent:
             limit = {
                 v.name: v.on_demand.max_concurrency if v.on_demand else None for v in fleet.variants
             }
+            models = fleets[fleet.config].models
+            multi = {
+                v.name: v.name in models and models[v.name].multi_model for v in fleet.variants
+            }
             if fleet.share <= 0:
                 targets += [
                     VariantTarget(
@@ -455,6 +459,7 @@ class NodeAgent:
                         ready(fleet.config, v.name),
                         standby=True,
                         max_concurrency=limit[v.name],
+                        multi_model=multi[v.name],
                     )
                     for v in fleet.variants
                 ]
@@ -468,6 +473,7 @@ class NodeAgent:
                     ready(fleet.config, variant),
                     capture,
                     max_concurrency=limit[variant],
+                    multi_model=multi[variant],
                 )
                 for variant, weight in fleet.weights().items()
             ]
@@ -577,13 +583,18 @@ def _same(before: Sequence[VariantTarget] | None, now: Sequence[VariantTarget]) 
         before is not None
         and len(before) == len(now)
         and all(
-            (a.config, a.name, a.weight, a.capture, a.sampling, a.standby, a.max_concurrency)
-            == (b.config, b.name, b.weight, b.capture, b.sampling, b.standby, b.max_concurrency)
+            _route_of(a) == _route_of(b)
             and len(a.instances) == len(b.instances)
             and all(x is y for x, y in zip(a.instances, b.instances, strict=True))
             for a, b in zip(before, now, strict=True)
         )
     )
+
+
+def _route_of(t: VariantTarget) -> tuple[object, ...]:
+    """What of a target, besides its instances, the router routes by."""
+    return (t.config, t.name, t.weight, t.capture, t.sampling, t.standby, t.max_concurrency,
+            t.multi_model)  # fmt: skip
 
 
 async def _first_start_failure(instances: list[Instance]) -> str | None:

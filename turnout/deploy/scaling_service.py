@@ -51,11 +51,19 @@ class ScalingService:
         suspended: Suspended | None = None,
     ) -> ScalableTarget:
         """Register a variant's instance count as scalable, or change its range."""
-        state = self._store.get_endpoint(endpoint).variant(variant)  # NotFound: no endpoint
+        found = self._store.get_endpoint(endpoint)  # NotFound: no endpoint
+        state = found.variant(variant)
         if state is None:
             raise InvalidRequest(
                 f"The endpoint {endpoint} has no production variant {variant}; register one "
                 "of its variants."
+            )
+        declared = self._store.get_endpoint_config(found.config_name).variant(variant)
+        if declared is not None and declared.serverless is not None:
+            raise InvalidRequest(
+                f"The variant {variant} of endpoint {endpoint} is serverless: its instances "
+                "follow its requests already (ServerlessConfig); there is no instance count to "
+                "scale."
             )
         existing = next((t for t in self.rows.targets(endpoint) if t.variant == variant), None)
         if existing is None and (min_capacity is None or max_capacity is None):

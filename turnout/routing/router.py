@@ -106,7 +106,7 @@ class Router:
                 else None,
                 t.sampling,
                 self._gate(VariantKey(endpoint, t.config, t.name), t.max_concurrency),
-                multi_model=any(i.spec.model.multi_model for i in t.instances),
+                multi_model=t.multi_model,
             )
             for t in targets
         ]

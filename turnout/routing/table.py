@@ -105,6 +105,7 @@ class VariantTarget:
     sampling: float | None = None
     standby: bool = False
     max_concurrency: int | None = None
+    multi_model: bool = False  # its model is a prefix of many; requests name a TargetModel
 
 
 class EndpointRoute:
