@@ -116,6 +116,13 @@ def test_the_data_plane_serves_through_a_store_outage_and_the_control_plane_says
                             error = answer.json()["error"]
                             assert error["code"] == "ServiceUnavailable", (path, error)
                     assert_unavailable(cloudwatch(server.url).describe_alarms)
+                    # Prometheus still scrapes: the router's counters, and the store down.
+                    with httpx.Client(base_url=server.url, timeout=20) as http:
+                        for _ in range(2):
+                            scrape = http.get("/metrics")
+                            assert scrape.status_code == 200, scrape.text
+                            assert "turnout_store_up 0.0" in scrape.text
+                            assert "turnout_invocations_total{" in scrape.text
                     served = load.snapshot().ok
                     time.sleep(max(0.0, OUTAGE_S - (time.monotonic() - down_at)))
                     assert load.snapshot().ok > served, "no invocation served during the outage"
@@ -133,6 +140,11 @@ def test_the_data_plane_serves_through_a_store_outage_and_the_control_plane_says
             finally:
                 result = load.stop()
             assert result.failed == 0, result.describe()
+            # One line said the outage began, however often /metrics was scraped; no traceback.
+            log = server.log_path.read_text(errors="replace")
+            assert log.count("/metrics: the store is unavailable") == 1, log[-3000:]
+            assert "Traceback" not in log, log[-3000:]
+            assert "turnout_store_up 1.0" in httpx.get(f"{server.url}/metrics").text
 
             # The controller leads again and acts; this node reports again.
             client.update_traffic(NAME, {"A": 3.0, "B": 1.0})

@@ -17,6 +17,7 @@ from prometheus_client.registry import Collector
 
 from turnout.asgi import Receive, Scope, Send
 from turnout.domain.async_inference import Backlog
+from turnout.errors import StoreUnavailable
 from turnout.instances.backend import Instance
 from turnout.metrics.async_backlog import BacklogCollector
 from turnout.metrics.control_state import (
@@ -46,6 +47,7 @@ class PrometheusMetrics:
         self._router = router
         self._control = control
         self._monitoring = monitoring
+        self._store_down = False  # the last scrape found the store unavailable
         self._registry = CollectorRegistry(auto_describe=False)
         self._registry.register(RouterCollector(router))
         self._registry.register(InstanceCollector(instances))
@@ -78,12 +80,21 @@ class PrometheusMetrics:
 
     async def _state(self) -> ControlState:
         """The store's part, read in a thread; empty if the store fails (the counters still
-        go out, and the failure is logged)."""
+        go out). An outage is logged in one line when it begins, not at every scrape."""
         try:
-            return await asyncio.to_thread(read_state, self._control, self._monitoring)
+            state = await asyncio.to_thread(read_state, self._control, self._monitoring)
+        except StoreUnavailable as err:
+            if not self._store_down:
+                log.warning("/metrics: the store is unavailable (%s); serving counters only", err)
+            self._store_down = True
+            return ControlState((), (), (), store_up=False)
         except Exception:
             log.exception("/metrics: could not read deployments and alarms from the store")
-            return ControlState((), (), ())
+            return ControlState((), (), (), store_up=False)
+        if self._store_down:
+            log.info("/metrics: the store answers again")
+        self._store_down = False
+        return state
 
 
 async def _answer(

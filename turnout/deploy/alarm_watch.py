@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from turnout.deploy import alarm_data
 from turnout.domain.alarms import AlarmState, AlarmStatus, evaluate
 from turnout.domain.rollups import Rollup
-from turnout.errors import NotFound
+from turnout.errors import NotFound, StoreUnavailable
 from turnout.metrics.flusher import Flusher
 from turnout.store import Store
 
@@ -58,7 +58,9 @@ class AlarmWatch:
         while True:
             try:
                 await self.evaluate_all()
-            except Exception:  # the loop must outlive a bad pass (e.g. a store hiccup)
+            except StoreUnavailable as exc:  # an outage: one line, as the controller's
+                log.warning("alarm evaluation: %s; will retry", exc)
+            except Exception:  # the loop must outlive a bad pass
                 log.exception("alarm evaluation failed; will retry")
             await asyncio.sleep(self._tick)
 

@@ -35,6 +35,7 @@ class ControlState:
     plans: tuple[RoutingPlan, ...]
     deployments: tuple[Deployment, ...]  # each endpoint's latest
     alarms: tuple[AlarmStatus, ...]
+    store_up: bool = True  # False: the store did not answer; the rest is empty
 
 
 class ControlReads(Protocol):
@@ -78,6 +79,14 @@ class StateCollector(Collector):
         self._routes = routes
 
     def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily(
+            "turnout_store_up",
+            "1 when this scrape could read the store, 0 when it was unavailable (the data "
+            "plane keeps serving from its routing snapshot; deployments and alarms are then "
+            "left out of the scrape).",
+        )
+        up.add_metric([], 1.0 if self._state.store_up else 0.0)
+        yield up
         yield from self._weights()
         yield from self._deployments()
         yield from self._alarms()
