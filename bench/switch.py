@@ -88,7 +88,7 @@ def main() -> None:
                     medians[system].append(statistics.median(found))
                     p99s[system].append(found[int(len(found) * 0.99) - 1])
     base = statistics.median(medians["direct"])
-    print(f"{'system':8} {'median ms':>10} {'p99 ms':>8} {'× direct':>9}")
+    print(f"{'system':8} {'median ms':>10} {'p99 ms':>8} {'x direct':>9}")
     for system in systems:
         median = statistics.median(medians[system])
         p99 = statistics.median(p99s[system])
