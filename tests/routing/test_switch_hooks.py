@@ -4,6 +4,7 @@ code/switch.py, and the runner's bounds (concurrency, timeout, errors)."""
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 from pathlib import Path
 
@@ -75,6 +76,7 @@ def test_the_runner_bounds_calls_and_their_time() -> None:
         assert await waiting == 1
         with pytest.raises(HookError, match="ZeroDivisionError"):
             await runner.call(lambda: 1 / 0)
-        runner.close()
+        with pytest.raises(HookError, match="SystemExit"):  # never out to the loop
+            await runner.call(sys.exit, 3)
 
     asyncio.run(scenario())

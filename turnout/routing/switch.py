@@ -14,9 +14,10 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import os
+import queue
 import sys
+import threading
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -109,7 +110,7 @@ class HookRunner:
 
     def __init__(self, threads: int, queue: int, timeout: float) -> None:
         self.timeout = timeout
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool: _DaemonPool | None = None
         self._threads = threads
         self._limit = threads + queue
         self._running = 0  # calls submitted and not returned (counted on the loop)
@@ -133,9 +134,9 @@ class HookRunner:
         if self._running >= self._limit:
             raise HookBusy(f"{self._running} switch hook calls are running or waiting")
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="switch-hook")
+            self._pool = _DaemonPool(self._threads)
         self._running += 1
-        future = asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+        future = self._pool.submit(asyncio.get_running_loop(), fn, *args)
         future.add_done_callback(self._done)
         try:
             return await asyncio.wait_for(asyncio.shield(future), self.timeout)
@@ -150,9 +151,45 @@ class HookRunner:
     def _done(self, _: object) -> None:
         self._running -= 1
 
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+
+class _DaemonPool:
+    """Daemon threads taking calls from a queue: unlike ThreadPoolExecutor's, a hook that
+    never returns cannot hold up the process's exit."""
+
+    def __init__(self, threads: int) -> None:
+        self._calls: queue.SimpleQueue[_Call] = queue.SimpleQueue()
+        for i in range(threads):
+            threading.Thread(target=self._work, name=f"switch-hook-{i}", daemon=True).start()
+
+    def submit(
+        self, loop: asyncio.AbstractEventLoop, fn: Callable[..., T], *args: Any
+    ) -> asyncio.Future[T]:
+        future: asyncio.Future[T] = loop.create_future()
+        self._calls.put((loop, future, fn, args))
+        return future
+
+    def _work(self) -> None:
+        while True:
+            loop, future, fn, args = self._calls.get()
+            try:
+                result = fn(*args)
+            except BaseException as exc:  # user code; SystemExit & co must not reach the loop
+                error = exc if isinstance(exc, Exception) else HookError(f"raised {exc!r}")
+                loop.call_soon_threadsafe(_settle, future, None, error)
+            else:
+                loop.call_soon_threadsafe(_settle, future, result, None)
+
+
+_Call = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", Callable[..., Any], tuple[Any, ...]]
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.cancelled():
+        return
+    if error is None:
+        future.set_result(result)
+    else:
+        future.set_exception(error)
 
 
 CONTENT_TYPE = b"content-type"
