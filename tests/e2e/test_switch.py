@@ -1,7 +1,8 @@
 """The switch (ADR 0040) through a real `turnout serve`, all created with boto3: a routing
 endpoint in front of two single-model endpoints keeps 1,000 users on their endpoint across
 calls and across a 10% → 50% ramp (monotone), its `preprocess` adds the feature the models
-need, its `postprocess` reshapes the answer, and a switch in front of a switch is refused."""
+need, its `route` sends a header's users elsewhere, its `postprocess` reshapes the answer,
+and a switch in front of a switch is refused."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 import joblib
 import numpy as np
 import pytest
@@ -31,6 +33,9 @@ import dataclasses, json
 def preprocess(request):
     row = json.loads(request.body)
     return dataclasses.replace(request, body=json.dumps(row + [1.0]).encode())
+
+def route(request, variants):
+    return "beta" if request.headers.get("x-tier") == "gold" else None
 
 def postprocess(request, answer):
     label = json.loads(answer.body)[0]
@@ -133,6 +138,13 @@ def test_users_keep_their_endpoint_across_a_ramp_and_the_hooks_run(
     moved_in = sum(b == "alpha" and a == "beta" for b, a in zip(at_10, at_50, strict=True))
     assert moved_out == 0, f"{moved_out} users went back from beta to alpha"
     assert moved_in == at_50.count("beta") - at_10.count("beta") > 0
+    # route() overrides the sticky choice: an alpha user with the gold header goes to beta.
+    user = f"user-{at_50.index('alpha')}"
+    url = f"{server.url}/endpoints/{front}/invocations"
+    for tier, expected in (("gold", "beta"), ("basic", "alpha")):
+        headers = {"X-Turnout-User": user, "X-Tier": tier, "Content-Type": "application/json"}
+        routed = httpx.post(url, content=ROW, headers=headers, timeout=30)
+        assert routed.headers["x-amzn-invoked-production-variant"] == expected, routed.text
 
 
 def test_a_switch_in_front_of_a_switch_is_refused(server: BackgroundServer, front: str) -> None:
