@@ -29,6 +29,7 @@ from turnout.domain.resources import (
     Model,
     VariantState,
 )
+from turnout.domain.switch import SWITCH_FLAVOR, route_to
 from turnout.errors import Conflict, InvalidRequest, NotFound
 from turnout.instances.backend import Instance
 from turnout.models.artifact import inspect_artifact
@@ -107,6 +108,8 @@ class ControlPlane:
         warnings: tuple[str, ...] = ()
         if model.multi_model:
             check_multi_model(model, check_artifact)
+        elif route_to(model.environment) is not None:
+            model = replace(model, flavor=SWITCH_FLAVOR)  # runs no instance (ADR 0040)
         elif check_artifact:
             try:
                 report = inspect_artifact(model)

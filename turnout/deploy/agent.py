@@ -44,6 +44,7 @@ from turnout.domain.plans import RoutingPlan
 from turnout.domain.resources import Fleet
 from turnout.domain.rollups import VariantKey
 from turnout.domain.routing import RoutingSettings
+from turnout.domain.switch import switch_of
 from turnout.errors import NotFound, StoreUnavailable
 from turnout.instances.backend import (
     Instance,
@@ -450,6 +451,8 @@ class NodeAgent:
             multi = {
                 v.name: v.name in models and models[v.name].multi_model for v in fleet.variants
             }
+            switch = {v.name: switch_of(models[v.name]) if v.name in models else None
+                      for v in fleet.variants}  # fmt: skip
             if fleet.share <= 0:
                 targets += [
                     VariantTarget(
@@ -460,6 +463,7 @@ class NodeAgent:
                         standby=True,
                         max_concurrency=limit[v.name],
                         multi_model=multi[v.name],
+                        switch=switch[v.name],
                     )
                     for v in fleet.variants
                 ]
@@ -474,6 +478,7 @@ class NodeAgent:
                     capture,
                     max_concurrency=limit[variant],
                     multi_model=multi[variant],
+                    switch=switch[variant],
                 )
                 for variant, weight in fleet.weights().items()
             ]
@@ -594,7 +599,7 @@ def _same(before: Sequence[VariantTarget] | None, now: Sequence[VariantTarget]) 
 def _route_of(t: VariantTarget) -> tuple[object, ...]:
     """What of a target, besides its instances, the router routes by."""
     return (t.config, t.name, t.weight, t.capture, t.sampling, t.standby, t.max_concurrency,
-            t.multi_model)  # fmt: skip
+            t.multi_model, t.switch)  # fmt: skip
 
 
 async def _first_start_failure(instances: list[Instance]) -> str | None:

@@ -56,6 +56,7 @@ from turnout.domain.plans import (
     serverless_variants,
 )
 from turnout.domain.resources import Endpoint, EndpointStatus, Fleet, VariantState
+from turnout.domain.switch import route_to
 from turnout.errors import NotFound, StoreUnavailable
 from turnout.store import Store
 from turnout.store.cluster import ClusterStore
@@ -611,6 +612,11 @@ def _fleet(
     as they serve (`current`, falling back to desired before the first serve) or as asked."""
     states = tuple(states)
     counts = _counts(states) if current else {s.name: s.desired_instance_count for s in states}
+    # A switch variant routes to another endpoint in the router: no instance (ADR 0040).
+    counts = {
+        name: 0 if name in fleet.models and route_to(fleet.models[name].environment) else n
+        for name, n in counts.items()
+    }
     return fleet_plan(
         fleet.config.name,
         share,

@@ -25,6 +25,23 @@ from turnout.routing.keys import new_user_id
 from turnout.routing.outliers import fail, sweep
 from turnout.routing.router import Router
 from turnout.routing.shadow import Answer, Mirror
+from turnout.routing.switch import (
+    CUSTOM_ATTRIBUTES,
+    TARGET_ENDPOINT_HEADER,
+    TARGET_VARIANT_HEADER,
+    HookBusy,
+    HookError,
+    HookRunner,
+    HookTimeout,
+    Request,
+    checked,
+    hook_limits,
+    relayed_of,
+    request_of,
+)
+from turnout.routing.switch import (
+    Answer as SwitchAnswer,
+)
 from turnout.routing.table import EndpointRoute, Upstream, VariantRoute
 from turnout.routing.upstream import (
     BodyStream,
@@ -125,6 +142,7 @@ class Dispatcher:
         self._detect = self._outliers.enabled
         # Copies to shadow variants, after the answer (ADR 0021); pairs go to the sink.
         self.mirror = Mirror(self._forward, _failure_answer, router.shadow_pairs)
+        self.hooks = HookRunner(*hook_limits())  # a switch's user code (ADR 0040)
 
     # -- admission --------------------------------------------------------------------
 
@@ -171,6 +189,8 @@ class Dispatcher:
                 raise DispatchError(
                     Failure.NO_WEIGHT, f"Endpoint {name} has no variant with weight > 0."
                 )
+        if found.switch is not None:  # to another endpoint, in process (ADR 0040)
+            return await self._switch(invocation, route, found, user, cookie, randomized)
         path = invocation.path
         model = invocation.target_model
         affinity: bytes | None = None
@@ -215,6 +235,105 @@ class Dispatcher:
         finally:
             gate.leave(time.monotonic())
         return Outcome(found, response, model_us, user, cookie, randomized)
+
+    async def _switch(
+        self,
+        invocation: Invocation,
+        route: EndpointRoute,
+        found: VariantRoute,
+        user: str | None,
+        cookie: bytes | None,
+        randomized: bool,
+    ) -> Outcome:
+        """A switch variant's answer: its hooks around the target endpoint's dispatch."""
+        started = perf_counter()
+        switch = found.switch
+        assert switch is not None
+        runner = self.hooks
+        request = request_of(invocation.body, invocation.relayed, invocation.headers, user)
+        try:
+            hooks = await runner.hooks(switch.artifact)
+            if hooks.preprocess is not None:
+                request = checked(
+                    await runner.call(hooks.preprocess, request), Request, "preprocess"
+                )
+            if hooks.route is not None and invocation.target is None:
+                names = [r.name for r in route.routes]
+                name = await runner.call(hooks.route, request, names)
+                if name is not None:
+                    chosen = route.named(checked(name, str, "route"), random())
+                    if chosen is None or chosen.switch is None:
+                        raise HookError(f"route returned {name!r}, not one of {names}")
+                    found, switch, randomized = chosen, chosen.switch, False
+            target = self.router.table.endpoints.get(switch.endpoint)
+            if target is None:
+                raise DispatchError(
+                    Failure.NO_INSTANCE,
+                    f"Endpoint {switch.endpoint}, which variant {found.name} of endpoint "
+                    f"{invocation.endpoint} routes to, is not in service; retry shortly.",
+                    variant=found,
+                    status=_NO_INSTANCE_STATUS,
+                )
+            if any(r.switch is not None for r in target.all_routes()):  # no loops, no chains
+                raise DispatchError(
+                    Failure.NO_VARIANT,
+                    f"Variant {found.name} of endpoint {invocation.endpoint} routes to "
+                    f"{switch.endpoint}, which is itself a switch; a switch routes to "
+                    "endpoints that serve models.",
+                    variant=found,
+                    status=400,
+                )
+            inner = Invocation(
+                switch.endpoint,
+                None,
+                invocation.headers,
+                relayed_of(request, invocation.relayed),
+                request.body,
+                perf_counter(),
+            )
+            try:
+                outcome = await self.dispatch(inner)
+            except DispatchError as error:
+                self.failed(inner, error)
+                error.variant = found  # the switch's variant counts it too
+                raise
+            self.succeeded(inner, outcome)
+            response = outcome.response
+            answer = SwitchAnswer(
+                response.body,
+                (response.header(b"content-type") or b"application/octet-stream").decode(),
+                switch.endpoint,
+                outcome.variant.name,
+            )
+            if hooks.postprocess is not None:
+                answer = checked(
+                    await runner.call(hooks.postprocess, request, answer),
+                    SwitchAnswer,
+                    "postprocess",
+                )
+        except HookBusy as exc:
+            raise DispatchError(Failure.OVERLOADED, f"{exc}; retry shortly.") from None
+        except HookTimeout as exc:
+            raise DispatchError(
+                Failure.TIMEOUT, str(exc), variant=found, status=_TIMEOUT_STATUS
+            ) from None
+        except HookError as exc:
+            raise DispatchError(
+                Failure.MODEL_ERROR, f"The switch's code/switch.py: {exc}", variant=found,
+                status=500,
+            ) from None  # fmt: skip
+        headers = [
+            (b"content-type", answer.content_type.encode("latin-1")),
+            (TARGET_ENDPOINT_HEADER, switch.endpoint.encode()),
+            (TARGET_VARIANT_HEADER, answer.variant.encode()),
+        ]
+        attributes = response.header(CUSTOM_ATTRIBUTES)
+        if attributes is not None:
+            headers.append((CUSTOM_ATTRIBUTES, attributes))
+        model_us = (perf_counter() - started) * 1e6
+        return Outcome(
+            found, UpstreamResponse(200, headers, answer.body), model_us, user, cookie, randomized
+        )
 
     async def _forward(
         self,

@@ -107,6 +107,7 @@ class Router:
                 t.sampling,
                 self._gate(VariantKey(endpoint, t.config, t.name), t.max_concurrency),
                 multi_model=t.multi_model,
+                switch=t.switch,
             )
             for t in targets
         ]

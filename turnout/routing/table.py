@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from turnout.capture.target import VariantCapture
 from turnout.domain.resources import DataCapture
 from turnout.domain.routing import RoutingSettings
+from turnout.domain.switch import Switch
 from turnout.instances.backend import Instance
 from turnout.metrics.counters import VariantMetrics
 from turnout.routing.choice import WeightedChoice
@@ -55,7 +56,7 @@ class VariantRoute:
 
     __slots__ = (
         "capture", "config", "gate", "metrics", "multi_model", "name", "name_header",
-        "next_sweep", "outliers", "sampling", "shadows", "upstreams",
+        "next_sweep", "outliers", "sampling", "shadows", "switch", "upstreams",
     )  # fmt: skip
 
     def __init__(
@@ -68,6 +69,7 @@ class VariantRoute:
         sampling: float | None = None,
         gate: ConcurrencyGate | None = None,
         multi_model: bool = False,
+        switch: Switch | None = None,
     ) -> None:
         self.config = config
         self.name = name
@@ -82,6 +84,7 @@ class VariantRoute:
         # A serverless variant (ADR 0038): its requests in flight, bounded; None otherwise.
         self.gate = gate
         self.multi_model = multi_model  # each invocation names its TargetModel (ADR 0037)
+        self.switch = switch  # a switch variant: its target endpoint (ADR 0040)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +109,7 @@ class VariantTarget:
     standby: bool = False
     max_concurrency: int | None = None
     multi_model: bool = False  # its model is a prefix of many; requests name a TargetModel
+    switch: Switch | None = None  # routes to another endpoint, in process (ADR 0040)
 
 
 class EndpointRoute:

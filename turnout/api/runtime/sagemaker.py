@@ -15,6 +15,7 @@ from turnout.api.runtime import sagemaker_errors as errors
 from turnout.asgi import Receive, Scope, Send
 from turnout.domain.target_model import check_target_model
 from turnout.routing.dispatch import Dispatcher, DispatchError, Failure, Invocation
+from turnout.routing.switch import SWITCH_HEADERS
 
 PREFIX = "/endpoints/"
 SUFFIX = "/invocations"
@@ -140,6 +141,8 @@ class InvokeEndpoint:
             answer.append((b"X-Amzn-SageMaker-Custom-Attributes", attributes))
         if outcome.cookie is not None:
             answer.append((b"set-cookie", outcome.cookie))
+        if outcome.variant.switch is not None:  # which endpoint and variant answered (ADR 0040)
+            answer += [(k, v) for k, v in response.headers if k in SWITCH_HEADERS]
         if target_model is not None:
             hit = response.header(_CACHE_HIT)
             if hit is not None:

@@ -15,6 +15,7 @@ from turnout.api.sagemaker.errors import validation_error
 from turnout.api.sagemaker.listing import query_of
 from turnout.api.sagemaker.tags import tag_new
 from turnout.domain.resources import MULTI_MODEL, SINGLE_MODEL, Model
+from turnout.domain.switch import route_to
 from turnout.models import registry
 
 _UNSUPPORTED_CONTAINER = ("ModelDataSource", "AdditionalModelDataSources", "ModelPackageName",
@@ -30,7 +31,10 @@ def create_model(ctx: Context, params: Params) -> Answer:
     if mode not in (SINGLE_MODEL, MULTI_MODEL):
         raise validation_error(f"Mode must be {SINGLE_MODEL} or {MULTI_MODEL}, not {mode}.")
     artifact = container.get("ModelDataUrl")
-    if not artifact:
+    environment = dict(container.get("Environment") or {})
+    if not artifact and route_to(environment) is not None:
+        artifact = ""  # a switch with no code: pure weighted/sticky routing (ADR 0040)
+    elif not artifact:
         where = (
             "an s3:// prefix, a file:// URL or a local directory holding the models"
             if mode == MULTI_MODEL
@@ -38,7 +42,6 @@ def create_model(ctx: Context, params: Params) -> Answer:
             "directory"
         )
         raise validation_error(f"turnout needs PrimaryContainer.ModelDataUrl: {where}.")
-    environment = dict(container.get("Environment") or {})
     cache = container.get("MultiModelConfig")
     if cache is not None:
         if mode != MULTI_MODEL:
@@ -83,7 +86,7 @@ def describe(ctx: Context, model: Model) -> Answer:
     container = without_none(
         {
             "Image": model.image,
-            "ModelDataUrl": model.artifact,
+            "ModelDataUrl": model.artifact or None,  # a switch may have none
             "Environment": environment,
             "Mode": model.mode,
             "MultiModelConfig": (
