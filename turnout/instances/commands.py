@@ -7,6 +7,7 @@ processes of a Ray actor on some node): the same command line and environment ei
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import sys
@@ -17,6 +18,7 @@ from turnout.instances.backend import Address, InstanceSpec
 from turnout.instances.lifeline import PARENT_VARIABLE
 from turnout.instances.supervisor import Launch
 from turnout.models.artifact import prepare
+from turnout.models.errors import ArtifactError
 from turnout.models.flavors.command import NAME as COMMAND
 from turnout.models.s3 import S3Source, localize
 from turnout.models.submit import localize_code
@@ -32,6 +34,8 @@ def launcher(
     signal names our pid), so call it in the process that will spawn the instance."""
     if spec.model.multi_model:
         return _multi_model_worker(spec, data_dir, s3, max_payload_bytes)
+    if spec.model.pipeline:
+        return _pipeline_worker(spec, data_dir, s3, max_payload_bytes)
     model = localize(spec.model, data_dir / "downloads", s3)  # s3:// artifacts, as fetched
     code = localize_code(model, data_dir / "downloads", s3)  # SAGEMAKER_SUBMIT_DIRECTORY
     prepared = prepare(model, data_dir / "models", code)
@@ -68,6 +72,51 @@ def launcher(
             "--bind", str(address), "--max-payload-bytes", str(max_payload_bytes),
         ]  # fmt: skip
         return Launch(argv=argv, env=env, cwd=prepared.path)
+
+    return worker_at
+
+
+def _pipeline_worker(
+    spec: InstanceSpec, data_dir: Path, s3: S3Source, max_payload_bytes: int
+) -> Callable[[Address], Launch]:
+    """An inference pipeline: every container readied here, all loaded in one worker
+    (ADR 0039); each container's environment travels in the spec file, not the process's."""
+    steps = []
+    for index, container in enumerate(spec.model.containers):
+        step = spec.model.step(index)
+        local = localize(step, data_dir / "downloads", s3)
+        code = localize_code(step, data_dir / "downloads", s3)
+        prepared = prepare(local, data_dir / "models", code)
+        if prepared.flavor == COMMAND:
+            raise ArtifactError(
+                f"container {index + 1} of model {spec.model.name}: a pipeline's containers "
+                "run in turnout's worker; a model serving itself (code/serve) cannot be a step"
+            )
+        steps.append(
+            {
+                "name": container.label(index),
+                "dir": str(prepared.path),
+                "flavor": prepared.flavor,
+                "environment": dict(container.environment),
+            }
+        )
+    pipelines = data_dir / "pipelines"
+    pipelines.mkdir(parents=True, exist_ok=True)
+    spec_file = pipelines / f"{spec.id.replace('/', '_')}.json"
+    spec_file.write_text(json.dumps(steps))
+    env = {
+        "PYTHONUNBUFFERED": "1",
+        **os.environ,
+        "TURNOUT_INSTANCE": spec.id,
+        PARENT_VARIABLE: str(os.getpid()),
+    }
+
+    def worker_at(address: Address) -> Launch:
+        argv = [
+            sys.executable, "-m", "turnout.instances.worker", "--pipeline", str(spec_file),
+            "--bind", str(address), "--max-payload-bytes", str(max_payload_bytes),
+        ]  # fmt: skip
+        return Launch(argv=argv, env=env, cwd=data_dir)
 
     return worker_at
 
