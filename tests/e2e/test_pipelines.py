@@ -6,7 +6,6 @@ in the ModelError; each container's latency is in /metrics; CreateModel's valida
 from __future__ import annotations
 
 import json
-import textwrap
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -15,73 +14,26 @@ import joblib
 import numpy as np
 import pytest
 from botocore.exceptions import ClientError
-from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
 
 from tests.api.sagemaker.conftest import clients
+from tests.support.pipelines import containers, csv, fit
 from turnout.cli.background import BackgroundServer
 
 pytestmark = pytest.mark.e2e
 
 ENDPOINT = "pipe"
-# Container 1: SageMaker inference-toolkit handlers that standard-scale CSV rows with the
-# mean and scale saved in the artifact, answering CSV (the next container's request).
-SCALER = """
-    import json
-    import os
-
-    import numpy as np
-
-
-    def model_fn(model_dir):
-        with open(os.path.join(model_dir, "scaler.json")) as f:
-            saved = json.load(f)
-        return np.asarray(saved["mean"]), np.asarray(saved["scale"])
-
-
-    def input_fn(body, content_type):
-        return np.asarray([[float(v) for v in line.split(",")] for line in body.splitlines()])
-
-
-    def predict_fn(rows, model):
-        mean, scale = model
-        return (rows - mean) / scale
-
-
-    def output_fn(scaled, accept):
-        return "\\n".join(",".join(repr(float(v)) for v in row) for row in scaled), "text/csv"
-"""
 
 
 @pytest.fixture(scope="module")
 def fitted() -> tuple[Pipeline, np.ndarray[Any, Any]]:
-    x, y = load_breast_cancer(return_X_y=True)
-    pipeline = Pipeline([("scaler", StandardScaler()), ("model", LogisticRegression())])
-    pipeline.fit(x[::2], y[::2])
-    return pipeline, x[1::2]  # the rows it never saw
+    return fit()
 
 
 @pytest.fixture(scope="module")
 def boto(server: BackgroundServer) -> tuple[Any, Any]:
     return clients(server.url)
-
-
-def _containers(root: Path, pipeline: Pipeline) -> list[dict[str, Any]]:
-    scaler, model = pipeline.named_steps["scaler"], pipeline.named_steps["model"]
-    first, second = root / "scaler", root / "model"
-    (first / "code").mkdir(parents=True)
-    (first / "code" / "inference.py").write_text(textwrap.dedent(SCALER).lstrip())
-    saved = {"mean": scaler.mean_.tolist(), "scale": scaler.scale_.tolist()}
-    (first / "scaler.json").write_text(json.dumps(saved))
-    second.mkdir()
-    joblib.dump(model, second / "model.joblib")
-    return [
-        {"ContainerHostname": "scaler", "ModelDataUrl": str(first),
-         "Environment": {"SAGEMAKER_PROGRAM": "inference.py"}},
-        {"ContainerHostname": "model", "ModelDataUrl": str(second)},
-    ]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +43,7 @@ def endpoint(
     sm = boto[0]
     sm.create_model(
         ModelName=ENDPOINT,
-        Containers=_containers(tmp_path_factory.mktemp("pipeline"), fitted[0]),
+        Containers=containers(tmp_path_factory.mktemp("pipeline"), fitted[0]),
         InferenceExecutionConfig={"Mode": "Serial"},
     )
     sm.create_endpoint_config(
@@ -104,10 +56,6 @@ def endpoint(
         EndpointName=ENDPOINT, WaiterConfig={"Delay": 0.25, "MaxAttempts": 480}
     )
     return ENDPOINT
-
-
-def _csv(rows: Any) -> bytes:
-    return "\n".join(",".join(repr(float(v)) for v in row) for row in rows).encode()
 
 
 def _invoke(rt: Any, body: bytes) -> Any:
@@ -127,9 +75,9 @@ def test_the_pipeline_predicts_as_sklearn_pipeline(
     assert described["InferenceExecutionConfig"] == {"Mode": "Serial"}
     assert "PrimaryContainer" not in described
     expected = pipeline.predict(rows).tolist()
-    assert _invoke(rt, _csv(rows)) == expected  # all rows in one request
+    assert _invoke(rt, csv(rows)) == expected  # all rows in one request
     for i in range(0, 20, 5):  # and a few alone
-        assert _invoke(rt, _csv(rows[i : i + 1])) == expected[i : i + 1]
+        assert _invoke(rt, csv(rows[i : i + 1])) == expected[i : i + 1]
     # Without the scaler the model would answer otherwise: the rows went through both.
     assert pipeline.named_steps["model"].predict(rows).tolist() != expected
 
@@ -146,13 +94,13 @@ def test_a_failing_container_is_named_and_the_endpoint_keeps_serving(
     assert error["Code"] == "ModelError"
     assert "container 1 (scaler)" in error["Message"]
     with pytest.raises(ClientError) as nan:  # scaled NaN reaches LogisticRegression
-        rt.invoke_endpoint(EndpointName=endpoint, Body=_csv([[float("nan")] * 30]),
+        rt.invoke_endpoint(EndpointName=endpoint, Body=csv([[float("nan")] * 30]),
                            ContentType="text/csv")  # fmt: skip
     error = nan.value.response["Error"]
     assert error["Code"] == "ModelError"
     assert "container 2 (model)" in error["Message"]
     assert "container 1" not in error["Message"]
-    assert _invoke(rt, _csv(rows[:3])) == fitted[0].predict(rows[:3]).tolist()
+    assert _invoke(rt, csv(rows[:3])) == fitted[0].predict(rows[:3]).tolist()
 
 
 def _container_counts(server: BackgroundServer, endpoint: str) -> dict[str, float]:
@@ -173,7 +121,7 @@ def test_each_container_latency_is_in_metrics(
 ) -> None:
     before = _container_counts(server, endpoint)
     for i in range(3):
-        _invoke(boto[1], _csv(fitted[1][i : i + 1]))
+        _invoke(boto[1], csv(fitted[1][i : i + 1]))
     after = _container_counts(server, endpoint)
     assert set(after) == {"scaler", "model"}
     for container in ("scaler", "model"):
