@@ -26,6 +26,7 @@ import joblib
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.multi_model import row
 from tests.support.multi_model import deploy
 from tests.support.pipelines import containers, csv, fit
 from turnout.cli.background import BackgroundServer
@@ -55,11 +56,6 @@ def timed(rt: Any, endpoint: str, body: bytes, calls: int) -> list[float]:
         answer["Body"].read()
         took.append((time.perf_counter() - started) * 1000)
     return took
-
-
-def row(label: str, ms: list[float]) -> str:
-    q = statistics.quantiles(ms, n=100)
-    return f"| {label} | {len(ms)} | {q[49]:.2f} | {q[89]:.2f} | {q[98]:.2f} |"
 
 
 def container_means(url: str) -> dict[str, float]:

@@ -13,7 +13,7 @@ from typing import Any
 import joblib
 import numpy as np
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, WaiterError
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
@@ -159,3 +159,25 @@ def test_create_model_validation(boto: tuple[Any, Any], tmp_path: Path) -> None:
     assert "unique" in _refusal(sm, Containers=[named, named])
     sm.create_model(ModelName="fifteen", Containers=[one] * 15)
     assert len(sm.describe_model(ModelName="fifteen")["Containers"]) == 15
+
+
+def test_a_container_that_cannot_be_fetched_is_named_in_the_failure(
+    boto: tuple[Any, Any], tmp_path: Path
+) -> None:
+    sm = boto[0]
+    joblib.dump(LogisticRegression().fit([[0.0], [1.0]], [0, 1]), tmp_path / "model.joblib")
+    missing = tmp_path / "gone"
+    steps = [{"ModelDataUrl": str(tmp_path)}, {"ModelDataUrl": str(missing)}]
+    sm.create_model(ModelName="gone", Containers=steps)
+    sm.create_endpoint_config(
+        EndpointConfigName="gone",
+        ProductionVariants=[{"VariantName": "A", "ModelName": "gone",
+                             "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}],
+    )  # fmt: skip
+    sm.create_endpoint(EndpointName="gone", EndpointConfigName="gone")
+    with pytest.raises(WaiterError, match="terminal failure state"):
+        sm.get_waiter("endpoint_in_service").wait(
+            EndpointName="gone", WaiterConfig={"Delay": 0.25, "MaxAttempts": 240}
+        )
+    reason = sm.describe_endpoint(EndpointName="gone")["FailureReason"]
+    assert f"container 2: model artifact {missing} does not exist" in reason

@@ -11,9 +11,10 @@ import json
 import os
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from turnout.domain.pipeline import describe_step
 from turnout.instances.backend import Address, InstanceSpec
 from turnout.instances.lifeline import PARENT_VARIABLE
 from turnout.instances.supervisor import Launch
@@ -84,13 +85,17 @@ def _pipeline_worker(
     steps = []
     for index, container in enumerate(spec.model.containers):
         step = spec.model.step(index)
-        local = localize(step, data_dir / "downloads", s3)
-        code = localize_code(step, data_dir / "downloads", s3)
-        prepared = prepare(local, data_dir / "models", code)
+        which = describe_step(index, container.label(index))
+        try:
+            local = localize(step, data_dir / "downloads", s3)
+            code = localize_code(step, data_dir / "downloads", s3)
+            prepared = prepare(local, data_dir / "models", code)
+        except ArtifactError as err:
+            raise ArtifactError(f"{which}: {err}") from err
         if prepared.flavor == COMMAND:
             raise ArtifactError(
-                f"container {index + 1} of model {spec.model.name}: a pipeline's containers "
-                "run in turnout's worker; a model serving itself (code/serve) cannot be a step"
+                f"{which}: a pipeline's containers run in turnout's worker; a model serving "
+                "itself (code/serve) cannot be a step"
             )
         steps.append(
             {
@@ -104,21 +109,7 @@ def _pipeline_worker(
     pipelines.mkdir(parents=True, exist_ok=True)
     spec_file = pipelines / f"{spec.id.replace('/', '_')}.json"
     spec_file.write_text(json.dumps(steps))
-    env = {
-        "PYTHONUNBUFFERED": "1",
-        **os.environ,
-        "TURNOUT_INSTANCE": spec.id,
-        PARENT_VARIABLE: str(os.getpid()),
-    }
-
-    def worker_at(address: Address) -> Launch:
-        argv = [
-            sys.executable, "-m", "turnout.instances.worker", "--pipeline", str(spec_file),
-            "--bind", str(address), "--max-payload-bytes", str(max_payload_bytes),
-        ]  # fmt: skip
-        return Launch(argv=argv, env=env, cwd=data_dir)
-
-    return worker_at
+    return _worker(spec, {}, ["--pipeline", str(spec_file)], max_payload_bytes, data_dir)
 
 
 def _multi_model_worker(
@@ -126,24 +117,35 @@ def _multi_model_worker(
 ) -> Callable[[Address], Launch]:
     """A multi-model instance: turnout's worker fetches each model itself (ADR 0037)."""
     cache = data_dir / "multi-model" / spec.id.replace("/", "_")
+    options = ["--multi-model", spec.model.artifact, "--cache-dir", str(cache),
+               "--s3-region", s3.region]  # fmt: skip
+    if s3.endpoint_url:
+        options += ["--s3-endpoint-url", s3.endpoint_url]
+    return _worker(spec, spec.model.environment, options, max_payload_bytes, data_dir)
+
+
+def _worker(
+    spec: InstanceSpec,
+    environment: Mapping[str, str],
+    options: list[str],
+    max_payload_bytes: int,
+    cwd: Path,
+) -> Callable[[Address], Launch]:
+    """turnout's worker with these options, at an address."""
     env = {
         "PYTHONUNBUFFERED": "1",
         **os.environ,
-        **spec.model.environment,
+        **environment,
         "TURNOUT_INSTANCE": spec.id,
         PARENT_VARIABLE: str(os.getpid()),
     }
 
     def worker_at(address: Address) -> Launch:
         argv = [
-            sys.executable, "-m", "turnout.instances.worker",
-            "--multi-model", spec.model.artifact, "--cache-dir", str(cache),
-            "--s3-region", s3.region, "--bind", str(address),
-            "--max-payload-bytes", str(max_payload_bytes),
+            sys.executable, "-m", "turnout.instances.worker", *options,
+            "--bind", str(address), "--max-payload-bytes", str(max_payload_bytes),
         ]  # fmt: skip
-        if s3.endpoint_url:
-            argv += ["--s3-endpoint-url", s3.endpoint_url]
-        return Launch(argv=argv, env=env, cwd=data_dir)
+        return Launch(argv=argv, env=env, cwd=cwd)
 
     return worker_at
 
