@@ -36,6 +36,14 @@ def boto(server: BackgroundServer) -> tuple[Any, Any]:
     return clients(server.url)
 
 
+def _create_endpoint(sm: Any, name: str) -> None:
+    """An endpoint (and its config) of one instance of model `name`, not waited for."""
+    variant = {"VariantName": "A", "ModelName": name, "InitialInstanceCount": 1,
+               "InstanceType": "ml.m5.large"}  # fmt: skip
+    sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[variant])
+    sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+
+
 @pytest.fixture(scope="module")
 def endpoint(
     boto: tuple[Any, Any], fitted: tuple[Pipeline, Any], tmp_path_factory: pytest.TempPathFactory
@@ -46,12 +54,7 @@ def endpoint(
         Containers=containers(tmp_path_factory.mktemp("pipeline"), fitted[0]),
         InferenceExecutionConfig={"Mode": "Serial"},
     )
-    sm.create_endpoint_config(
-        EndpointConfigName=ENDPOINT,
-        ProductionVariants=[{"VariantName": "A", "ModelName": ENDPOINT,
-                             "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}],
-    )  # fmt: skip
-    sm.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=ENDPOINT)
+    _create_endpoint(sm, ENDPOINT)
     sm.get_waiter("endpoint_in_service").wait(
         EndpointName=ENDPOINT, WaiterConfig={"Delay": 0.25, "MaxAttempts": 480}
     )
@@ -169,12 +172,7 @@ def test_a_container_that_cannot_be_fetched_is_named_in_the_failure(
     missing = tmp_path / "gone"
     steps = [{"ModelDataUrl": str(tmp_path)}, {"ModelDataUrl": str(missing)}]
     sm.create_model(ModelName="gone", Containers=steps)
-    sm.create_endpoint_config(
-        EndpointConfigName="gone",
-        ProductionVariants=[{"VariantName": "A", "ModelName": "gone",
-                             "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}],
-    )  # fmt: skip
-    sm.create_endpoint(EndpointName="gone", EndpointConfigName="gone")
+    _create_endpoint(sm, "gone")
     with pytest.raises(WaiterError, match="terminal failure state"):
         sm.get_waiter("endpoint_in_service").wait(
             EndpointName="gone", WaiterConfig={"Delay": 0.25, "MaxAttempts": 240}
