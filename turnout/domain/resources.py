@@ -14,6 +14,7 @@ from turnout.domain.async_inference import AsyncInferenceConfig
 
 SINGLE_MODEL = "SingleModel"  # SageMaker's ContainerMode values
 MULTI_MODEL = "MultiModel"  # the artifact is a prefix of many model.tar.gz (ADR 0037)
+MAX_PIPELINE_CONTAINERS = 15  # SageMaker's bound on an inference pipeline (ADR 0039)
 
 
 class EndpointStatus(StrEnum):
@@ -28,6 +29,21 @@ class EndpointStatus(StrEnum):
     DELETING = "Deleting"
     FAILED = "Failed"
     UPDATE_ROLLBACK_FAILED = "UpdateRollbackFailed"
+
+
+@dataclass(frozen=True)
+class Container:
+    """One step of an inference pipeline (ADR 0039): its own artifact, flavor, environment."""
+
+    artifact: str
+    flavor: str = "auto"
+    environment: Mapping[str, str] = field(default_factory=dict)
+    image: str | None = None
+    hostname: str | None = None  # SageMaker's ContainerHostname, shown in errors and metrics
+
+    def label(self, index: int) -> str:
+        """How errors and metrics name the container at `index` (from 0)."""
+        return self.hostname or f"container{index + 1}"
 
 
 @dataclass(frozen=True)
@@ -48,10 +64,30 @@ class Model:
     # SINGLE_MODEL, or MULTI_MODEL: `artifact` is then a prefix (s3://bucket/prefix/ or a
     # directory) and each invocation's TargetModel names a model.tar.gz under it.
     mode: str = SINGLE_MODEL
+    # An inference pipeline (ADR 0039): 2-15 containers run in a row, each one's answer the
+    # next one's request; empty for a one-container model. `artifact` etc. are then the
+    # first container's.
+    containers: tuple[Container, ...] = ()
 
     @property
     def multi_model(self) -> bool:
         return self.mode == MULTI_MODEL
+
+    @property
+    def pipeline(self) -> bool:
+        return len(self.containers) > 1
+
+    def step(self, index: int) -> Model:
+        """Container `index` of a pipeline as a one-container model (to fetch and load it)."""
+        c = self.containers[index]
+        return Model(
+            name=f"{self.name}.{c.label(index)}",
+            artifact=c.artifact,
+            flavor=c.flavor,
+            environment=c.environment,
+            image=c.image,
+            created_at=self.created_at,
+        )
 
 
 @dataclass(frozen=True)

@@ -7,16 +7,19 @@ processes of a Ray actor on some node): the same command line and environment ei
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from turnout.domain.pipeline import describe_step
 from turnout.instances.backend import Address, InstanceSpec
 from turnout.instances.lifeline import PARENT_VARIABLE
 from turnout.instances.supervisor import Launch
 from turnout.models.artifact import prepare
+from turnout.models.errors import ArtifactError
 from turnout.models.flavors.command import NAME as COMMAND
 from turnout.models.s3 import S3Source, localize
 from turnout.models.submit import localize_code
@@ -32,6 +35,8 @@ def launcher(
     signal names our pid), so call it in the process that will spawn the instance."""
     if spec.model.multi_model:
         return _multi_model_worker(spec, data_dir, s3, max_payload_bytes)
+    if spec.model.pipeline:
+        return _pipeline_worker(spec, data_dir, s3, max_payload_bytes)
     model = localize(spec.model, data_dir / "downloads", s3)  # s3:// artifacts, as fetched
     code = localize_code(model, data_dir / "downloads", s3)  # SAGEMAKER_SUBMIT_DIRECTORY
     prepared = prepare(model, data_dir / "models", code)
@@ -72,29 +77,75 @@ def launcher(
     return worker_at
 
 
+def _pipeline_worker(
+    spec: InstanceSpec, data_dir: Path, s3: S3Source, max_payload_bytes: int
+) -> Callable[[Address], Launch]:
+    """An inference pipeline: every container readied here, all loaded in one worker
+    (ADR 0039); each container's environment travels in the spec file, not the process's."""
+    steps = []
+    for index, container in enumerate(spec.model.containers):
+        step = spec.model.step(index)
+        which = describe_step(index, container.label(index))
+        try:
+            local = localize(step, data_dir / "downloads", s3)
+            code = localize_code(step, data_dir / "downloads", s3)
+            prepared = prepare(local, data_dir / "models", code)
+        except ArtifactError as err:
+            raise ArtifactError(f"{which}: {err}") from err
+        if prepared.flavor == COMMAND:
+            raise ArtifactError(
+                f"{which}: a pipeline's containers run in turnout's worker; a model serving "
+                "itself (code/serve) cannot be a step"
+            )
+        steps.append(
+            {
+                "name": container.label(index),
+                "dir": str(prepared.path),
+                "flavor": prepared.flavor,
+                "environment": dict(container.environment),
+            }
+        )
+    pipelines = data_dir / "pipelines"
+    pipelines.mkdir(parents=True, exist_ok=True)
+    spec_file = pipelines / f"{spec.id.replace('/', '_')}.json"
+    spec_file.write_text(json.dumps(steps))
+    return _worker(spec, {}, ["--pipeline", str(spec_file)], max_payload_bytes, data_dir)
+
+
 def _multi_model_worker(
     spec: InstanceSpec, data_dir: Path, s3: S3Source, max_payload_bytes: int
 ) -> Callable[[Address], Launch]:
     """A multi-model instance: turnout's worker fetches each model itself (ADR 0037)."""
     cache = data_dir / "multi-model" / spec.id.replace("/", "_")
+    options = ["--multi-model", spec.model.artifact, "--cache-dir", str(cache),
+               "--s3-region", s3.region]  # fmt: skip
+    if s3.endpoint_url:
+        options += ["--s3-endpoint-url", s3.endpoint_url]
+    return _worker(spec, spec.model.environment, options, max_payload_bytes, data_dir)
+
+
+def _worker(
+    spec: InstanceSpec,
+    environment: Mapping[str, str],
+    options: list[str],
+    max_payload_bytes: int,
+    cwd: Path,
+) -> Callable[[Address], Launch]:
+    """turnout's worker with these options, at an address."""
     env = {
         "PYTHONUNBUFFERED": "1",
         **os.environ,
-        **spec.model.environment,
+        **environment,
         "TURNOUT_INSTANCE": spec.id,
         PARENT_VARIABLE: str(os.getpid()),
     }
 
     def worker_at(address: Address) -> Launch:
         argv = [
-            sys.executable, "-m", "turnout.instances.worker",
-            "--multi-model", spec.model.artifact, "--cache-dir", str(cache),
-            "--s3-region", s3.region, "--bind", str(address),
-            "--max-payload-bytes", str(max_payload_bytes),
+            sys.executable, "-m", "turnout.instances.worker", *options,
+            "--bind", str(address), "--max-payload-bytes", str(max_payload_bytes),
         ]  # fmt: skip
-        if s3.endpoint_url:
-            argv += ["--s3-endpoint-url", s3.endpoint_url]
-        return Launch(argv=argv, env=env, cwd=data_dir)
+        return Launch(argv=argv, env=env, cwd=cwd)
 
     return worker_at
 

@@ -11,6 +11,7 @@ how the supervisor notices it. The first request of each batch carries the batch
 from __future__ import annotations
 
 from turnout.asgi import Receive, Scope, Send
+from turnout.domain.pipeline import TIMINGS_HEADER
 from turnout.instances import open_inference
 from turnout.instances.batcher import Batcher
 from turnout.instances.open_inference import OpenInference
@@ -129,6 +130,8 @@ class InstanceApp:
             )
         if batch_size:
             headers.append((BATCH_SIZE_HEADER, _BATCH_SIZES[batch_size]))
+        if prediction.pipeline_timings is not None:
+            headers.append((TIMINGS_HEADER, prediction.pipeline_timings))
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
 

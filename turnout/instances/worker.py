@@ -5,6 +5,10 @@
     python -m turnout.instances.worker --multi-model PREFIX --cache-dir DIR --bind ADDRESS \\
         [--s3-endpoint-url URL] [--s3-region REGION]
 
+With --pipeline SPEC (a JSON list of {"name", "dir", "flavor", "environment"}) the instance
+serves an inference pipeline (ADR 0039): every container's model loads in this process and
+each request runs through them in a row.
+
 With --multi-model the instance serves a multi-model endpoint (ADR 0037): the models under
 PREFIX load on demand into DIR, within TURNOUT_MODEL_CACHE_MB megabytes (default
 1024) of memory, least recently used out first (with TURNOUT_MODEL_CACHE_SETTING=Disabled,
@@ -41,8 +45,11 @@ from turnout.instances.lifeline import die_with_parent
 from turnout.settings import MAX_PAYLOAD_BYTES
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from turnout.instances.multi_model_server import MultiModelApp
     from turnout.instances.server import InstanceApp
+    from turnout.models.runtime import LoadedModel
 
 LOAD_FAILED = 3
 PREFIX = "turnout worker: "
@@ -59,6 +66,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--model-dir", type=Path)
     parser.add_argument("--flavor", help="a flavor turnout's worker loads")
     parser.add_argument("--multi-model", metavar="PREFIX", help="serve the models under PREFIX")
+    parser.add_argument("--pipeline", type=Path, metavar="SPEC", help="serve a pipeline's steps")
     parser.add_argument("--cache-dir", type=Path, help="where --multi-model unpacks models")
     parser.add_argument("--s3-endpoint-url", help="S3-compatible store of an s3:// PREFIX")
     parser.add_argument("--s3-region", default="us-east-1")
@@ -67,31 +75,66 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.max_payload_bytes <= 0:
         parser.error("--max-payload-bytes must be positive")
-    if args.multi_model is None and (args.model_dir is None or args.flavor is None):
-        parser.error("give --model-dir and --flavor, or --multi-model and --cache-dir")
+    if (
+        args.multi_model is None
+        and args.pipeline is None
+        and (args.model_dir is None or args.flavor is None)
+    ):
+        parser.error("give --model-dir and --flavor, --pipeline, or --multi-model and --cache-dir")
     if args.multi_model is not None and args.cache_dir is None:
         parser.error("--multi-model needs --cache-dir")
     return args
 
 
-def _load(model_dir: Path, flavor: str, max_payload_bytes: int) -> InstanceApp:
-    """Load the model or exit(3) with one line (a traceback too if TURNOUT_DEBUG=1)."""
-    from turnout.instances.server import InstanceApp
+def _load_one(model_dir: Path, flavor: str, environment: Mapping[str, str]) -> LoadedModel:
     from turnout.models import registry
-    from turnout.models.batching import BatchPolicy
     from turnout.models.errors import ModelLoadError
     from turnout.models.requirements import check_requirements
 
     for warning in check_requirements(model_dir):
         print(f"{PREFIX}warning: {warning}", file=sys.stderr)
     try:
+        load = registry.get(flavor).load
+    except KeyError:
+        raise ModelLoadError(f"turnout knows no flavor {flavor!r}") from None
+    if load is None:
+        raise ModelLoadError(f"flavor {flavor!r} is not served by turnout's worker")
+    return load(model_dir, environment)
+
+
+def _load_pipeline(spec: Path) -> LoadedModel:
+    """Every step of a pipeline, loaded in order; a step that cannot load is named."""
+    import json
+
+    from turnout.domain.pipeline import describe_step
+    from turnout.models import pipeline
+    from turnout.models.errors import ModelLoadError
+
+    steps = []
+    for index, item in enumerate(json.loads(spec.read_text())):
+        environment = {**os.environ, **item["environment"], "SM_MODEL_DIR": item["dir"]}
         try:
-            load = registry.get(flavor).load
-        except KeyError:
-            raise ModelLoadError(f"turnout knows no flavor {flavor!r}") from None
-        if load is None:
-            raise ModelLoadError(f"flavor {flavor!r} is not served by turnout's worker")
-        loaded = load(model_dir, os.environ)
+            model = _load_one(Path(item["dir"]), item["flavor"], environment)
+        except ModelLoadError as err:
+            raise ModelLoadError(f"{describe_step(index, item['name'])}: {err}") from err
+        steps.append(pipeline.Step(item["name"], model))
+    return pipeline.loaded(steps)
+
+
+def _load(
+    model_dir: Path | None, flavor: str | None, pipeline: Path | None, max_payload_bytes: int
+) -> InstanceApp:
+    """Load the model or exit(3) with one line (a traceback too if TURNOUT_DEBUG=1)."""
+    from turnout.instances.server import InstanceApp
+    from turnout.models.batching import BatchPolicy
+    from turnout.models.errors import ModelLoadError
+
+    try:
+        if pipeline is not None:
+            loaded = _load_pipeline(pipeline)
+        else:
+            assert model_dir is not None and flavor is not None  # checked by _parse
+            loaded = _load_one(model_dir, flavor, os.environ)
         policy = BatchPolicy.of(os.environ, loaded.batchable)
         app = InstanceApp(loaded, policy, max_payload_bytes)
     except (Exception, SystemExit) as err:
@@ -100,7 +143,8 @@ def _load(model_dir: Path, flavor: str, max_payload_bytes: int) -> InstanceApp:
         reason = str(err) if isinstance(err, ModelLoadError) else f"{type(err).__name__}: {err}"
         print(f"{PREFIX}cannot load model: {reason}", file=sys.stderr, flush=True)
         sys.exit(LOAD_FAILED)
-    print(f"{PREFIX}loaded the {flavor} model in {model_dir}", flush=True)
+    what = f"pipeline in {pipeline}" if pipeline is not None else f"{flavor} model in {model_dir}"
+    print(f"{PREFIX}loaded the {what}", flush=True)
     return app
 
 
@@ -179,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.multi_model is not None:
         app = _load_multi(args)
     else:
-        app = _load(args.model_dir, args.flavor, args.max_payload_bytes)
+        app = _load(args.model_dir, args.flavor, args.pipeline, args.max_payload_bytes)
     try:
         serve(app, args.bind)
     except SystemExit as done:

@@ -8,14 +8,18 @@ Prometheus exports are the flushed windows plus the one in progress.
 
 from __future__ import annotations
 
+from turnout.domain.histogram import LatencyHistogram
+from turnout.domain.resources import MAX_PIPELINE_CONTAINERS
 from turnout.domain.rollups import ModelCacheWindow, VariantKey, Window
 
 # Upper bounds of the batch-size histogram's buckets (requests per predict call).
 BATCH_BOUNDS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+MAX_CONTAINERS = MAX_PIPELINE_CONTAINERS
 
 
 class VariantMetrics:
-    __slots__ = ("_flushed", "batches", "key", "loaded_models", "shadow_dropped", "window")
+    __slots__ = ("_flushed", "batches", "containers", "key", "loaded_models", "shadow_dropped",
+                 "window")  # fmt: skip
 
     def __init__(self, key: VariantKey) -> None:
         self.key = key
@@ -27,6 +31,9 @@ class VariantMetrics:
         self.shadow_dropped = 0
         # A multi-model variant: each instance's loaded models, as it last said (ADR 0037).
         self.loaded_models: dict[bytes, int] = {}
+        # An inference pipeline: each container's latency, cumulative (ADR 0039); at most
+        # MAX_CONTAINERS names, so a misbehaving instance cannot grow it without bound.
+        self.containers: dict[str, LatencyHistogram] = {}
 
     def observe(
         self, status: int, model_error: bool, model_us: float | None, overhead_us: float
@@ -52,6 +59,15 @@ class VariantMetrics:
     def observe_setup(self, setup_us: float) -> None:
         """One cold start of a serverless instance of this variant (ModelSetupTime)."""
         self.window.model_setup.record(setup_us)
+
+    def observe_container(self, container: str, micros: float) -> None:
+        """One pipeline container's time for one invocation of this variant."""
+        histogram = self.containers.get(container)
+        if histogram is None:
+            if len(self.containers) >= MAX_CONTAINERS:
+                return
+            histogram = self.containers[container] = LatencyHistogram()
+        histogram.record(micros)
 
     def observe_batch(self, size: int) -> None:
         """One predict call of `size` requests on an instance of this variant."""

@@ -79,6 +79,12 @@ class RouterCollector(Collector):
             "counted by the router from the instances' answers.",
             labels=LABELS,
         )
+        containers = HistogramMetricFamily(
+            "turnout_pipeline_container_seconds",
+            "Time each container of an inference pipeline took (ADR 0039); the variant's "
+            "ModelLatency covers them all.",
+            labels=(*LABELS, "container"),
+        )
         shadows = GaugeMetricFamily(
             "turnout_shadow_variant",
             "1 for each shadow variant: its invocations are copies of production's requests, "
@@ -110,11 +116,14 @@ class RouterCollector(Collector):
                 _add_batch_sizes(batches, labels, metrics.batches)
             if totals.model_cache is not None:
                 cache.add(labels, totals.model_cache)
+            for container, histogram in list(metrics.containers.items()):
+                _add_histogram(containers, [*labels, container], histogram)
         yield from counters
         yield model
         yield overhead
         yield setup
         yield batches
+        yield containers
         yield shadows
         yield dropped
         yield from cache.families()

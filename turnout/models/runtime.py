@@ -30,6 +30,8 @@ class Prediction:
     body: bytes
     content_type: str
     custom_attributes: str | None = None
+    # An inference pipeline's per-step µs, for the instance's answer header (ADR 0039).
+    pipeline_timings: bytes | None = None
 
 
 @dataclass(slots=True)

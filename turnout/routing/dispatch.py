@@ -17,6 +17,7 @@ from enum import StrEnum
 from random import random
 from time import perf_counter
 
+from turnout.domain.pipeline import TIMINGS_HEADER, parse_timings
 from turnout.domain.routing import MAX_KEY_LENGTH
 from turnout.routing.affinity import rendezvous
 from turnout.routing.choice import least_outstanding
@@ -504,6 +505,10 @@ class Dispatcher:
             metrics.observe_batch(int(batch))
         if variant.multi_model:
             _observe_model_cache(variant, response)
+        timings = response.header(TIMINGS_HEADER)
+        if timings is not None:  # an inference pipeline's containers (ADR 0039)
+            for container, us in parse_timings(timings):
+                metrics.observe_container(container, us)
         exposures = self.router.exposures
         if exposures is not None:
             inference_id = invocation.relayed_header(INFERENCE_ID)

@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
-from turnout.domain.resources import Model
+from turnout.domain.resources import Container, Model
 from turnout.errors import AlreadyExists, NotFound
 from turnout.store import tags
 from turnout.store.schema import models
@@ -28,6 +28,7 @@ def add(conn: Connection, model: Model) -> None:
         "execution_role_arn": model.execution_role_arn,
         "created_at": model.created_at,
         "mode": model.mode,
+        "containers": [_container_json(c) for c in model.containers] or None,
     }
     if insert_unless_name_taken(conn, models, values, live_only=True) is None:
         raise AlreadyExists("model", model.name)
@@ -76,4 +77,25 @@ def from_row(row: Row[Any]) -> Model:
         execution_role_arn=m[models.c.execution_role_arn],
         created_at=m[models.c.created_at],
         mode=m[models.c.mode],
+        containers=tuple(_container_of(c) for c in m[models.c.containers] or ()),
+    )
+
+
+def _container_json(c: Container) -> dict[str, Any]:
+    return {
+        "artifact": c.artifact,
+        "flavor": c.flavor,
+        "environment": dict(c.environment),
+        "image": c.image,
+        "hostname": c.hostname,
+    }
+
+
+def _container_of(value: dict[str, Any]) -> Container:
+    return Container(
+        artifact=value["artifact"],
+        flavor=value["flavor"],
+        environment=value.get("environment") or {},
+        image=value.get("image"),
+        hostname=value.get("hostname"),
     )

@@ -56,6 +56,8 @@ models = sa.Table(
     sa.Column("deleted_at", sa.Double, nullable=True),
     # SingleModel or MultiModel (ADR 0037, migration 0014).
     sa.Column("mode", sa.Text, nullable=False, server_default="SingleModel"),
+    # An inference pipeline's containers, a JSON list; NULL for one container (ADR 0039).
+    sa.Column("containers", sa.JSON(none_as_null=True), nullable=True),
     _live_name_index("models"),
     # AUTOINCREMENT: SQLite never reuses an id, like a PostgreSQL sequence.
     sqlite_autoincrement=True,

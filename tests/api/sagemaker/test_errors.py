@@ -189,8 +189,9 @@ def test_unsupported_fields_are_refused_plainly(sm: Any) -> None:
         sm.create_model,
         ModelName="pipeline",
         Containers=[{"ModelDataUrl": "/a"}, {"ModelDataUrl": "/b"}],
+        InferenceExecutionConfig={"Mode": "Direct"},
     )
-    assert "one container per model" in error["Message"]
+    assert "Direct is not supported" in error["Message"]
     error = error_of(
         sm.create_endpoint_config,
         EndpointConfigName="explainer",
