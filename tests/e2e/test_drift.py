@@ -6,7 +6,10 @@ blue/green UpdateEndpoint guarded by that alarm rolls back."""
 
 from __future__ import annotations
 
+import json
 import random
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -133,9 +136,24 @@ def test_drift_is_flagged_on_the_shifted_feature_and_rolls_a_deployment_back(
     config(sm, f"{NAME}-green", model_dir, capture)
     sm.create_endpoint(EndpointName=NAME, EndpointConfigName=f"{NAME}-blue")
     sm.get_waiter("endpoint_in_service").wait(EndpointName=NAME, WaiterConfig=FAST)
-    training = "x0,x1,x2\n" + csv_of(sample(3000, seed=1))
-    stats = client.put_drift_baseline(NAME, training.encode())["statistics"]
+    training = tmp_path / "train.csv"
+    training.write_text("x0,x1,x2\n" + csv_of(sample(3000, seed=1)))
+    cli = [sys.executable, "-m", "turnout.cli.main", "monitor"]
+    made = subprocess.run(
+        [*cli, "baseline", NAME, "--data", str(training), "--url", server.url],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert "baseline of drifty: 3000 rows" in made.stdout
+    exported = subprocess.run(
+        [*cli, "show", NAME, "--statistics", str(tmp_path / "statistics.json"), "--url",
+         server.url], capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert exported.returncode == 0, exported.stderr
+    stats = json.loads((tmp_path / "statistics.json").read_text())
     assert [f["name"] for f in stats["features"]] == ["x0", "x1", "x2"]
+    x1_mean = stats["features"][1]["numerical_statistics"]["mean"]
+    assert abs(x1_mean - MEAN[1]) < 0.2
 
     # Traffic like the training data: reports, no violation.
     with Traffic(server.url, shift=0.0, seed=1000) as calm:
@@ -185,3 +203,9 @@ def test_drift_is_flagged_on_the_shifted_feature_and_rolls_a_deployment_back(
     assert described["EndpointConfigName"] == f"{NAME}-blue"
     state = cw.describe_alarms(AlarmNames=[f"{NAME}-x1"])["MetricAlarms"][0]["StateValue"]
     assert state == "ALARM"
+    # The same numbers on the dashboard and in Prometheus.
+    page = httpx.get(f"{server.url}/dashboard/api/endpoints/{NAME}", timeout=10).json()
+    assert [f["name"] for f in page["drift"][0]["features"]] == ["x0", "x1", "x2"]
+    assert page["alarms"][0]["metric"] == "feature_baseline_drift_x1"
+    scraped = httpx.get(f"{server.url}/metrics", timeout=10).text
+    assert 'feature_baseline_drift_x1{endpoint="drifty",variant="A"}' in scraped

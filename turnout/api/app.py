@@ -85,6 +85,7 @@ class App:
         self._models = EndpointModels(dispatcher)  # the Open Inference Protocol's view
         self._open_inference = OpenInferenceHttp(self._models, runtime.settings.max_payload_bytes)
         self._grpc: GrpcServer | None = None
+        drift = DriftService(runtime.store)
         self._prometheus = PrometheusMetrics(
             runtime.router,
             runtime.backend.instances,
@@ -92,6 +93,7 @@ class App:
             runtime.monitoring,
             lambda: runtime.async_worker.backlogs,
             (runtime.scaling.activity_counts,),
+            drift.latest_points,
         )
         rest = build_rest_app(
             runtime.control,
@@ -100,11 +102,11 @@ class App:
             runtime.experiments,
             runtime.inference_experiments,
             runtime.scaling,
-            DriftService(runtime.store),
+            drift,
         )
         self._rest = BoundedBody(rest)
         self._feedback = BoundedBody(rest, FEEDBACK_MAX_BYTES)  # batches of 10,000 events
-        self._dashboard = build_dashboard(runtime)
+        self._dashboard = build_dashboard(runtime, drift)
         settings = runtime.settings
         self._sagemaker = SageMakerApi(
             runtime.control,

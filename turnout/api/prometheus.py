@@ -17,6 +17,7 @@ from prometheus_client.registry import Collector
 
 from turnout.asgi import Receive, Scope, Send
 from turnout.domain.async_inference import Backlog
+from turnout.domain.drift import DriftPoint
 from turnout.instances.backend import Instance
 from turnout.metrics.async_backlog import BacklogCollector
 from turnout.metrics.control_state import (
@@ -26,6 +27,7 @@ from turnout.metrics.control_state import (
     StateCollector,
     read_state,
 )
+from turnout.metrics.drift import DriftCollector
 from turnout.metrics.prometheus import EjectionCollector, InstanceCollector, RouterCollector
 from turnout.routing.router import Router
 
@@ -42,7 +44,9 @@ class PrometheusMetrics:
         monitoring: AlarmReads,
         backlogs: Callable[[], Sequence[Backlog]] = tuple,
         more: Sequence[Collector] = (),
+        drift: Callable[[], Sequence[tuple[str, DriftPoint]]] = tuple,
     ) -> None:
+        self._drift = drift  # blocking store reads: called in a thread
         self._router = router
         self._control = control
         self._monitoring = monitoring
@@ -72,6 +76,7 @@ class PrometheusMetrics:
         # the routing table is an immutable snapshot: read it on the loop, as the router does
         registry = CollectorRegistry(auto_describe=False)
         registry.register(StateCollector(state, self._router.table.endpoints))
+        registry.register(DriftCollector(await self._drift_points()))
         body = generate_latest(self._registry) + generate_latest(registry)
         # uvicorn leaves the body out of an answer to HEAD
         await _answer(send, 200, body, CONTENT_TYPE_LATEST)
@@ -84,6 +89,13 @@ class PrometheusMetrics:
         except Exception:
             log.exception("/metrics: could not read deployments and alarms from the store")
             return ControlState((), (), ())
+
+    async def _drift_points(self) -> Sequence[tuple[str, DriftPoint]]:
+        try:
+            return await asyncio.to_thread(self._drift)
+        except Exception:
+            log.exception("/metrics: could not read drift reports from the store")
+            return ()
 
 
 async def _answer(

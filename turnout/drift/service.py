@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from turnout.domain.drift import DriftPoint, points_of
 from turnout.drift.baseline import compute, constraints, from_document, statistics, to_document
 from turnout.errors import InvalidRequest, NotFound
 from turnout.store import Store
@@ -79,3 +80,12 @@ class DriftService:
     def monitored(self) -> list[str]:
         """The endpoints with a baseline."""
         return sorted(self._rows.baselines())
+
+    def latest_points(self) -> list[tuple[str, DriftPoint]]:
+        """(endpoint, point) of each monitored endpoint's newest report per variant."""
+        return [
+            (endpoint, p)
+            for endpoint in self.monitored()
+            for variant, r in self.latest(endpoint).items()
+            for p in points_of(r["computed_at"], variant, r)
+        ]
