@@ -34,3 +34,8 @@ def test_reports_since_oldest_first_and_bounded(store: Store) -> None:
         ("B", KEEP_REPORTS + 3.0), ("A", KEEP_REPORTS + 4.0),
     ]  # fmt: skip
     assert [r.document for r in rows.reports("other")] == [{"i": -1}]
+    newest = rows.latest("e")
+    assert [(r.variant, r.document["i"]) for r in newest] == [
+        ("A", KEEP_REPORTS + 4), ("B", KEEP_REPORTS + 3),
+    ]  # fmt: skip
+    assert rows.latest("nope") == []

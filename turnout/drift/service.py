@@ -72,10 +72,10 @@ class DriftService:
 
     def latest(self, endpoint: str) -> dict[str, dict[str, Any]]:
         """The newest report of each variant of the endpoint, by variant."""
-        newest: dict[str, dict[str, Any]] = {}
-        for r in self.reports(endpoint, limit=MAX_REPORTS):
-            newest.setdefault(r["variant"], r)
-        return newest
+        return {
+            r.variant: {"variant": r.variant, "computed_at": r.computed_at, **r.document}
+            for r in self._rows.latest(endpoint)
+        }
 
     def monitored(self) -> list[str]:
         """The endpoints with a baseline."""

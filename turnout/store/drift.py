@@ -83,3 +83,15 @@ class DriftStore:
                 .order_by(c.id)
             ).all()
         return [StoredReport(r.endpoint, r.variant, r.computed_at, dict(r.document)) for r in rows]
+
+    def latest(self, endpoint: str) -> list[StoredReport]:
+        """The newest report of each variant of the endpoint (one query, by variant)."""
+        c = drift_reports.c
+        newest = (
+            sa.select(sa.func.max(c.id)).where(c.endpoint == endpoint).group_by(c.variant)
+        ).scalar_subquery()
+        with self._db.read() as conn:
+            rows = conn.execute(
+                sa.select(drift_reports).where(c.id.in_(newest)).order_by(c.variant)
+            ).all()
+        return [StoredReport(r.endpoint, r.variant, r.computed_at, dict(r.document)) for r in rows]
