@@ -20,6 +20,7 @@ import httpx
 import joblib
 import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 from sklearn.linear_model import LogisticRegression
 
 from tests.support.endpoints import finished, poll_until
@@ -172,6 +173,13 @@ def test_drift_is_flagged_on_the_shifted_feature_and_rolls_a_deployment_back(
         Statistic="Maximum", Period=10, EvaluationPeriods=1, Threshold=0.2,
         ComparisonOperator="GreaterThanThreshold", TreatMissingData="notBreaching",
     )  # fmt: skip
+    with pytest.raises(ClientError, match=r"InvalidParameterValue.*drift/reports"):
+        cw.get_metric_statistics(
+            Namespace="aws/sagemaker/Endpoints/data-metrics",
+            MetricName="feature_baseline_drift_x1",
+            Dimensions=[{"Name": "Endpoint", "Value": NAME}],
+            StartTime=time.time() - 60, EndTime=time.time(), Period=10, Statistics=["Maximum"],
+        )  # fmt: skip
     alarm = cw.describe_alarms(AlarmNames=[f"{NAME}-x1"])["MetricAlarms"][0]
     assert alarm["MetricName"] == "feature_baseline_drift_x1"
     assert alarm["Namespace"] == "aws/sagemaker/Endpoints/data-metrics"
