@@ -42,11 +42,12 @@ def lines(destination: str, endpoint: str, variant: str, since: float, until: fl
         if not folder.is_dir():
             continue
         for path in sorted(folder.glob("*.jsonl"), reverse=True):
-            for line in path.read_bytes().splitlines():
-                if _inside(line, since, until):
-                    found.append(line)
-                    if len(found) >= MAX_LINES:
-                        return found
+            with path.open("rb") as lines_of_file:  # line by line: an hour's file may be big
+                for line in lines_of_file:
+                    if _inside(line, since, until):
+                        found.append(line.rstrip(b"\n"))
+                        if len(found) >= MAX_LINES:
+                            return found
     return found
 
 
