@@ -7,6 +7,7 @@ blue/green UpdateEndpoint guarded by that alarm rolls back."""
 from __future__ import annotations
 
 import json
+import os
 import random
 import subprocess
 import sys
@@ -211,6 +212,12 @@ def test_drift_is_flagged_on_the_shifted_feature_and_rolls_a_deployment_back(
     assert described["EndpointConfigName"] == f"{NAME}-blue"
     state = cw.describe_alarms(AlarmNames=[f"{NAME}-x1"])["MetricAlarms"][0]["StateValue"]
     assert state == "ALARM"
+    shown = subprocess.run(
+        [*cli, "reports", NAME, "--url", server.url], capture_output=True, text=True,
+        timeout=60, check=False, env={**os.environ, "COLUMNS": "200"},
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    assert "drifty / A" in shown.stdout and "predictions: " in shown.stdout
     # The same numbers on the dashboard and in Prometheus.
     page = httpx.get(f"{server.url}/dashboard/api/endpoints/{NAME}", timeout=10).json()
     assert [f["name"] for f in page["drift"][0]["features"]] == ["x0", "x1", "x2"]
