@@ -81,6 +81,13 @@ class PrometheusMetrics:
         # uvicorn leaves the body out of an answer to HEAD
         await _answer(send, 200, body, CONTENT_TYPE_LATEST)
 
+    async def _drift_points(self) -> Sequence[tuple[str, DriftPoint]]:
+        try:
+            return await asyncio.to_thread(self._drift)
+        except Exception:
+            log.exception("/metrics: could not read drift reports from the store")
+            return ()
+
     async def _state(self) -> ControlState:
         """The store's part, read in a thread; empty if the store fails (the counters still
         go out, and the failure is logged)."""
@@ -89,13 +96,6 @@ class PrometheusMetrics:
         except Exception:
             log.exception("/metrics: could not read deployments and alarms from the store")
             return ControlState((), (), ())
-
-    async def _drift_points(self) -> Sequence[tuple[str, DriftPoint]]:
-        try:
-            return await asyncio.to_thread(self._drift)
-        except Exception:
-            log.exception("/metrics: could not read drift reports from the store")
-            return ()
 
 
 async def _answer(
