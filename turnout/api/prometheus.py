@@ -18,6 +18,7 @@ from prometheus_client.registry import Collector
 from turnout.asgi import Receive, Scope, Send
 from turnout.domain.async_inference import Backlog
 from turnout.domain.drift import DriftPoint
+from turnout.errors import StoreUnavailable
 from turnout.instances.backend import Instance
 from turnout.metrics.async_backlog import BacklogCollector
 from turnout.metrics.control_state import (
@@ -84,6 +85,8 @@ class PrometheusMetrics:
     async def _drift_points(self) -> Sequence[tuple[str, DriftPoint]]:
         try:
             return await asyncio.to_thread(self._drift)
+        except StoreUnavailable:  # an outage: the control state's read says so
+            return ()
         except Exception:
             log.exception("/metrics: could not read drift reports from the store")
             return ()
