@@ -687,6 +687,31 @@ class Client:
         path = f"/api/v1/endpoints/{_part(endpoint)}/metrics/summary?{urlencode({'since': since})}"
         return cast(MetricsSummaryInfo, self._call("GET", path))
 
+    # drift monitoring (docs/drift.md)
+    def put_drift_baseline(self, endpoint: str, training_csv: bytes) -> dict[str, Any]:
+        """Compute the endpoint's baseline from a training CSV (header row first)."""
+        path = f"/api/v1/endpoints/{_part(endpoint)}/drift/baseline"
+        response = self._send("PUT", path, training_csv, {"Content-Type": "text/csv"})
+        if response.status_code >= 400:
+            _raise_api_error(response)
+        return cast(dict[str, Any], response.json())
+
+    def drift_baseline(self, endpoint: str) -> dict[str, Any]:
+        """The baseline: Model Monitor's statistics.json and constraints.json shapes."""
+        path = f"/api/v1/endpoints/{_part(endpoint)}/drift/baseline"
+        return cast(dict[str, Any], self._call("GET", path))
+
+    def delete_drift_baseline(self, endpoint: str) -> None:
+        self._call("DELETE", f"/api/v1/endpoints/{_part(endpoint)}/drift/baseline")
+
+    def drift_reports(
+        self, endpoint: str, since: float = 0.0, limit: int = 50
+    ) -> list[dict[str, Any]]:
+        """The endpoint's drift reports, newest first."""
+        query = urlencode({"since": since, "limit": limit})
+        path = f"/api/v1/endpoints/{_part(endpoint)}/drift/reports?{query}"
+        return cast(list[dict[str, Any]], self._call("GET", path))
+
     # autoscaling (docs/autoscaling.md): changed through boto3's application-autoscaling
     def scaling_targets(self) -> list[dict[str, Any]]:
         """Every scalable target with its policies."""

@@ -67,7 +67,8 @@ class Monitoring:
 
     def _check(self, alarm: Alarm) -> None:
         alarm.validate()
-        check_statistic(alarm.metric, alarm.statistic)
+        if alarm.feature is None:  # a drift alarm: every statistic has values (ADR 0041)
+            check_statistic(alarm.metric, alarm.statistic)
         span = alarm.period_s * alarm.evaluation_periods
         if span > self._flusher.retention:
             raise InvalidRequest(

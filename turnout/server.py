@@ -34,6 +34,7 @@ from turnout.deploy.scaling_service import ScalingService
 from turnout.domain.async_inference import MAX_INPUT_BYTES
 from turnout.domain.rollups import PERIOD
 from turnout.domain.routing import RoutingSettings
+from turnout.drift.monitor import DriftMonitor
 from turnout.errors import StoreUnavailable
 from turnout.experiments.exposures import ExposureLog
 from turnout.experiments.routing import RoutingService
@@ -150,6 +151,10 @@ class Runtime:
             ),
         )
         self.autoscaler.on_activity = self.scaling.activity_counts.count
+        # Drift monitoring (ADR 0041): captured traffic against baselines, on the lead node.
+        self.drift = DriftMonitor(
+            self.store, period=settings.monitor_period, window=settings.monitor_window
+        )
         self.agent.on_report = self.controller.reported
         self.leadership = Leadership(
             self.cluster, self.node, settings.lease_ttl, self._lead, sole=not self.cluster.shared
@@ -190,6 +195,7 @@ class Runtime:
             auto_promote(self.experiments),
             self._step_inference_experiments(),
             self.autoscaler.run(),
+            self.drift.run(),
         )
 
     def _scale(self, endpoint: str, variant: str, count: int) -> None:

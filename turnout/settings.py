@@ -69,6 +69,10 @@ class Settings:
     scaling_period: float = 60.0
     scaling_out_datapoints: int = 3
     scaling_in_datapoints: int = 15
+    # Drift monitoring (ADR 0041): seconds between passes over the captured traffic, and
+    # the window of traffic each pass reads (None: one period).
+    monitor_period: float = 3600.0
+    monitor_window: float | None = None
 
     @property
     def database_url(self) -> str:

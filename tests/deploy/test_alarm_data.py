@@ -103,3 +103,24 @@ def test_reasons_read_like_cloudwatch() -> None:
         "Threshold Crossed: no datapoints were received for 1 period and 1 datapoint was "
         "treated as [NonBreaching]."
     )
+
+
+def test_a_drift_alarm_judges_its_feature_per_period() -> None:
+    from turnout.deploy.alarm_data import drift_datapoints
+    from turnout.domain.drift import DriftPoint
+
+    alarm = Alarm(
+        name="drift", metric=Metric.INVOCATIONS, statistic="Maximum", endpoint="ep",
+        threshold=0.2, comparison=Comparison.GREATER, feature="x1", evaluation_periods=2,
+    )  # fmt: skip
+    points = [
+        DriftPoint(T0 + 1, "A", "x1", 0.1), DriftPoint(T0 + 3, "B", "x1", 0.3),
+        DriftPoint(T0 + 4, "A", "x0", 0.9), DriftPoint(T0 + 12, "A", "x1", 0.05),
+    ]  # fmt: skip
+    assert drift_datapoints(alarm, points, T0 + 15) == [
+        Datapoint(T0, 0.3), Datapoint(T0 + 10, 0.05),
+    ]  # fmt: skip
+    # No report yet in the open period: it ends with the last complete one.
+    assert drift_datapoints(alarm, points, T0 + 25)[-1] == Datapoint(T0 + 10, 0.05)
+    one_variant = Alarm(**{**alarm.__dict__, "variant": "A"})
+    assert drift_datapoints(one_variant, points, T0 + 15)[0] == Datapoint(T0, 0.1)

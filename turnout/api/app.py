@@ -22,6 +22,7 @@ from turnout.api.logs import LogsApi, is_logs_request
 from turnout.api.prometheus import PATH as METRICS_PATH
 from turnout.api.prometheus import PrometheusMetrics
 from turnout.api.rest import build_rest_app
+from turnout.api.rest_drift import BASELINE_SUFFIX
 from turnout.api.runtime.async_invoke import SUFFIX as ASYNC_SUFFIX
 from turnout.api.runtime.async_invoke import InvokeEndpointAsync
 from turnout.api.runtime.sagemaker import PREFIX, InvokeEndpoint
@@ -33,6 +34,7 @@ from turnout.api.sagemaker import SageMakerApi, is_sagemaker_request
 from turnout.asgi import Receive, Scope, Send
 from turnout.async_inference.worker import AsyncWorker
 from turnout.deploy.scaling_service import ScalingService
+from turnout.drift.service import DriftService
 from turnout.experiments.routing import RoutingService
 from turnout.experiments.service import FEEDBACK_MAX_BYTES, ExperimentService
 from turnout.instances.backend import InstanceBackend
@@ -83,6 +85,7 @@ class App:
         self._models = EndpointModels(dispatcher)  # the Open Inference Protocol's view
         self._open_inference = OpenInferenceHttp(self._models, runtime.settings.max_payload_bytes)
         self._grpc: GrpcServer | None = None
+        drift = DriftService(runtime.store)
         self._prometheus = PrometheusMetrics(
             runtime.router,
             runtime.backend.instances,
@@ -90,6 +93,7 @@ class App:
             runtime.monitoring,
             lambda: runtime.async_worker.backlogs,
             (runtime.scaling.activity_counts,),
+            drift.latest_points,
         )
         rest = build_rest_app(
             runtime.control,
@@ -98,10 +102,11 @@ class App:
             runtime.experiments,
             runtime.inference_experiments,
             runtime.scaling,
+            drift,
         )
         self._rest = BoundedBody(rest)
         self._feedback = BoundedBody(rest, FEEDBACK_MAX_BYTES)  # batches of 10,000 events
-        self._dashboard = build_dashboard(runtime)
+        self._dashboard = build_dashboard(runtime, drift)
         settings = runtime.settings
         self._sagemaker = SageMakerApi(
             runtime.control,
@@ -156,7 +161,7 @@ class App:
             await self._cloudwatch(scope, receive, send)
         elif is_sagemaker_request(scope):
             await self._sagemaker(scope, receive, send)
-        elif _is_feedback(scope["path"]):
+        elif _is_feedback(scope["path"]) or scope["path"].endswith(BASELINE_SUFFIX):
             await self._feedback(scope, receive, send)
         elif scope["path"] == METRICS_PATH:
             await self._prometheus(scope, receive, send)

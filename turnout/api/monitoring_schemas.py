@@ -43,6 +43,12 @@ class AlarmDefinition(BaseModel):
         None, description="How many of them must breach (default: all)."
     )
     treat_missing_data: MissingData = MissingData.MISSING
+    feature: str | None = Field(
+        None,
+        description="Watch this feature's drift (Model Monitor's feature_baseline_drift_"
+        "<feature>, docs/drift.md) instead of `metric`, which is then not read.",
+        examples=[None],
+    )
 
 
 class AlarmIn(AlarmDefinition):
@@ -62,6 +68,7 @@ class AlarmIn(AlarmDefinition):
             evaluation_periods=self.evaluation_periods,
             datapoints_to_alarm=self.datapoints_to_alarm,
             treat_missing_data=self.treat_missing_data,
+            feature=self.feature,
         )
 
 
@@ -106,6 +113,7 @@ class AlarmOut(AlarmDefinition):
             evaluation_periods=alarm.evaluation_periods,
             datapoints_to_alarm=alarm.datapoints_to_alarm,
             treat_missing_data=alarm.treat_missing_data,
+            feature=alarm.feature,
             state=status.state,
             reason=status.reason,
             state_updated_at=status.state_updated_at,

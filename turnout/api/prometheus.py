@@ -17,6 +17,7 @@ from prometheus_client.registry import Collector
 
 from turnout.asgi import Receive, Scope, Send
 from turnout.domain.async_inference import Backlog
+from turnout.domain.drift import DriftPoint
 from turnout.errors import StoreUnavailable
 from turnout.instances.backend import Instance
 from turnout.metrics.async_backlog import BacklogCollector
@@ -27,6 +28,7 @@ from turnout.metrics.control_state import (
     StateCollector,
     read_state,
 )
+from turnout.metrics.drift import DriftCollector
 from turnout.metrics.prometheus import EjectionCollector, InstanceCollector, RouterCollector
 from turnout.routing.router import Router
 
@@ -43,7 +45,9 @@ class PrometheusMetrics:
         monitoring: AlarmReads,
         backlogs: Callable[[], Sequence[Backlog]] = tuple,
         more: Sequence[Collector] = (),
+        drift: Callable[[], Sequence[tuple[str, DriftPoint]]] = tuple,
     ) -> None:
+        self._drift = drift  # blocking store reads: called in a thread
         self._router = router
         self._control = control
         self._monitoring = monitoring
@@ -74,9 +78,19 @@ class PrometheusMetrics:
         # the routing table is an immutable snapshot: read it on the loop, as the router does
         registry = CollectorRegistry(auto_describe=False)
         registry.register(StateCollector(state, self._router.table.endpoints))
+        registry.register(DriftCollector(await self._drift_points()))
         body = generate_latest(self._registry) + generate_latest(registry)
         # uvicorn leaves the body out of an answer to HEAD
         await _answer(send, 200, body, CONTENT_TYPE_LATEST)
+
+    async def _drift_points(self) -> Sequence[tuple[str, DriftPoint]]:
+        try:
+            return await asyncio.to_thread(self._drift)
+        except StoreUnavailable:  # an outage: the control state's read says so
+            return ()
+        except Exception:
+            log.exception("/metrics: could not read drift reports from the store")
+            return ()
 
     async def _state(self) -> ControlState:
         """The store's part, read in a thread; empty if the store fails (the counters still

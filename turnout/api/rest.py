@@ -17,6 +17,7 @@ import turnout
 from turnout.api.deployments import DeploymentOut, deployment_routes
 from turnout.api.experiments import experiment_routes
 from turnout.api.limits import document_bound
+from turnout.api.rest_drift import drift_routes
 from turnout.api.rest_monitoring import monitoring_routes
 from turnout.api.rest_nodes import node_routes
 from turnout.api.rest_scaling import scaling_routes
@@ -35,6 +36,7 @@ from turnout.api.schemas import (
 from turnout.deploy.plans import DesiredVariant
 from turnout.deploy.scaling_service import ScalingService
 from turnout.domain.resources import MULTI_MODEL, SINGLE_MODEL, Model
+from turnout.drift.service import DriftService
 from turnout.errors import (
     AlreadyExists,
     Conflict,
@@ -91,6 +93,7 @@ def build_rest_app(
     experiments: ExperimentService | None = None,
     inference_experiments: InferenceExperiments | None = None,
     scaling: ScalingService | None = None,
+    drift: DriftService | None = None,
 ) -> FastAPI:
     api = FastAPI(
         title="turnout",
@@ -238,5 +241,7 @@ def build_rest_app(
         api.include_router(experiment_routes(routing, experiments, _ERRORS))
     if scaling is not None:
         api.include_router(scaling_routes(scaling, _ERRORS))
+    if drift is not None:
+        api.include_router(drift_routes(drift, _ERRORS))
     document_bound(api)  # BoundedBody's 413, which no route declares
     return api

@@ -19,6 +19,7 @@ from turnout.cli import (
     loadtest,
     metrics,
     models,
+    monitor,
     nodes,
     scaling,
     shadow,
@@ -58,6 +59,7 @@ app.command("feedback")(experiments.feedback_command)
 app.add_typer(experiments.experiment_app, name="experiment")
 app.add_typer(shadow.app, name="shadow")
 app.add_typer(scaling.app, name="scaling")
+app.add_typer(monitor.app, name="monitor")
 
 
 def _version(value: bool) -> None:

@@ -252,6 +252,25 @@ def serve_command(
             max=100,
         ),
     ] = DEFAULTS.scaling_in_datapoints,
+    monitor_period: Annotated[
+        float,
+        typer.Option(
+            "--monitor-period",
+            envvar="TURNOUT_MONITOR_PERIOD",
+            help="Seconds between drift monitoring passes over the captured traffic of "
+            "endpoints with a baseline (Model Monitor: hourly).",
+            min=1.0,
+        ),
+    ] = DEFAULTS.monitor_period,
+    monitor_window: Annotated[
+        float | None,
+        typer.Option(
+            "--monitor-window",
+            envvar="TURNOUT_MONITOR_WINDOW",
+            help="Seconds of captured traffic each drift pass reads (default: one period).",
+            min=1.0,
+        ),
+    ] = None,
 ) -> None:
     """Run turnout: the router, the control plane and the model instances, until Ctrl-C."""
     # Imported here: the server stack takes half a second to import, which every other
@@ -306,6 +325,8 @@ def serve_command(
         scaling_period=scaling_period,
         scaling_out_datapoints=scaling_out_datapoints,
         scaling_in_datapoints=scaling_in_datapoints,
+        monitor_period=monitor_period,
+        monitor_window=monitor_window,
     )
     if scaling_period % 10:
         fail(f"--scaling-period must be a multiple of 10 seconds (got {scaling_period:g}).")

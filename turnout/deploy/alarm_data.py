@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 
+from turnout.domain import drift
 from turnout.domain.alarms import Alarm, AlarmState, Comparison, MissingData, breaches
 from turnout.domain.rollups import Rollup, align, statistic
 from turnout.metrics.series import Datapoint, by_period, select
@@ -41,6 +42,23 @@ def datapoints(alarm: Alarm, rollups: Iterable[Rollup], now: float) -> list[Data
         Datapoint(start, statistic(alarm.metric, alarm.statistic, grouped.get(start, ())))
         for start in starts
     ]
+
+
+def drift_datapoints(
+    alarm: Alarm, points: Iterable[drift.DriftPoint], now: float
+) -> list[Datapoint]:
+    """A drift alarm's datapoints (ADR 0041): its feature's drift values per period, ending
+    with the open period once it has a report (else the last complete one), like rollups."""
+    assert alarm.feature is not None
+    period = alarm.period_s
+    grouped: dict[float, list[float]] = {}
+    for p in drift.select(points, alarm.feature, alarm.variant):
+        grouped.setdefault(align(p.at, period), []).append(p.value)
+    last = align(now, period)
+    if last not in grouped:
+        last -= period
+    starts = [last - i * period for i in reversed(range(alarm.evaluation_periods))]
+    return [Datapoint(s, drift.statistic(alarm.statistic, grouped.get(s, []))) for s in starts]
 
 
 def reason(alarm: Alarm, points: Sequence[Datapoint], state: AlarmState) -> str:

@@ -16,11 +16,13 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 
 from turnout.deploy import alarm_data
+from turnout.domain import drift
 from turnout.domain.alarms import AlarmState, AlarmStatus, evaluate
 from turnout.domain.rollups import Rollup
 from turnout.errors import NotFound, StoreUnavailable
 from turnout.metrics.flusher import Flusher
 from turnout.store import Store
+from turnout.store.drift import DriftStore
 
 log = logging.getLogger("turnout.alarms")
 
@@ -74,18 +76,33 @@ class AlarmWatch:
                 now = self._clock()
                 since = min(alarm_data.since(s.alarm, now) for s in watched)
                 rollups = await self._flusher.rollups(endpoint, since)
+                drifts = []
+                if any(s.alarm.feature is not None for s in watched):
+                    drifts = await asyncio.to_thread(self._drift_points, endpoint, since)
                 for status in watched:
-                    state = await self._judge(status, rollups, now)
+                    state = await self._judge(status, rollups, now, drifts)
                     if state is not None:
                         states[status.alarm.name] = state
             return states
 
+    def _drift_points(self, endpoint: str, since: float) -> list[drift.DriftPoint]:
+        """The endpoint's drift datapoints since `since` (blocking: in a thread)."""
+        reports = DriftStore(self._store).reports(endpoint, since)
+        return [p for r in reports for p in drift.points_of(r.computed_at, r.variant, r.document)]
+
     async def _judge(
-        self, status: AlarmStatus, rollups: list[Rollup], now: float
+        self,
+        status: AlarmStatus,
+        rollups: list[Rollup],
+        now: float,
+        drifts: list[drift.DriftPoint] | None = None,
     ) -> AlarmState | None:
         """The alarm's state now, recorded if it changed; None if it was deleted meanwhile."""
         alarm = status.alarm
-        points = alarm_data.datapoints(alarm, rollups, now)
+        if alarm.feature is not None:
+            points = alarm_data.drift_datapoints(alarm, drifts or [], now)
+        else:
+            points = alarm_data.datapoints(alarm, rollups, now)
         state = evaluate(alarm, [p.value for p in points], status.state)
         if state is status.state:
             return state

@@ -67,6 +67,9 @@ class Alarm:
     datapoints_to_alarm: int | None = None  # None: all evaluation periods
     treat_missing_data: MissingData = MissingData.MISSING
     description: str = ""  # CloudWatch's AlarmDescription: shown, never interpreted
+    # Model Monitor's feature_baseline_drift_<feature> (ADR 0041): the alarm watches that
+    # feature's drift reports instead of `metric`'s rollups. None: a rollup metric.
+    feature: str | None = None
 
     @property
     def needed(self) -> int:
@@ -79,6 +82,10 @@ class Alarm:
             raise InvalidRequest(f"AlarmDescription is longer than {MAX_DESCRIPTION_LENGTH}.")
         if self.config is not None:  # it may not exist yet: alarms come before deployments
             check_name("endpoint config", self.config)
+        if self.feature is not None and not 1 <= len(self.feature) <= MAX_NAME_LENGTH:
+            raise InvalidRequest(
+                f"The drift alarm's feature must be 1 to {MAX_NAME_LENGTH} characters."
+            )
         if self.statistic not in STATISTICS:
             raise InvalidRequest(
                 f"Statistic {self.statistic!r} is not one of {', '.join(STATISTICS)}."
@@ -161,6 +168,7 @@ def to_document(alarm: Alarm) -> dict[str, object]:
         "datapoints_to_alarm": alarm.datapoints_to_alarm,
         "treat_missing_data": alarm.treat_missing_data.value,
         "description": alarm.description,
+        "feature": alarm.feature,
     }
 
 
@@ -179,4 +187,5 @@ def from_document(document: dict[str, Any]) -> Alarm:
         datapoints_to_alarm=document.get("datapoints_to_alarm"),
         treat_missing_data=MissingData(document["treat_missing_data"]),
         description=document.get("description", ""),
+        feature=document.get("feature"),  # absent in alarms stored before drift monitoring
     )

@@ -455,3 +455,25 @@ alarm_actions = sa.Table(
     sa.Column("action", sa.Text, nullable=False),
     sa.PrimaryKeyConstraint("alarm", "action"),
 )
+
+# Drift monitoring (ADR 0041): a baseline per endpoint, drift reports per variant.
+drift_baselines = sa.Table(
+    "drift_baselines",
+    metadata,
+    sa.Column("endpoint", sa.Text, nullable=False),
+    sa.Column("document", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.PrimaryKeyConstraint("endpoint"),
+)
+
+drift_reports = sa.Table(
+    "drift_reports",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("endpoint", sa.Text, nullable=False),
+    sa.Column("variant", sa.Text, nullable=False),
+    sa.Column("computed_at", sa.Double, nullable=False),
+    sa.Column("document", sa.JSON, nullable=False),
+    sa.Index(None, "endpoint", "computed_at"),
+    sqlite_autoincrement=True,
+)

@@ -73,3 +73,37 @@ def test_list_metrics_lists_each_variant_and_fleet_and_filters() -> None:
     assert {(t.endpoint, t.config) for t in chosen} == {("e", None), ("e", "blue"), ("e", "green")}
     by_name_only = [t for t in found if matches(t, None, [{"Name": "EndpointConfigName"}])]
     assert {t.config for t in by_name_only} == {"blue", "green", "c"}
+
+
+DATA = "aws/sagemaker/Endpoints/data-metrics"
+
+
+def test_model_monitor_drift_metrics_name_a_feature_of_an_endpoint() -> None:
+    found = target(DATA, "feature_baseline_drift_x1", dims(Endpoint="ep", MonitoringSchedule="s"))
+    assert (found.feature, found.endpoint, found.variant, found.namespace) == (
+        "x1",
+        "ep",
+        None,
+        DATA,
+    )
+    assert found.dimensions() == dims(Endpoint="ep")
+    assert (
+        target(DATA, "feature_baseline_drift_a b", dims(EndpointName="ep", VariantName="A")).variant
+        == "A"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "dimensions", "words"),
+    [
+        ("feature_baseline_drift_", dims(Endpoint="ep"), "not a drift metric"),
+        ("Invocations", dims(Endpoint="ep"), "not a drift metric"),
+        ("feature_baseline_drift_x", dims(Host="h", Endpoint="ep"), "Dimension Host"),
+        ("feature_baseline_drift_x", dims(VariantName="A"), "must name the endpoint"),
+    ],
+)
+def test_bad_drift_metrics_say_what_to_do(
+    name: str, dimensions: list[dict[str, str]], words: str
+) -> None:
+    with pytest.raises(CloudWatchError, match=words):
+        target(DATA, name, dimensions)

@@ -26,6 +26,7 @@ from turnout.api.cloudwatch.errors import (
 )
 from turnout.api.cloudwatch.names import EXTENDED, Target, target, unit
 from turnout.domain.alarms import Alarm, AlarmState, AlarmStatus, Comparison, MissingData
+from turnout.domain.drift import DATA_METRICS_NAMESPACE, metric_name
 from turnout.domain.scaling import policy_of_arn
 from turnout.errors import NotFound
 
@@ -54,7 +55,7 @@ def put_metric_alarm(ctx: Context, params: Params) -> Answer:
     for member in ("Period", "EvaluationPeriods", "Threshold", "ComparisonOperator"):
         if params.get(member) is None:
             raise missing_parameter(member)
-    if params.get("Unit") not in (None, unit(found.metric)):
+    if found.feature is None and params.get("Unit") not in (None, unit(found.metric)):
         raise invalid_parameter(f"{found.metric.value} is in {unit(found.metric)}.")
     ctx.monitoring.put_alarm(
         Alarm(
@@ -73,6 +74,7 @@ def put_metric_alarm(ctx: Context, params: Params) -> Answer:
                 MissingData, params.get("TreatMissingData", "missing"), "TreatMissingData"
             ),
             description=params.get("AlarmDescription", ""),
+            feature=found.feature,
         )
     )
     if ctx.actions is not None:
@@ -139,6 +141,15 @@ def describe_alarms(ctx: Context, params: Params) -> Answer:
 def _metric_alarm(ctx: Context, status: AlarmStatus, actions: list[str]) -> Answer:
     alarm = status.alarm
     found = Target(alarm.metric, alarm.endpoint, alarm.variant, alarm.config)
+    if alarm.feature is not None:
+        found = Target(
+            alarm.metric,
+            alarm.endpoint,
+            alarm.variant,
+            None,
+            DATA_METRICS_NAMESPACE,
+            alarm.feature,
+        )
     statistic = "ExtendedStatistic" if alarm.statistic in EXTENDED else "Statistic"
     answer: Answer = {
         "AlarmName": alarm.name,
@@ -153,7 +164,7 @@ def _metric_alarm(ctx: Context, status: AlarmStatus, actions: list[str]) -> Answ
         "StateReason": status.reason,
         "StateUpdatedTimestamp": at(status.state_updated_at),
         "StateTransitionedTimestamp": at(status.state_updated_at),
-        "MetricName": alarm.metric.value,
+        "MetricName": alarm.metric.value if alarm.feature is None else metric_name(alarm.feature),
         "Namespace": found.namespace,
         statistic: alarm.statistic,
         "Dimensions": found.dimensions(),

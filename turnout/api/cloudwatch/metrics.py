@@ -55,6 +55,12 @@ def _starts(params: Params, period: int, limit: int) -> list[float]:
 
 
 def _check_statistics(found: Target, names: Sequence[str]) -> None:
+    if found.feature is not None:  # alarms read drift; queries do not yet (ADR 0041)
+        raise invalid_parameter(
+            f"turnout serves {found.namespace} to alarms only: read the drift of "
+            f"{found.endpoint} at GET /api/v1/endpoints/{found.endpoint}/drift/reports or "
+            "/metrics (Prometheus)."
+        )
     for name in names:
         if name not in STATISTICS:
             raise invalid_parameter(

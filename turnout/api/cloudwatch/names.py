@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from turnout.api.cloudwatch.errors import invalid_parameter, missing_parameter
+from turnout.domain import drift
 from turnout.domain.rollups import (
     LATENCIES,
     MODEL_TIMES,
@@ -28,6 +29,7 @@ NAMESPACE = "AWS/SageMaker"
 ENDPOINTS_NAMESPACE = "/aws/sagemaker/Endpoints"  # SageMaker's, for instance utilization
 ENDPOINT, VARIANT, CONFIG = "EndpointName", "VariantName", "EndpointConfigName"
 DIMENSIONS = (ENDPOINT, VARIANT, CONFIG)
+DRIFT_ENDPOINT, SCHEDULE = "Endpoint", "MonitoringSchedule"  # Model Monitor's dimensions
 EXTENDED = tuple(s for s in STATISTICS if s.startswith("p"))  # p50, p90, p99
 
 
@@ -40,8 +42,12 @@ class Target:
     variant: str | None = None
     config: str | None = None
     namespace: str = NAMESPACE
+    feature: str | None = None  # a drift metric's feature (then `metric` is not read)
 
     def dimensions(self) -> list[dict[str, str]]:
+        if self.feature is not None:  # Model Monitor's data-metrics dimensions
+            named = {DRIFT_ENDPOINT: self.endpoint, VARIANT: self.variant}
+            return [{"Name": k, "Value": v} for k, v in named.items() if v is not None]
         values = {ENDPOINT: self.endpoint, VARIANT: self.variant, CONFIG: self.config}
         return [{"Name": k, "Value": v} for k, v in values.items() if v is not None]
 
@@ -78,6 +84,8 @@ def target(
 ) -> Target:
     """The metric a Namespace, MetricName and Dimensions name; InvalidParameterValue with
     what to do for anything turnout does not keep."""
+    if namespace == drift.DATA_METRICS_NAMESPACE:
+        return drift_target(name, dimensions)
     metric = metric_of(namespace, name)
     assert namespace is not None  # metric_of checked it
     values: dict[str, str] = {}
@@ -120,3 +128,33 @@ def matches(found: Target, metric: str | None, filters: Sequence[Mapping[str, An
         return False
     have = {d["Name"]: d["Value"] for d in found.dimensions()}
     return all(f["Name"] in have and f.get("Value") in (None, have[f["Name"]]) for f in filters)
+
+
+def drift_target(name: str | None, dimensions: Sequence[Mapping[str, Any]] | None) -> Target:
+    """Model Monitor's feature_baseline_drift_<feature> of an endpoint (ADR 0041): dimension
+    Endpoint (or EndpointName), optionally VariantName; MonitoringSchedule is accepted."""
+    feature = drift.feature_of(name or "")
+    if feature is None:
+        raise invalid_parameter(
+            f"MetricName {name} is not a drift metric: use {drift.PREFIX}<feature> in "
+            f"{drift.DATA_METRICS_NAMESPACE}."
+        )
+    values = {d["Name"]: d["Value"] for d in dimensions or ()}
+    unknown = set(values) - {DRIFT_ENDPOINT, ENDPOINT, VARIANT, SCHEDULE}
+    if unknown:
+        raise invalid_parameter(
+            f"Dimension {sorted(unknown)[0]} is not one of {DRIFT_ENDPOINT}, {VARIANT}, {SCHEDULE}."
+        )
+    endpoint = values.get(DRIFT_ENDPOINT) or values.get(ENDPOINT)
+    if not endpoint:
+        raise invalid_parameter(
+            f"Dimensions must name the endpoint: {{'Name': '{DRIFT_ENDPOINT}', 'Value': ...}}."
+        )
+    return Target(
+        Metric.INVOCATIONS,
+        endpoint,
+        values.get(VARIANT),
+        None,
+        drift.DATA_METRICS_NAMESPACE,
+        feature,
+    )

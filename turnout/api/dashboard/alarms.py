@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from turnout.deploy.alarm_data import datapoints
+from turnout.deploy.alarm_data import datapoints, drift_datapoints
 from turnout.domain.alarms import AlarmStatus, Comparison, watched_traffic
+from turnout.domain.drift import DriftPoint, metric_name
 from turnout.domain.rollups import Rollup
 
 OPERATORS = {
@@ -17,14 +18,22 @@ OPERATORS = {
 }
 
 
-def alarm_row(status: AlarmStatus, rollups: Iterable[Rollup], now: float) -> dict[str, Any]:
+def alarm_row(
+    status: AlarmStatus,
+    rollups: Iterable[Rollup],
+    now: float,
+    drifts: Iterable[DriftPoint] = (),
+) -> dict[str, Any]:
     """`value` is the newest datapoint the alarm judges (None: no data in its periods)."""
     alarm = status.alarm
-    points = datapoints(alarm, rollups, now)
+    if alarm.feature is not None:
+        points = drift_datapoints(alarm, drifts, now)
+    else:
+        points = datapoints(alarm, rollups, now)
     value = next((p.value for p in reversed(points) if p.value is not None), None)
     return {
         "name": alarm.name,
-        "metric": alarm.metric.value,
+        "metric": alarm.metric.value if alarm.feature is None else metric_name(alarm.feature),
         "statistic": alarm.statistic,
         "watches": watched_traffic(alarm.variant, alarm.config),
         "comparison": alarm.comparison.value,

@@ -35,9 +35,11 @@ from turnout.deploy import alarm_data
 from turnout.deploy.scaling_service import ScalingService
 from turnout.domain.alarms import AlarmStatus
 from turnout.domain.deployments import Deployment
+from turnout.domain.drift import DriftPoint, points_of
 from turnout.domain.plans import RoutingPlan
 from turnout.domain.resources import Endpoint
 from turnout.domain.rollups import Rollup, align
+from turnout.drift.service import DriftService
 from turnout.errors import NotFound, StoreUnavailable
 from turnout.experiments.service import ExperimentService
 from turnout.instances.backend import Instance
@@ -74,7 +76,7 @@ def _pages() -> dict[str, str]:
     }
 
 
-def build_dashboard(sources: DashboardSources) -> Starlette:
+def build_dashboard(sources: DashboardSources, drift: DriftService | None = None) -> Starlette:
     pages = _pages()
     plotly_asset = CompressedAsset(plotly_js())
 
@@ -124,7 +126,8 @@ def build_dashboard(sources: DashboardSources) -> Starlette:
             sources.inference_experiments.endpoint_reports, name, SHADOW_SECONDS
         )
         scaling = await asyncio.to_thread(_scaling, sources.scaling, name)
-        view = _endpoint_view(facts, rollups, now)
+        reports = {} if drift is None else await asyncio.to_thread(drift.latest, name)
+        view = _endpoint_view(facts, rollups, now, _drift_points(reports))
         return JSONResponse(
             {
                 "now": now,
@@ -135,6 +138,7 @@ def build_dashboard(sources: DashboardSources) -> Starlette:
                 "experiments": experiments,
                 "shadows": shadows,
                 "scaling": scaling,
+                "drift": list(reports.values()),
                 "shadow_instances": [
                     _instance(i)
                     for i in facts.instances
@@ -210,7 +214,13 @@ def _read(
     )
 
 
-def _endpoint_view(facts: _Facts, rollups: list[Rollup], now: float) -> dict[str, Any]:
+def _drift_points(reports: dict[str, dict[str, Any]]) -> list[DriftPoint]:
+    return [p for v, r in reports.items() for p in points_of(r["computed_at"], v, r)]
+
+
+def _endpoint_view(
+    facts: _Facts, rollups: list[Rollup], now: float, drifts: list[DriftPoint] | None = None
+) -> dict[str, Any]:
     """What the overview and the endpoint page both show of an endpoint."""
     recent = {(r.key.config, r.key.variant) for r in rollups if r.window.invocations}
     found = fleets(facts.endpoint, facts.plan, facts.instances, recent)
@@ -224,7 +234,7 @@ def _endpoint_view(facts: _Facts, rollups: list[Rollup], now: float) -> dict[str
         "summary": views.summary(rollups, now),
         "totals": views.totals(rollups, now, shadows),
         "deployment": None if d is None else progress(d, now, canary_share(found, d.green_config)),
-        "alarms": [alarm_row(a, rollups, now) for a in facts.alarms],
+        "alarms": [alarm_row(a, rollups, now, drifts or ()) for a in facts.alarms],
     }
 
 

@@ -363,6 +363,17 @@ poll(`/dashboard/api/endpoints/${encodeURIComponent(NAME)}`, (data) => {
   ])));
   document.getElementById("no-scaling").hidden = scaling.targets.length + scaling.activities.length > 0;
 
+  const drift = data.drift || [];
+  fillTable(document.getElementById("drift"), drift.flatMap((r) => r.features.map((f) => row([
+    cell(r.variant), cell(f.name),
+    cell(fmt(f.distance, 3), { num: true, cls: f.violations.length ? "state ALARM" : "state OK",
+      testid: `drift-${r.variant}-${f.name}` }),
+    cell(f.p_value.toPrecision(2), { num: true }), cell(f.psi === null ? "" : fmt(f.psi, 3), { num: true }),
+    cell(fmt(f.missing, 0), { num: true }), cell(f.violations.join(", ") || "none"),
+    cell(`${time(r.computed_at)}, ${r.rows} rows`),
+  ]))));
+  document.getElementById("no-drift").hidden = drift.length > 0;
+
   fillTable(document.getElementById("alarms"), data.alarms.map((a) => row([
     cell(a.name), cell(`${a.metric} (${a.statistic})`), cell(a.watches),
     cell(`${a.operator} ${fmt(a.threshold, 6)}`, { num: true, testid: `threshold-${a.name}`, title: a.comparison }),
