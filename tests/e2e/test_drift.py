@@ -24,6 +24,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from sklearn.linear_model import LogisticRegression
 
+from tests.dashboard.conftest import SHOTS, browser  # noqa: F401 (a fixture)
 from tests.support.endpoints import finished, poll_until
 from turnout.cli.background import BackgroundServer
 from turnout.client import Client
@@ -224,3 +225,32 @@ def test_drift_is_flagged_on_the_shifted_feature_and_rolls_a_deployment_back(
     assert page["alarms"][0]["metric"] == "feature_baseline_drift_x1"
     scraped = httpx.get(f"{server.url}/metrics", timeout=10).text
     assert 'feature_baseline_drift_x1{endpoint="drifty",variant="A"}' in scraped
+
+
+def test_the_dashboard_charts_each_features_drift(
+    server: BackgroundServer, request: pytest.FixtureRequest
+) -> None:
+    """After the test above (same module, same server): the endpoint page draws a bar per
+    feature, the shifted one outlined as a violation. Chromium as the dashboard tests use it
+    (their `browser` fixture: skips, saying why, where Chromium is absent)."""
+    reports = httpx.get(f"{server.url}/dashboard/api/endpoints/{NAME}", timeout=10).json()["drift"]
+    assert reports, "no drift report: the test above must have run first on this server"
+    page = request.getfixturevalue("browser").new_page()
+    try:
+        page.goto(f"{server.url}/dashboard/endpoints/{NAME}")
+        chart = page.get_by_test_id("chart-drift")
+        poll_until(
+            lambda: int(chart.get_attribute("data-updates") or 0), lambda n: n >= 1, 15,
+            "the drift chart drawn",
+        )  # fmt: skip
+        assert page.locator("#problem").inner_text() == ""
+        traces = page.evaluate(
+            "document.getElementById('chart-drift').data"
+            ".map((t) => ({x: t.x, widths: t.marker.line.width}))"
+        )
+        assert [t["x"] for t in traces] == [["x0", "x1", "x2"]] * len(traces)
+        outlined = {x for t in traces for x, w in zip(t["x"], t["widths"], strict=True) if w}
+        assert outlined == {"x1"}, traces
+        page.screenshot(path=str(SHOTS / "drift.png"), full_page=True)
+    finally:
+        page.close()

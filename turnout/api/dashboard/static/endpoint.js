@@ -255,6 +255,23 @@ function drawShadow(r, index) {
   if (window.Plotly) Plotly.react(`shadow-chart-${index}`, traces, layout, CONFIG);
 }
 
+function drawDrift(reports) {
+  // Per feature, each variant's newest drift distance (KS for numbers, L-infinity for
+  // categories) as grouped bars; a violation is outlined in red.
+  const traces = reports.map((r) => ({
+    x: r.features.map((f) => f.name), y: r.features.map((f) => f.distance),
+    name: r.variant, type: "bar",
+    marker: { line: { width: r.features.map((f) => (f.violations.length ? 3 : 0)), color: "#d62728" } },
+    hovertemplate: `${r.variant} %{x}: %{y:.3f}<extra></extra>`,
+  }));
+  if (!window.Plotly) return; // plotly.js loads on its own; the table shows meanwhile
+  const layout = { ...LAYOUT, barmode: "group", xaxis: { type: "category" },
+    yaxis: { rangemode: "tozero", title: { text: "drift distance" } } };
+  Plotly.react("chart-drift", traces, layout, CONFIG);
+  const chart = document.getElementById("chart-drift");
+  chart.dataset.updates = String(Number(chart.dataset.updates || 0) + 1);
+}
+
 function pvalue(p) {
   if (p === null || p === undefined) return "–";
   return p < 1e-4 ? p.toExponential(1) : p.toFixed(4);
@@ -373,6 +390,8 @@ poll(`/dashboard/api/endpoints/${encodeURIComponent(NAME)}`, (data) => {
     cell(`${time(r.computed_at)}, ${r.rows} rows`),
   ]))));
   document.getElementById("no-drift").hidden = drift.length > 0;
+  document.getElementById("chart-drift").hidden = drift.length === 0;
+  if (drift.length) drawDrift(drift);
 
   fillTable(document.getElementById("alarms"), data.alarms.map((a) => row([
     cell(a.name), cell(`${a.metric} (${a.statistic})`), cell(a.watches),
