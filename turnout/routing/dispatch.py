@@ -169,59 +169,15 @@ class Dispatcher:
         route = self.router.table.endpoints.get(name)
         if route is None:
             raise DispatchError(Failure.NO_ENDPOINT, f"Endpoint {name} not found.")
-        user: str | None = None
-        cookie: bytes | None = None
-        randomized = False
-        if invocation.target is not None:
-            config = invocation.config
-            if config is None:
-                found = route.named(invocation.target, random())
-            else:
-                found = route.find(config, invocation.target)
-            if found is None:
-                of = "" if config is None else f" of endpoint config {config}"
-                raise DispatchError(
-                    Failure.NO_VARIANT,
-                    f"The variant {invocation.target}{of} is not present in endpoint {name}.",
-                )
-        else:
-            found, user, cookie, randomized = _assign(route, invocation.headers)
-            if found is None:
-                raise DispatchError(
-                    Failure.NO_WEIGHT, f"Endpoint {name} has no variant with weight > 0."
-                )
+        found, user, cookie, randomized = _choose(route, invocation)
         if found.switch is not None:  # to another endpoint, in process (ADR 0040)
             return await self._switch(invocation, route, found, user, cookie, randomized)
-        path = invocation.path
-        model = invocation.target_model
-        affinity: bytes | None = None
-        if found.multi_model:  # to the instance that has the model (ADR 0037)
-            if model is None:
-                raise DispatchError(
-                    Failure.BAD_TARGET_MODEL,
-                    f"Endpoint {name} is a multi-model endpoint: name the model to invoke "
-                    "in TargetModel (header X-Amzn-SageMaker-Target-Model).",
-                )
-            affinity = model.encode()
-            path = b"/models/" + urllib.parse.quote(model, safe="").encode() + b"/invoke"
-        elif model is not None:
-            raise DispatchError(
-                Failure.BAD_TARGET_MODEL,
-                f"Endpoint {name} is not a multi-model endpoint: drop TargetModel, or "
-                "create the model with Mode MultiModel.",
-            )
-        elif not isinstance(path, bytes):
-            path = path(found.name)
+        path, affinity = _instance_path(name, found, invocation)
         stream = invocation.stream
         length = len(invocation.body) if stream is None else stream.length
         head = request_head(length, invocation.relayed, path)
-        gate = found.gate
-        if gate is None:
-            response, model_us = await self._forward(
-                name, found, head, invocation.body, stream, invocation.timeout, affinity
-            )
-            return Outcome(found, response, model_us, user, cookie, randomized)
-        if not gate.enter(time.monotonic()):
+        gate = found.gate  # a serverless variant's MaxConcurrency (ADR 0038)
+        if gate is not None and not gate.enter(time.monotonic()):
             raise DispatchError(
                 Failure.THROTTLED,
                 f"Variant {found.name} of endpoint {name} is answering its MaxConcurrency of "
@@ -234,7 +190,8 @@ class Dispatcher:
                 name, found, head, invocation.body, stream, invocation.timeout, affinity
             )
         finally:
-            gate.leave(time.monotonic())
+            if gate is not None:
+                gate.leave(time.monotonic())
         return Outcome(found, response, model_us, user, cookie, randomized)
 
     async def _switch(
@@ -631,3 +588,56 @@ def _assign(
     if user is None:
         return (route.chooser.pick(random()) if route.chooser else None), None, None, True
     return sticky.route_for(user), user, cookie, True
+
+
+def _choose(
+    route: EndpointRoute, invocation: Invocation
+) -> tuple[VariantRoute, str | None, bytes | None, bool]:
+    """The variant a request goes to, with its assignment (user, cookie to set, whether the
+    weights chose): the one it names (TargetVariant), else by rules, stickiness, weights."""
+    name = invocation.endpoint
+    if invocation.target is None:
+        found, user, cookie, randomized = _assign(route, invocation.headers)
+        if found is None:
+            raise DispatchError(
+                Failure.NO_WEIGHT, f"Endpoint {name} has no variant with weight > 0."
+            )
+        return found, user, cookie, randomized
+    config = invocation.config
+    named = (
+        route.named(invocation.target, random())
+        if config is None
+        else route.find(config, invocation.target)
+    )
+    if named is None:
+        of = "" if config is None else f" of endpoint config {config}"
+        raise DispatchError(
+            Failure.NO_VARIANT,
+            f"The variant {invocation.target}{of} is not present in endpoint {name}.",
+        )
+    return named, None, None, False
+
+
+def _instance_path(
+    name: str, found: VariantRoute, invocation: Invocation
+) -> tuple[bytes, bytes | None]:
+    """The path to call on the variant's instance, and the key that picks the instance by
+    affinity (a multi-model variant's TargetModel, ADR 0037; else None)."""
+    model = invocation.target_model
+    if found.multi_model:
+        if model is None:
+            raise DispatchError(
+                Failure.BAD_TARGET_MODEL,
+                f"Endpoint {name} is a multi-model endpoint: name the model to invoke "
+                "in TargetModel (header X-Amzn-SageMaker-Target-Model).",
+            )
+        quoted = urllib.parse.quote(model, safe="").encode()
+        return b"/models/" + quoted + b"/invoke", model.encode()
+    if model is not None:
+        raise DispatchError(
+            Failure.BAD_TARGET_MODEL,
+            f"Endpoint {name} is not a multi-model endpoint: drop TargetModel, or "
+            "create the model with Mode MultiModel.",
+        )
+    path = invocation.path
+    return (path if isinstance(path, bytes) else path(found.name)), None
