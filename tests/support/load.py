@@ -330,6 +330,13 @@ class LoadProcess:
     def stop(self, timeout: float = 30.0) -> LoadResult:
         """SIGTERM: workers finish their request in flight, the final counts are written."""
         assert self.process is not None
+        # Its SIGTERM handler is set when it starts running, just before its first report:
+        # a SIGTERM sent earlier (a busy machine, a generator still importing) would kill it.
+        deadline = time.monotonic() + timeout
+        while not self.out.exists() and self.process.poll() is None:
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.05)
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
